@@ -1,0 +1,9 @@
+//! Input: files on disk to [`record::Record`]s.
+//!
+//! `decode` turns bytes into UTF-8 text, `detect` names the format and object kind from
+//! content (never from file names), and one parser per format yields records.
+
+pub mod decode;
+pub mod detect;
+pub mod format_list;
+pub mod record;

@@ -1,0 +1,138 @@
+//! Records: the one shape every input format is parsed into.
+//!
+//! A [`Record`] is an ordered bag of `property -> value` pairs, as close to the export as
+//! possible (original property names and spelling), with the line each came from. Parsers
+//! know nothing of the model; `crate::model` turns records into typed objects, one place
+//! per kind. M formats x N kinds costs M + N pieces of code.
+
+use serde::Serialize;
+
+/// The kinds of Exchange object relay-audit reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObjectKind {
+    /// `Get-ReceiveConnector`
+    ReceiveConnector,
+    /// `Get-ADPermission` (one access-control entry per record)
+    AdPermission,
+    /// `Get-AcceptedDomain`
+    AcceptedDomain,
+    /// `Get-ExchangeServer`
+    ExchangeServer,
+}
+
+impl ObjectKind {
+    /// The kebab-case name used in JSON (`object.kind`) and in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::ReceiveConnector => "receive-connector",
+            ObjectKind::AdPermission => "ad-permission",
+            ObjectKind::AcceptedDomain => "accepted-domain",
+            ObjectKind::ExchangeServer => "exchange-server",
+        }
+    }
+
+    /// Parses the kebab-case name.
+    pub fn parse(s: &str) -> Option<ObjectKind> {
+        Some(match s {
+            "receive-connector" => ObjectKind::ReceiveConnector,
+            "ad-permission" => ObjectKind::AdPermission,
+            "accepted-domain" => ObjectKind::AcceptedDomain,
+            "exchange-server" => ObjectKind::ExchangeServer,
+            _ => return None,
+        })
+    }
+
+    /// Every kind, in report order.
+    pub const ALL: [ObjectKind; 4] = [
+        ObjectKind::ExchangeServer,
+        ObjectKind::ReceiveConnector,
+        ObjectKind::AdPermission,
+        ObjectKind::AcceptedDomain,
+    ];
+}
+
+/// A property value as the export shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// `<Nil/>` in CliXML, an empty value in text forms.
+    Null,
+    /// A scalar, or a flag enum as its display text (`AnonymousUsers, ExchangeServers`).
+    Text(String),
+    /// A collection. `truncated` is true when the export cut it off (`{a, b, c, d...}`):
+    /// the items shown are only the first ones and the rest is unknown.
+    List { items: Vec<String>, truncated: bool },
+}
+
+impl Value {
+    /// The scalar text, if this is a non-empty scalar.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The value rendered the way Format-List would print it (for evidence).
+    pub fn display(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Text(s) => s.clone(),
+            Value::List { items, truncated } => {
+                let mut s = items.join(", ");
+                if *truncated {
+                    s.push_str("...");
+                }
+                s
+            }
+        }
+    }
+}
+
+/// One property of a record, with the 1-based line it starts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prop {
+    pub name: String,
+    pub value: Value,
+    pub line: u32,
+}
+
+/// One exported object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub kind: ObjectKind,
+    /// 1-based line where the object starts in the decoded text.
+    pub line: u32,
+    pub props: Vec<Prop>,
+}
+
+impl Record {
+    pub fn new(kind: ObjectKind, line: u32) -> Record {
+        Record {
+            kind,
+            line,
+            props: Vec::new(),
+        }
+    }
+
+    /// The property by name (case-insensitive, as PowerShell property names are).
+    pub fn get(&self, name: &str) -> Option<&Prop> {
+        self.props
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The property's value by name.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.get(name).map(|p| &p.value)
+    }
+
+    /// Appends a property.
+    pub fn push(&mut self, name: impl Into<String>, value: Value, line: u32) {
+        self.props.push(Prop {
+            name: name.into(),
+            value,
+            line,
+        });
+    }
+}
