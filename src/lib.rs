@@ -2,5 +2,9 @@
 //! pitfalls.
 
 pub mod diag;
+pub mod analysis;
 pub mod input;
 pub mod model;
+pub mod report;
+pub mod rules;
+pub mod scan;

@@ -1,1 +1,215 @@
-fn main(){}
+//! The `relay-audit` command line: clap arguments to a library call to an exit code.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use relay_audit::input::decode::TextEncoding;
+use relay_audit::report;
+use relay_audit::rules::{Rule, RuleSet, Severity};
+use relay_audit::scan::{self, FailOn, ScanOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "relay-audit",
+    version,
+    about = "Audit exported Microsoft Exchange configuration, offline, for SMTP relay pitfalls",
+    long_about = "Audit exported Microsoft Exchange configuration, offline, for SMTP relay pitfalls.\n\n\
+Reads Get-ReceiveConnector, Get-ADPermission, Get-AcceptedDomain and Get-ExchangeServer output \
+(Export-Clixml or Format-List text, UTF-16 or UTF-8) and evaluates the rule set.\n\n\
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on; \
+2 usage error or an input that could not be read."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Audit export files or folders (recursively).
+    Scan(ScanArgs),
+    /// List or explain the rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct ScanArgs {
+    /// Export files or folders.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: OutputFormat,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Add rule files (a .toml file or a folder of them); a rule with a built-in id replaces it.
+    #[arg(long, value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Exit 1 when a finding is at or above this severity: critical, high, medium, low, info, never.
+    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_fail_on)]
+    fail_on: FailOnArg,
+    /// Read text inputs in this encoding instead of detecting it (utf-8, utf-16le, utf-16be, windows-1252).
+    #[arg(long, value_name = "ENCODING", value_parser = parse_encoding)]
+    encoding: Option<TextEncoding>,
+    /// Table width in columns.
+    #[arg(long, default_value_t = 120)]
+    width: u16,
+}
+
+#[derive(Clone, Copy)]
+struct FailOnArg(FailOn);
+
+fn parse_fail_on(s: &str) -> Result<FailOnArg, String> {
+    if s.eq_ignore_ascii_case("never") {
+        return Ok(FailOnArg(FailOn::Never));
+    }
+    Severity::parse(s)
+        .map(|s| FailOnArg(FailOn::At(s)))
+        .ok_or_else(|| format!("expected critical, high, medium, low, info or never, found `{s}`"))
+}
+
+fn parse_encoding(s: &str) -> Result<TextEncoding, String> {
+    TextEncoding::from_label(s)
+        .ok_or_else(|| format!("expected utf-8, utf-16le, utf-16be or windows-1252, found `{s}`"))
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// One line per rule.
+    List {
+        /// Add rule files, as for `scan --rules`.
+        #[arg(long, value_name = "PATH")]
+        rules: Vec<PathBuf>,
+    },
+    /// A rule's whole story: what it finds, why it matters, an example, the fix.
+    Show {
+        /// The rule id, e.g. RC-ANON-RELAY-INTERNET.
+        id: String,
+        #[arg(long, value_name = "PATH")]
+        rules: Vec<PathBuf>,
+    },
+}
+
+fn load_rules(paths: &[PathBuf]) -> Result<RuleSet, String> {
+    let mut set = RuleSet::builtin().map_err(|e| e.to_string())?;
+    for p in paths {
+        set.add_path(p).map_err(|e| e.to_string())?;
+    }
+    Ok(set)
+}
+
+fn show_rule(r: &Rule) -> String {
+    let mut s = format!("# {}: {}\n\n", r.id, r.title);
+    s.push_str(&format!(
+        "Severity: {}  ·  Category: {}  ·  Object: {}  ·  Versions: {}\nDefined in: {}\n\n",
+        r.severity,
+        r.category,
+        r.object.as_str(),
+        r.versions.join(", "),
+        r.source
+    ));
+    s.push_str(&format!("## What it does\n{}\n\n", r.what.trim()));
+    s.push_str(&format!("## Why is this bad?\n{}\n\n", r.why.trim()));
+    if let Some(e) = &r.example {
+        s.push_str(&format!("## Example\n{}\n\n", e.trim()));
+    }
+    if let Some(k) = &r.known_problems {
+        s.push_str(&format!("## Known problems\n{}\n\n", k.trim()));
+    }
+    s.push_str(&format!("## Remediation\n{}\n\n", r.remediation.trim()));
+    if !r.references.is_empty() {
+        s.push_str("## References\n");
+        for u in &r.references {
+            s.push_str(&format!("- {u}\n"));
+        }
+    }
+    s
+}
+
+fn run() -> Result<i32, String> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Rules { command } => match command {
+            RulesCommand::List { rules } => {
+                let set = load_rules(&rules)?;
+                let mut rs: Vec<&Rule> = set.rules.iter().collect();
+                rs.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.id.cmp(&b.id)));
+                let w = rs.iter().map(|r| r.id.len()).max().unwrap_or(0);
+                for r in rs {
+                    println!(
+                        "{:<w$}  {:<8}  {:<17}  {}",
+                        r.id,
+                        r.severity,
+                        r.object.as_str(),
+                        r.title
+                    );
+                }
+                Ok(0)
+            }
+            RulesCommand::Show { id, rules } => {
+                let set = load_rules(&rules)?;
+                match set.get(&id) {
+                    Some(r) => {
+                        print!("{}", show_rule(r));
+                        Ok(0)
+                    }
+                    None => Err(format!(
+                        "no rule `{id}`; `relay-audit rules list` shows the ids"
+                    )),
+                }
+            }
+        },
+        Command::Scan(args) => {
+            let set = load_rules(&args.rules)?;
+            for p in &args.paths {
+                if !p.exists() {
+                    eprintln!("relay-audit: {}: no such file or folder", p.display());
+                }
+            }
+            let opts = ScanOptions {
+                encoding: args.encoding,
+            };
+            let rep = scan::scan(&args.paths, &set, &opts);
+            for e in &rep.errors {
+                eprintln!("relay-audit: {e}");
+            }
+            let mut buf: Vec<u8> = Vec::new();
+            match args.format {
+                OutputFormat::Json => report::json::write(&rep, &mut buf),
+                OutputFormat::Table => report::table::write(&rep, &mut buf, args.width),
+            }
+            .map_err(|e| e.to_string())?;
+            match &args.output {
+                Some(path) => std::fs::write(path, &buf)
+                    .map_err(|e| format!("{}: cannot write: {e}", path.display()))?,
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    // A closed pipe (`| head`) is not an error worth a message.
+                    let _ = out.write_all(&buf).and_then(|_| out.flush());
+                }
+            }
+            Ok(rep.exit_code(args.fail_on.0))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(msg) => {
+            eprintln!("relay-audit: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}

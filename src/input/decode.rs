@@ -1,0 +1,345 @@
+//! Decode: bytes to UTF-8 text, streaming.
+//!
+//! Exchange exports arrive as UTF-16LE with BOM (Windows PowerShell 5.1 `>`, `Out-File`,
+//! `Export-Clixml`), UTF-8 with or without BOM (PowerShell 7, converted copies), UTF-16BE,
+//! BOM-less UTF-16 (alternating NUL bytes) and, for legacy exports, Windows-1252. [`sniff`]
+//! names the encoding from the first bytes; [`DecodeReader`] transcodes any `Read` into UTF-8
+//! in fixed-size chunks, so memory never grows with the file. Line endings are left alone:
+//! parsers accept CRLF and LF.
+
+use encoding_rs::{CoderResult, Decoder, Encoding, UTF_16BE, UTF_16LE, UTF_8, WINDOWS_1252};
+use std::io::{self, Read};
+
+/// The encodings relay-audit names in its `inputs` report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextEncoding {
+    Utf8,
+    Utf8Bom,
+    Utf16Le,
+    Utf16LeNoBom,
+    Utf16Be,
+    Utf16BeNoBom,
+    Windows1252,
+}
+
+impl TextEncoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TextEncoding::Utf8 => "utf-8",
+            TextEncoding::Utf8Bom => "utf-8-bom",
+            TextEncoding::Utf16Le => "utf-16le",
+            TextEncoding::Utf16LeNoBom => "utf-16le-nobom",
+            TextEncoding::Utf16Be => "utf-16be",
+            TextEncoding::Utf16BeNoBom => "utf-16be-nobom",
+            TextEncoding::Windows1252 => "windows-1252",
+        }
+    }
+
+    fn encoding(self) -> &'static Encoding {
+        match self {
+            TextEncoding::Utf8 | TextEncoding::Utf8Bom => UTF_8,
+            TextEncoding::Utf16Le | TextEncoding::Utf16LeNoBom => UTF_16LE,
+            TextEncoding::Utf16Be | TextEncoding::Utf16BeNoBom => UTF_16BE,
+            TextEncoding::Windows1252 => WINDOWS_1252,
+        }
+    }
+
+    /// Length of the byte-order mark this encoding implies.
+    fn bom_len(self) -> usize {
+        match self {
+            TextEncoding::Utf8Bom => 3,
+            TextEncoding::Utf16Le | TextEncoding::Utf16Be => 2,
+            _ => 0,
+        }
+    }
+
+    /// Parses an `--encoding` label (`utf-8`, `utf-16le`, `utf-16be`, `windows-1252`, `latin1`...).
+    pub fn from_label(label: &str) -> Option<TextEncoding> {
+        let l = label.to_ascii_lowercase().replace('_', "-");
+        Some(match l.as_str() {
+            "utf-8" | "utf8" => TextEncoding::Utf8,
+            "utf-16le" | "utf-16" | "utf16le" | "unicode" => TextEncoding::Utf16LeNoBom,
+            "utf-16be" | "utf16be" | "bigendianunicode" => TextEncoding::Utf16BeNoBom,
+            "windows-1252" | "cp1252" | "latin1" | "iso-8859-1" | "ansi" => {
+                TextEncoding::Windows1252
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Names the encoding from the first bytes of a file (up to 4 KiB is plenty).
+///
+/// BOMs win. Without a BOM, UTF-16 shows as NUL bytes in every other position for ASCII
+/// text; text that is not valid UTF-8 is taken as Windows-1252 (the ANSI code page of
+/// Western European Windows servers).
+pub fn sniff(head: &[u8]) -> TextEncoding {
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return TextEncoding::Utf8Bom;
+    }
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return TextEncoding::Utf16Le;
+    }
+    if head.starts_with(&[0xFE, 0xFF]) {
+        return TextEncoding::Utf16Be;
+    }
+    let n = head.len() & !1;
+    if n >= 4 {
+        let (mut even_nul, mut odd_nul) = (0usize, 0usize);
+        for pair in head[..n].chunks_exact(2) {
+            even_nul += (pair[0] == 0) as usize;
+            odd_nul += (pair[1] == 0) as usize;
+        }
+        let pairs = n / 2;
+        if odd_nul * 10 >= pairs * 7 && even_nul * 10 < pairs {
+            return TextEncoding::Utf16LeNoBom;
+        }
+        if even_nul * 10 >= pairs * 7 && odd_nul * 10 < pairs {
+            return TextEncoding::Utf16BeNoBom;
+        }
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => TextEncoding::Utf8,
+        // A multi-byte sequence cut at the end of the sniffed prefix is still UTF-8.
+        Err(e) if e.error_len().is_none() => TextEncoding::Utf8,
+        Err(_) => TextEncoding::Windows1252,
+    }
+}
+
+/// A `Read` adapter yielding UTF-8 from any supported encoding, in bounded chunks.
+///
+/// The BOM is consumed. Malformed sequences become U+FFFD rather than errors: an export
+/// with one bad byte is still worth auditing, and the replacement shows in the evidence.
+pub struct DecodeReader<R: Read> {
+    inner: R,
+    decoder: Option<Decoder>,
+    in_buf: Vec<u8>,
+    in_start: usize,
+    in_end: usize,
+    out_buf: Vec<u8>,
+    out_start: usize,
+    out_end: usize,
+    eof: bool,
+    finished: bool,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl<R: Read> DecodeReader<R> {
+    /// Wraps `inner`, whose first bytes have already been sniffed as `encoding`. `head` is
+    /// the prefix already read from `inner` (it is decoded first).
+    pub fn new(inner: R, encoding: TextEncoding, head: Vec<u8>) -> DecodeReader<R> {
+        let skip = encoding.bom_len().min(head.len());
+        let passthrough = matches!(encoding, TextEncoding::Utf8 | TextEncoding::Utf8Bom);
+        let mut in_buf = head;
+        let in_end = in_buf.len();
+        if in_buf.len() < CHUNK {
+            in_buf.resize(CHUNK, 0);
+        }
+        DecodeReader {
+            inner,
+            // UTF-8 input is passed through untouched (validated by the parsers that need
+            // it); everything else goes through encoding_rs without BOM handling (we
+            // already skipped it).
+            decoder: if passthrough {
+                None
+            } else {
+                Some(encoding.encoding().new_decoder_without_bom_handling())
+            },
+            in_buf,
+            in_start: skip,
+            in_end,
+            out_buf: vec![0; CHUNK * 3 + 16],
+            out_start: 0,
+            out_end: 0,
+            eof: false,
+            finished: false,
+        }
+    }
+
+    fn fill_input(&mut self) -> io::Result<()> {
+        if self.in_start > 0 {
+            self.in_buf.copy_within(self.in_start..self.in_end, 0);
+            self.in_end -= self.in_start;
+            self.in_start = 0;
+        }
+        while !self.eof && self.in_end < self.in_buf.len() {
+            match self.inner.read(&mut self.in_buf[self.in_end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => {
+                    self.in_end += n;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for DecodeReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.out_start < self.out_end {
+                let n = (self.out_end - self.out_start).min(buf.len());
+                buf[..n].copy_from_slice(&self.out_buf[self.out_start..self.out_start + n]);
+                self.out_start += n;
+                return Ok(n);
+            }
+            if self.finished {
+                return Ok(0);
+            }
+            if self.in_start == self.in_end {
+                self.fill_input()?;
+            }
+            let last = self.eof && self.in_start == self.in_end;
+            match &mut self.decoder {
+                None => {
+                    // Pass-through: hand the input bytes over directly.
+                    if last {
+                        self.finished = true;
+                        return Ok(0);
+                    }
+                    let n = (self.in_end - self.in_start).min(buf.len());
+                    buf[..n].copy_from_slice(&self.in_buf[self.in_start..self.in_start + n]);
+                    self.in_start += n;
+                    return Ok(n);
+                }
+                Some(dec) => {
+                    let input = &self.in_buf[self.in_start..self.in_end];
+                    let (result, read, written, _) =
+                        dec.decode_to_utf8(input, &mut self.out_buf, last);
+                    self.in_start += read;
+                    self.out_start = 0;
+                    self.out_end = written;
+                    if last && result == CoderResult::InputEmpty {
+                        self.finished = true;
+                    }
+                    if written == 0 && !last && read == 0 {
+                        // Need more input (a split code unit): read more.
+                        self.fill_input()?;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Opens `reader` as text: sniffs (unless `forced`), then returns the encoding found and a
+/// UTF-8 reader positioned after the BOM.
+pub fn decode<R: Read>(
+    mut reader: R,
+    forced: Option<TextEncoding>,
+) -> io::Result<(TextEncoding, Vec<u8>, DecodeReader<R>)> {
+    let mut head = vec![0u8; 4096];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(n);
+    let sniffed = sniff(&head);
+    let enc = match forced {
+        // A forced encoding still honours a BOM that says the same thing.
+        Some(f) if f.encoding() == sniffed.encoding() => sniffed,
+        Some(f) => f,
+        None => sniffed,
+    };
+    // The decoded prefix, for format detection.
+    let mut preview = Vec::new();
+    {
+        let mut d = DecodeReader::new(&[][..], enc, head.clone());
+        let _ = d.read_to_end(&mut preview);
+    }
+    Ok((enc, preview, DecodeReader::new(reader, enc, head)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf16le(s: &str, bom: bool) -> Vec<u8> {
+        let mut v = if bom { vec![0xFF, 0xFE] } else { vec![] };
+        for u in s.encode_utf16() {
+            v.extend_from_slice(&u.to_le_bytes());
+        }
+        v
+    }
+
+    fn utf16be(s: &str, bom: bool) -> Vec<u8> {
+        let mut v = if bom { vec![0xFE, 0xFF] } else { vec![] };
+        for u in s.encode_utf16() {
+            v.extend_from_slice(&u.to_be_bytes());
+        }
+        v
+    }
+
+    fn roundtrip(bytes: Vec<u8>) -> (TextEncoding, String) {
+        let (enc, _, mut r) = decode(&bytes[..], None).unwrap();
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        (enc, s)
+    }
+
+    const TEXT: &str =
+        "Identity : EX01\\Default Frontend EX01\r\nUser : NT-AUTORITÄT\\ANONYMOUS-ANMELDUNG\r\n";
+
+    #[test]
+    fn every_encoding_decodes_to_the_same_text() {
+        let cases = [
+            (TEXT.as_bytes().to_vec(), TextEncoding::Utf8),
+            (
+                [&[0xEF, 0xBB, 0xBF][..], TEXT.as_bytes()].concat(),
+                TextEncoding::Utf8Bom,
+            ),
+            (utf16le(TEXT, true), TextEncoding::Utf16Le),
+            (utf16le(TEXT, false), TextEncoding::Utf16LeNoBom),
+            (utf16be(TEXT, true), TextEncoding::Utf16Be),
+            (utf16be(TEXT, false), TextEncoding::Utf16BeNoBom),
+        ];
+        for (bytes, want) in cases {
+            let (enc, s) = roundtrip(bytes);
+            assert_eq!(enc, want);
+            assert_eq!(s, TEXT);
+        }
+    }
+
+    #[test]
+    fn windows_1252_is_recognised_and_decoded() {
+        let bytes = b"User : NT-AUTORIT\xC4T\\ANONYMOUS-ANMELDUNG\r\n".to_vec();
+        let (enc, s) = roundtrip(bytes);
+        assert_eq!(enc, TextEncoding::Windows1252);
+        assert!(s.contains("NT-AUTORITÄT"));
+    }
+
+    #[test]
+    fn large_utf16_streams_in_chunks() {
+        let line = "      <S N=\"Name\">Default Frontend EX01 — ünïcödé</S>\r\n";
+        let text: String = std::iter::repeat_n(line, 20_000).collect();
+        let (enc, s) = roundtrip(utf16le(&text, true));
+        assert_eq!(enc, TextEncoding::Utf16Le);
+        assert_eq!(s, text);
+    }
+
+    #[test]
+    fn odd_trailing_byte_does_not_panic() {
+        let mut b = utf16le("abc", true);
+        b.push(0x41);
+        let (_, s) = roundtrip(b);
+        assert!(s.starts_with("abc"));
+    }
+
+    #[test]
+    fn forced_label_parses() {
+        assert_eq!(
+            TextEncoding::from_label("Windows-1252"),
+            Some(TextEncoding::Windows1252)
+        );
+        assert_eq!(TextEncoding::from_label("klingon"), None);
+    }
+}

@@ -1,3 +1,800 @@
-//! Model: typed, version-aware objects built from records.
+//! Model: typed Exchange objects built from records, one conversion per kind.
+//!
+//! A record stays close to the export (names as exported, values as text); a model object is
+//! typed: IP ranges are an [`ip_range::IpSet`], flag enums are lists of flag names (from their
+//! display text or, when only the number survived, from the number), principals are
+//! classified ([`principal::Principal`]). Every field keeps the line it came from, so a
+//! finding can cite its evidence. Conversion problems (an IP range that does not parse, a
+//! truncated list) become diagnostics here, never silent drops.
+//!
+//! The model is built incrementally ([`ModelBuilder::add`]) so parsers can stream: a record
+//! is converted as soon as it is read and then dropped.
 
 pub mod ip_range;
+pub mod principal;
+
+use crate::diag::Diagnostic;
+use crate::input::record::{ObjectKind, Record, Value};
+use ip_range::{IpRange, IpSet};
+use principal::Principal;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Where an object or a field came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub file: Arc<str>,
+    pub line: u32,
+}
+
+/// A property as exported (`raw`, for evidence) and its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raw {
+    pub name: &'static str,
+    pub value: String,
+    pub line: u32,
+    /// The export cut the collection off (`{a, b, c, d...}`).
+    pub truncated: bool,
+}
+
+/// Exchange product generation, from `AdminDisplayVersion`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Product {
+    Ex2000,
+    Ex2003,
+    Ex2007,
+    Ex2010,
+    Ex2013,
+    Ex2016,
+    Ex2019,
+    ExSe,
+}
+
+impl Product {
+    /// The name used in rule files and reports (`2019`, `SE`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Product::Ex2000 => "2000",
+            Product::Ex2003 => "2003",
+            Product::Ex2007 => "2007",
+            Product::Ex2010 => "2010",
+            Product::Ex2013 => "2013",
+            Product::Ex2016 => "2016",
+            Product::Ex2019 => "2019",
+            Product::ExSe => "SE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Product> {
+        Some(match s.trim().to_ascii_uppercase().as_str() {
+            "2000" => Product::Ex2000,
+            "2003" => Product::Ex2003,
+            "2007" => Product::Ex2007,
+            "2010" => Product::Ex2010,
+            "2013" => Product::Ex2013,
+            "2016" => Product::Ex2016,
+            "2019" => Product::Ex2019,
+            "SE" => Product::ExSe,
+            _ => return None,
+        })
+    }
+
+    /// Major.minor.build to product (FORMATS.md §6: 8 = 2007, 14 = 2010, 15.0 = 2013,
+    /// 15.1 = 2016, 15.2 = 2019, and Subscription Edition from build 15.2.2562).
+    pub fn from_version(major: u32, minor: u32, build: u32) -> Option<Product> {
+        Some(match (major, minor) {
+            (6, 0) => Product::Ex2000,
+            (6, 5) => Product::Ex2003,
+            (8, _) => Product::Ex2007,
+            (14, _) => Product::Ex2010,
+            (15, 0) => Product::Ex2013,
+            (15, 1) => Product::Ex2016,
+            (15, 2) if build >= 2562 => Product::ExSe,
+            (15, 2) => Product::Ex2019,
+            _ => return None,
+        })
+    }
+}
+
+/// Parses `Version 15.2 (Build 986.5)` (also `15.2.986.5`).
+pub fn parse_admin_display_version(s: &str) -> Option<(u32, u32, u32, u32)> {
+    let nums: Vec<u32> = s
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|t| !t.is_empty())
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    match nums.as_slice() {
+        [a, b, c, d, ..] => Some((*a, *b, *c, *d)),
+        [a, b, c] => Some((*a, *b, *c, 0)),
+        [a, b] => Some((*a, *b, 0, 0)),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExchangeServer {
+    pub name: String,
+    pub src: Source,
+    pub version: Option<Raw>,
+    pub product: Option<Product>,
+    pub build: Option<(u32, u32, u32, u32)>,
+    pub roles: Option<Raw>,
+}
+
+/// An `IP:port` binding of a receive connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub address: String,
+    pub port: u16,
+}
+
+impl Binding {
+    /// Parses `0.0.0.0:25`, `[::]:25`, `10.0.0.5:2525`.
+    pub fn parse(s: &str) -> Option<Binding> {
+        let s = s.trim();
+        let (addr, port) = s.rsplit_once(':')?;
+        let port: u16 = port.trim().parse().ok()?;
+        let addr = addr.trim().trim_start_matches('[').trim_end_matches(']');
+        Some(Binding {
+            address: addr.to_string(),
+            port,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReceiveConnector {
+    /// `SERVER\Name`, as Exchange prints it.
+    pub identity: String,
+    pub name: String,
+    pub server: String,
+    pub src: Source,
+    pub enabled: Option<bool>,
+    pub bindings: Vec<Binding>,
+    /// RemoteIPRanges as a set. `None` when the export did not include the property.
+    pub ranges: Option<IpSet>,
+    /// Range entries that could not be parsed (kept for the report).
+    pub bad_ranges: Vec<String>,
+    pub permission_groups: Option<Vec<String>>,
+    pub auth_mechanism: Option<Vec<String>>,
+    pub require_tls: Option<bool>,
+    pub transport_role: Option<String>,
+    pub protocol_logging: Option<String>,
+    /// Every property the model reads, as exported, for evidence and the `field` predicate.
+    pub raw: Vec<Raw>,
+}
+
+impl ReceiveConnector {
+    pub fn raw(&self, name: &str) -> Option<&Raw> {
+        self.raw.iter().find(|r| r.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn has_permission_group(&self, g: &str) -> bool {
+        self.permission_groups
+            .as_ref()
+            .is_some_and(|v| v.iter().any(|x| x.eq_ignore_ascii_case(g)))
+    }
+
+    pub fn has_auth(&self, m: &str) -> bool {
+        self.auth_mechanism
+            .as_ref()
+            .is_some_and(|v| v.iter().any(|x| x.eq_ignore_ascii_case(m)))
+    }
+
+    /// `Default <S>` or `Default Frontend <S>` (and 2007/2010 `Default <S>`): the connectors
+    /// Exchange setup creates, which Microsoft says never to open for relay.
+    pub fn is_default(&self) -> bool {
+        let n = self.name.to_ascii_lowercase();
+        let s = self.server.to_ascii_lowercase();
+        if s.is_empty() {
+            return n.starts_with("default ");
+        }
+        n == format!("default {s}") || n == format!("default frontend {s}")
+    }
+}
+
+/// One access-control entry of `Get-ADPermission`.
+#[derive(Debug, Clone)]
+pub struct Ace {
+    /// The object the ACE is on, as Exchange prints it (`EX01\Relay`).
+    pub identity: Option<String>,
+    pub user: String,
+    pub principal: Principal,
+    pub extended_rights: Vec<String>,
+    pub extended_rights_truncated: bool,
+    pub access_rights: Vec<String>,
+    pub deny: bool,
+    pub inherited: bool,
+    pub src: Source,
+    pub raw: Vec<Raw>,
+}
+
+impl Ace {
+    pub fn has_right(&self, right: &str) -> bool {
+        self.extended_rights
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(right))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AcceptedDomain {
+    pub identity: String,
+    pub domain_name: String,
+    pub domain_type: Option<String>,
+    pub default: Option<bool>,
+    pub src: Source,
+    pub raw: Vec<Raw>,
+}
+
+/// The whole organisation as read from every input.
+#[derive(Debug, Default)]
+pub struct Model {
+    pub servers: Vec<ExchangeServer>,
+    pub connectors: Vec<ReceiveConnector>,
+    pub aces: Vec<Ace>,
+    pub domains: Vec<AcceptedDomain>,
+}
+
+impl Model {
+    pub fn server(&self, name: &str) -> Option<&ExchangeServer> {
+        self.servers
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn connector(&self, identity: &str) -> Option<&ReceiveConnector> {
+        self.connectors
+            .iter()
+            .find(|c| same_identity(&c.identity, identity))
+    }
+}
+
+/// Identities compare case-insensitively (AD names are case-insensitive).
+pub fn same_identity(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
+/// Splits a flag enum's display text (`Tls, Integrated, BasicAuth`) into names.
+fn split_flags(v: &Value) -> Vec<String> {
+    match v {
+        Value::Null => vec![],
+        Value::Text(s) => s
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        Value::List { items, .. } => items
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
+    }
+}
+
+/// Flag names for a number, for exports where only the enum value survived.
+fn flags_from_number(n: u64, table: &[(&str, u64)]) -> Vec<String> {
+    if n == 0 {
+        return vec![table
+            .iter()
+            .find(|(_, v)| *v == 0)
+            .map(|(s, _)| s.to_string())
+            .unwrap_or_else(|| "None".into())];
+    }
+    table
+        .iter()
+        .filter(|(_, v)| *v != 0 && n & v == *v)
+        .map(|(s, _)| s.to_string())
+        .collect()
+}
+
+/// PermissionGroups values (FORMATS.md §5).
+pub const PERMISSION_GROUPS: &[(&str, u64)] = &[
+    ("None", 0),
+    ("AnonymousUsers", 1),
+    ("ExchangeUsers", 2),
+    ("ExchangeServers", 4),
+    ("ExchangeLegacyServers", 8),
+    ("Partners", 16),
+    ("Custom", 32),
+];
+
+/// AuthMechanism values (FORMATS.md §5).
+pub const AUTH_MECHANISMS: &[(&str, u64)] = &[
+    ("None", 0),
+    ("Tls", 1),
+    ("Integrated", 2),
+    ("BasicAuth", 4),
+    ("BasicAuthRequireTLS", 8),
+    ("ExchangeServer", 16),
+    ("ExternalAuthoritative", 32),
+];
+
+const DOMAIN_TYPES: &[(&str, u64)] = &[
+    ("Authoritative", 0),
+    ("ExternalRelay", 1),
+    ("InternalRelay", 2),
+];
+
+const SERVER_ROLES: &[(&str, u64)] = &[("HubTransport", 32), ("FrontendTransport", 16384)];
+
+const LOGGING_LEVELS: &[(&str, u64)] = &[("None", 0), ("Verbose", 1)];
+
+fn flags(v: &Value, table: &[(&str, u64)]) -> Vec<String> {
+    let names = split_flags(v);
+    if names.len() == 1 {
+        if let Ok(n) = names[0].parse::<u64>() {
+            return flags_from_number(n, table);
+        }
+    }
+    names
+}
+
+fn single_enum(v: &Value, table: &[(&str, u64)]) -> Option<String> {
+    let t = v.display();
+    let t = t.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if let Ok(n) = t.parse::<u64>() {
+        if let Some((s, _)) = table.iter().find(|(_, x)| *x == n) {
+            return Some(s.to_string());
+        }
+    }
+    Some(t.to_string())
+}
+
+fn parse_bool(v: &Value) -> Option<bool> {
+    match v.display().trim().to_ascii_lowercase().as_str() {
+        "true" | "$true" | "1" | "yes" => Some(true),
+        "false" | "$false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+fn items(v: &Value) -> (Vec<String>, bool) {
+    match v {
+        Value::Null => (vec![], false),
+        Value::Text(s) if s.trim().is_empty() => (vec![], false),
+        // A single value, or a joined list (`a; b` or `a, b`) from a CSV cell.
+        Value::Text(s) => (
+            s.split([',', ';'])
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            false,
+        ),
+        Value::List { items, truncated } => (items.clone(), *truncated),
+    }
+}
+
+/// Incremental model construction with per-file bookkeeping.
+#[derive(Debug, Default)]
+pub struct ModelBuilder {
+    pub model: Model,
+    pub diagnostics: Vec<Diagnostic>,
+    seen_connectors: HashMap<String, usize>,
+    seen_domains: HashMap<String, usize>,
+    seen_servers: HashMap<String, usize>,
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// Added to the model.
+    Added,
+    /// Replaced an earlier copy of the same object (same identity).
+    Replaced,
+    /// Not usable (diagnostic emitted).
+    Dropped,
+}
+
+impl ModelBuilder {
+    pub fn new() -> ModelBuilder {
+        ModelBuilder::default()
+    }
+
+    pub fn finish(self) -> (Model, Vec<Diagnostic>) {
+        (self.model, self.diagnostics)
+    }
+
+    /// Converts one record into the model.
+    pub fn add(&mut self, file: &Arc<str>, rec: &Record) -> Use {
+        match rec.kind {
+            ObjectKind::ReceiveConnector => self.add_connector(file, rec),
+            ObjectKind::AdPermission => self.add_ace(file, rec),
+            ObjectKind::AcceptedDomain => self.add_domain(file, rec),
+            ObjectKind::ExchangeServer => self.add_server(file, rec),
+        }
+    }
+
+    fn raw(rec: &Record, name: &'static str) -> Option<Raw> {
+        rec.get(name).map(|p| Raw {
+            name,
+            value: p.value.display(),
+            line: p.line,
+            truncated: matches!(
+                p.value,
+                Value::List {
+                    truncated: true,
+                    ..
+                }
+            ),
+        })
+    }
+
+    fn text(rec: &Record, name: &str) -> Option<String> {
+        rec.value(name)
+            .map(|v| v.display().trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn upsert<T>(
+        diags: &mut Vec<Diagnostic>,
+        list: &mut Vec<T>,
+        seen: &mut HashMap<String, usize>,
+        key: &str,
+        obj: T,
+        what: &str,
+        src: &Source,
+    ) -> Use {
+        let k = key.trim().to_lowercase();
+        if let Some(&i) = seen.get(&k) {
+            diags.push(Diagnostic::info(
+                &src.file,
+                Some(src.line),
+                format!("{what} '{key}' was already read from another export; this later copy replaces it"),
+            ));
+            list[i] = obj;
+            Use::Replaced
+        } else {
+            seen.insert(k, list.len());
+            list.push(obj);
+            Use::Added
+        }
+    }
+
+    fn add_connector(&mut self, file: &Arc<str>, rec: &Record) -> Use {
+        let src = Source {
+            file: file.clone(),
+            line: rec.line,
+        };
+        let name = Self::text(rec, "Name");
+        let server = Self::text(rec, "Server");
+        let identity = Self::text(rec, "Identity")
+            .or_else(|| Self::text(rec, "ToString"))
+            .or_else(|| match (&server, &name) {
+                (Some(s), Some(n)) => Some(format!("{s}\\{n}")),
+                _ => None,
+            });
+        let Some(identity) = identity else {
+            self.diagnostics.push(Diagnostic::warning(
+                file,
+                Some(rec.line),
+                "receive connector without Identity (or Server and Name); skipped. Export with Format-List * or Export-Clixml",
+            ));
+            return Use::Dropped;
+        };
+        let (id_server, id_name) = match identity.split_once('\\') {
+            Some((s, n)) => (s.to_string(), n.to_string()),
+            None => (String::new(), identity.clone()),
+        };
+        let name = name.unwrap_or(id_name);
+        let server = server.unwrap_or(id_server);
+
+        let mut raw = Vec::new();
+        for n in [
+            "Identity",
+            "Enabled",
+            "Bindings",
+            "RemoteIPRanges",
+            "PermissionGroups",
+            "AuthMechanism",
+            "RequireTLS",
+            "TransportRole",
+            "ProtocolLoggingLevel",
+            "Fqdn",
+            "Comment",
+            "Banner",
+            "TlsCertificateName",
+            "DomainSecureEnabled",
+            "MaxMessageSize",
+            "AdvertiseClientSettings",
+        ] {
+            if let Some(r) = Self::raw(rec, n) {
+                raw.push(r);
+            }
+        }
+
+        let mut bindings = Vec::new();
+        if let Some(v) = rec.value("Bindings") {
+            let (list, _) = items(v);
+            for b in list {
+                match Binding::parse(&b) {
+                    Some(b) => bindings.push(b),
+                    None => self.diagnostics.push(Diagnostic::warning(
+                        file,
+                        rec.get("Bindings").map(|p| p.line),
+                        format!("binding '{b}' of {identity} is not IP:port; ignored"),
+                    )),
+                }
+            }
+        }
+
+        let mut bad_ranges = Vec::new();
+        let ranges = rec.get("RemoteIPRanges").map(|p| {
+            let (list, truncated) = items(&p.value);
+            let mut set = IpSet::new();
+            for r in &list {
+                match IpRange::parse(r) {
+                    Ok(r) => set.insert(r),
+                    Err(e) => {
+                        self.diagnostics.push(Diagnostic::warning(
+                            file,
+                            Some(p.line),
+                            format!("RemoteIPRanges entry of {identity} not understood: {e}"),
+                        ));
+                        bad_ranges.push(r.clone());
+                    }
+                }
+            }
+            if truncated {
+                self.diagnostics.push(Diagnostic::warning(
+                    file,
+                    Some(p.line),
+                    format!(
+                        "RemoteIPRanges of {identity} is cut off after {} entries ($FormatEnumerationLimit): the remaining ranges are unknown",
+                        list.len()
+                    ),
+                ));
+            }
+            set
+        });
+
+        let conn = ReceiveConnector {
+            identity: identity.clone(),
+            name,
+            server,
+            src: src.clone(),
+            enabled: rec.value("Enabled").and_then(parse_bool),
+            bindings,
+            ranges,
+            bad_ranges,
+            permission_groups: rec
+                .value("PermissionGroups")
+                .map(|v| flags(v, PERMISSION_GROUPS)),
+            auth_mechanism: rec
+                .value("AuthMechanism")
+                .map(|v| flags(v, AUTH_MECHANISMS)),
+            require_tls: rec.value("RequireTLS").and_then(parse_bool),
+            transport_role: rec
+                .value("TransportRole")
+                .and_then(|v| single_enum(v, SERVER_ROLES)),
+            protocol_logging: rec
+                .value("ProtocolLoggingLevel")
+                .and_then(|v| single_enum(v, LOGGING_LEVELS)),
+            raw,
+        };
+        Self::upsert(
+            &mut self.diagnostics,
+            &mut self.model.connectors,
+            &mut self.seen_connectors,
+            &identity,
+            conn,
+            "receive connector",
+            &src,
+        )
+    }
+
+    fn add_ace(&mut self, file: &Arc<str>, rec: &Record) -> Use {
+        let src = Source {
+            file: file.clone(),
+            line: rec.line,
+        };
+        let Some(user) = Self::text(rec, "User") else {
+            self.diagnostics.push(Diagnostic::warning(
+                file,
+                Some(rec.line),
+                "permission entry without User; skipped",
+            ));
+            return Use::Dropped;
+        };
+        let (extended_rights, extended_rights_truncated) =
+            rec.value("ExtendedRights").map(items).unwrap_or_default();
+        let (access_rights, _) = rec.value("AccessRights").map(items).unwrap_or_default();
+        let mut raw = Vec::new();
+        for n in [
+            "Identity",
+            "User",
+            "ExtendedRights",
+            "AccessRights",
+            "Deny",
+            "IsInherited",
+        ] {
+            if let Some(r) = Self::raw(rec, n) {
+                raw.push(r);
+            }
+        }
+        let ace = Ace {
+            identity: Self::text(rec, "Identity"),
+            principal: Principal::classify(&user),
+            user,
+            extended_rights,
+            extended_rights_truncated,
+            access_rights,
+            deny: rec.value("Deny").and_then(parse_bool).unwrap_or(false),
+            inherited: rec
+                .value("IsInherited")
+                .and_then(parse_bool)
+                .unwrap_or(false),
+            src,
+            raw,
+        };
+        if ace.extended_rights_truncated {
+            self.diagnostics.push(Diagnostic::warning(
+                file,
+                Some(rec.line),
+                format!(
+                    "ExtendedRights of the entry for {} is cut off: the remaining rights are unknown",
+                    ace.user
+                ),
+            ));
+        }
+        self.model.aces.push(ace);
+        Use::Added
+    }
+
+    fn add_domain(&mut self, file: &Arc<str>, rec: &Record) -> Use {
+        let src = Source {
+            file: file.clone(),
+            line: rec.line,
+        };
+        let domain_name = Self::text(rec, "DomainName");
+        let identity = Self::text(rec, "Identity")
+            .or_else(|| Self::text(rec, "Name"))
+            .or_else(|| domain_name.clone());
+        let (Some(identity), Some(domain_name)) = (identity, domain_name) else {
+            self.diagnostics.push(Diagnostic::warning(
+                file,
+                Some(rec.line),
+                "accepted domain without DomainName; skipped",
+            ));
+            return Use::Dropped;
+        };
+        let mut raw = Vec::new();
+        for n in ["Identity", "Name", "DomainName", "DomainType", "Default"] {
+            if let Some(r) = Self::raw(rec, n) {
+                raw.push(r);
+            }
+        }
+        let d = AcceptedDomain {
+            identity: identity.clone(),
+            domain_name,
+            domain_type: rec
+                .value("DomainType")
+                .and_then(|v| single_enum(v, DOMAIN_TYPES)),
+            default: rec.value("Default").and_then(parse_bool),
+            src: src.clone(),
+            raw,
+        };
+        Self::upsert(
+            &mut self.diagnostics,
+            &mut self.model.domains,
+            &mut self.seen_domains,
+            &identity,
+            d,
+            "accepted domain",
+            &src,
+        )
+    }
+
+    fn add_server(&mut self, file: &Arc<str>, rec: &Record) -> Use {
+        let src = Source {
+            file: file.clone(),
+            line: rec.line,
+        };
+        let Some(name) = Self::text(rec, "Name").or_else(|| Self::text(rec, "Identity")) else {
+            self.diagnostics.push(Diagnostic::warning(
+                file,
+                Some(rec.line),
+                "Exchange server without Name; skipped",
+            ));
+            return Use::Dropped;
+        };
+        let version = Self::raw(rec, "AdminDisplayVersion");
+        let build = version
+            .as_ref()
+            .and_then(|v| parse_admin_display_version(&v.value));
+        let product = build.and_then(|(a, b, c, _)| Product::from_version(a, b, c));
+        if version.is_some() && product.is_none() {
+            self.diagnostics.push(Diagnostic::warning(
+                file,
+                version.as_ref().map(|v| v.line),
+                format!(
+                    "AdminDisplayVersion '{}' of {name} is not a known Exchange version",
+                    version.as_ref().map(|v| v.value.as_str()).unwrap_or("")
+                ),
+            ));
+        }
+        let s = ExchangeServer {
+            name: name.clone(),
+            src: src.clone(),
+            version,
+            product,
+            build,
+            roles: Self::raw(rec, "ServerRole"),
+        };
+        Self::upsert(
+            &mut self.diagnostics,
+            &mut self.model.servers,
+            &mut self.seen_servers,
+            &name,
+            s,
+            "Exchange server",
+            &src,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_map_to_products() {
+        let v = parse_admin_display_version("Version 15.2 (Build 986.5)").unwrap();
+        assert_eq!(v, (15, 2, 986, 5));
+        assert_eq!(Product::from_version(15, 2, 986), Some(Product::Ex2019));
+        assert_eq!(Product::from_version(15, 2, 2562), Some(Product::ExSe));
+        assert_eq!(Product::from_version(15, 1, 2375), Some(Product::Ex2016));
+        assert_eq!(Product::from_version(14, 3, 123), Some(Product::Ex2010));
+        assert_eq!(Product::from_version(8, 3, 83), Some(Product::Ex2007));
+    }
+
+    #[test]
+    fn flags_from_text_or_number() {
+        assert_eq!(
+            flags(&Value::Text("13".into()), PERMISSION_GROUPS),
+            vec!["AnonymousUsers", "ExchangeServers", "ExchangeLegacyServers"]
+        );
+        assert_eq!(
+            flags(
+                &Value::Text("Tls, ExternalAuthoritative".into()),
+                AUTH_MECHANISMS
+            ),
+            vec!["Tls", "ExternalAuthoritative"]
+        );
+        assert_eq!(
+            flags(&Value::Text("0".into()), AUTH_MECHANISMS),
+            vec!["None"]
+        );
+    }
+
+    #[test]
+    fn bindings_parse() {
+        assert_eq!(
+            Binding::parse("[::]:25"),
+            Some(Binding {
+                address: "::".into(),
+                port: 25
+            })
+        );
+        assert_eq!(Binding::parse("0.0.0.0:2525").unwrap().port, 2525);
+        assert_eq!(Binding::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn default_connectors_are_recognised() {
+        let mut r = Record::new(ObjectKind::ReceiveConnector, 1);
+        r.push(
+            "Identity",
+            Value::Text("EX01\\Default Frontend EX01".into()),
+            1,
+        );
+        let mut b = ModelBuilder::new();
+        b.add(&Arc::from("f"), &r);
+        assert!(b.model.connectors[0].is_default());
+        assert_eq!(b.model.connectors[0].server, "EX01");
+    }
+}

@@ -1,0 +1,9 @@
+//! Report writers: one file per `--format` value, all taking the same [`Report`].
+//!
+//! Writers only format: they never analyse, filter or re-sort (findings arrive sorted worst
+//! first). Output is deterministic.
+
+pub mod json;
+pub mod table;
+
+pub use crate::scan::Report;

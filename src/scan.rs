@@ -1,0 +1,473 @@
+//! Scan: the pipeline from paths to a [`Report`].
+//!
+//! Walks the paths (folders recursively, in sorted order), decodes and detects each file,
+//! streams its records into the model, then runs the analysis and the rules. A file that
+//! cannot be read is recorded as an error and the rest is still audited; files inside a
+//! folder that are not exports are listed as skipped. Choosing the exit code is the caller's
+//! job ([`Report::exit_code`]).
+
+use crate::analysis::Facts;
+use crate::diag::{Diagnostic, InputError};
+use crate::input::decode::{self, TextEncoding};
+use crate::input::record::{ObjectKind, Record};
+use crate::input::{clixml, format_list};
+use crate::model::{Model, ModelBuilder, Use};
+use crate::rules::{self, Finding, RuleSet, Severity};
+use serde::Serialize;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What `scan` needs besides the paths.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Force a text encoding instead of sniffing (`--encoding`).
+    pub encoding: Option<TextEncoding>,
+}
+
+/// Something in a file that was read but not used, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedItem {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub count: usize,
+    pub reason: String,
+}
+
+/// One input file and how much of it was understood (parse coverage).
+#[derive(Debug, Clone, Serialize)]
+pub struct InputSummary {
+    pub path: String,
+    /// `ok`, `skipped` (not an export) or `error` (unreadable or malformed).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<&'static str>,
+    /// Object kinds found (`receive-connector`, ...), comma-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Objects read from the file (ours and others).
+    pub records: usize,
+    /// Objects that went into the model.
+    pub records_used: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+/// Everything a report writer needs. Writers only format it.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub tool: Tool,
+    pub inputs: Vec<InputSummary>,
+    pub findings: Vec<Finding>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub summary: Summary,
+    #[serde(skip)]
+    pub errors: Vec<InputError>,
+    #[serde(skip)]
+    pub model_counts: ModelCounts,
+}
+
+/// Findings per severity, worst first.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Summary {
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub info: usize,
+}
+
+impl Summary {
+    pub fn count(&self, s: Severity) -> usize {
+        match s {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+            Severity::Info => self.info,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ModelCounts {
+    pub servers: usize,
+    pub connectors: usize,
+    pub permissions: usize,
+    pub domains: usize,
+}
+
+/// `--fail-on`: a severity, or never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    At(Severity),
+    Never,
+}
+
+impl Report {
+    /// 0: ran, nothing at or above `fail_on`; 1: findings at or above it; 2: an input could
+    /// not be read (DESIGN.md contract). 2 wins: a broken input makes the verdict unsure.
+    pub fn exit_code(&self, fail_on: FailOn) -> i32 {
+        if !self.errors.is_empty() {
+            return 2;
+        }
+        match fail_on {
+            FailOn::Never => 0,
+            FailOn::At(s) => {
+                if self.findings.iter().any(|f| f.severity <= s) {
+                    1
+                } else {
+                    0
+                }
+            }
+        }
+    }
+}
+
+fn walk(path: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(path) else {
+        out.push(path.to_path_buf());
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Display form of a path: as given, with `/` separators.
+fn show(p: &Path) -> String {
+    p.display().to_string().replace('\\', "/")
+}
+
+/// `Name : Value` (or `Name :` with nothing after it) with an identifier for a name.
+fn looks_like_list_line(line: &str) -> bool {
+    let Some((name, _)) = line.split_once(':') else {
+        return false;
+    };
+    let name = name.trim();
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+enum Format {
+    CliXml,
+    FormatList,
+}
+
+impl Format {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Format::CliXml => "clixml",
+            Format::FormatList => "format-list",
+        }
+    }
+}
+
+/// Names the format from the decoded first bytes, or says why it is not an export.
+fn detect_format(preview: &[u8]) -> Result<Format, String> {
+    let text = String::from_utf8_lossy(preview);
+    let t = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if t.starts_with('<') {
+        if t.contains("<Objs") {
+            return Ok(Format::CliXml);
+        }
+        return Err("XML, but not a PowerShell CliXML export (no <Objs> root)".into());
+    }
+    let nul = preview.iter().filter(|&&b| b == 0).count();
+    let ctrl = text
+        .chars()
+        .filter(|c| c.is_control() && !matches!(c, '\r' | '\n' | '\t' | '\u{c}'))
+        .count();
+    if nul > 0 || ctrl * 20 > text.chars().count().max(1) {
+        return Err("binary file, not a text export".into());
+    }
+    if text.lines().any(looks_like_list_line) {
+        return Ok(Format::FormatList);
+    }
+    Err("text, but no export format recognised (expected Format-List \"Name : Value\" lines or CliXML)".into())
+}
+
+struct FileRun<'a> {
+    builder: &'a mut ModelBuilder,
+    file: Arc<str>,
+    read: usize,
+    used: usize,
+    kinds: Vec<ObjectKind>,
+}
+
+impl FileRun<'_> {
+    fn take(&mut self, rec: &Record) {
+        self.read += 1;
+        if !self.kinds.contains(&rec.kind) {
+            self.kinds.push(rec.kind);
+        }
+        if self.builder.add(&self.file, rec) != Use::Dropped {
+            self.used += 1;
+        }
+    }
+}
+
+fn scan_file(
+    path: &Path,
+    explicit: bool,
+    opts: &ScanOptions,
+    builder: &mut ModelBuilder,
+    diagnostics: &mut Vec<Diagnostic>,
+    errors: &mut Vec<InputError>,
+) -> InputSummary {
+    let name = show(path);
+    let mut summary = InputSummary {
+        path: name.clone(),
+        status: "ok",
+        format: None,
+        encoding: None,
+        kind: None,
+        records: 0,
+        records_used: 0,
+        skipped: Vec::new(),
+        error: None,
+    };
+    let fail = |summary: &mut InputSummary, errors: &mut Vec<InputError>, e: InputError| {
+        summary.status = "error";
+        summary.error = Some(e.to_string());
+        errors.push(e);
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            fail(
+                &mut summary,
+                errors,
+                InputError::new(&name, None, format!("cannot read: {e}")),
+            );
+            return summary;
+        }
+    };
+    let (enc, preview, reader) = match decode::decode(file, opts.encoding) {
+        Ok(x) => x,
+        Err(e) => {
+            fail(
+                &mut summary,
+                errors,
+                InputError::new(&name, None, format!("cannot read: {e}")),
+            );
+            return summary;
+        }
+    };
+    let format = match detect_format(&preview) {
+        Ok(f) => f,
+        Err(reason) => {
+            if explicit {
+                fail(
+                    &mut summary,
+                    errors,
+                    InputError::new(&name, None, format!("not a recognizable export: {reason}")),
+                );
+            } else {
+                summary.status = "skipped";
+                summary.skipped.push(SkippedItem {
+                    line: None,
+                    count: 1,
+                    reason,
+                });
+            }
+            return summary;
+        }
+    };
+    summary.format = Some(format.as_str());
+    summary.encoding = Some(enc.as_str());
+    let file_name: Arc<str> = Arc::from(name.as_str());
+    let mut run = FileRun {
+        builder,
+        file: file_name,
+        read: 0,
+        used: 0,
+        kinds: Vec::new(),
+    };
+    let reader = BufReader::with_capacity(64 << 10, reader);
+    let result: Result<(), InputError> = match format {
+        Format::CliXml => {
+            let res = clixml::parse(reader, &name, &mut |rec| run.take(&rec));
+            match res {
+                Ok(out) => {
+                    run.read = out.objects;
+                    for (t, line, count) in out.skipped {
+                        summary.skipped.push(SkippedItem {
+                            line: Some(line),
+                            count,
+                            reason: format!("object of type {t} is not one relay-audit reads"),
+                        });
+                    }
+                    diagnostics.extend(out.diagnostics);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Format::FormatList => match format_list::parse(reader, &name) {
+            Ok(parsed) if parsed.records.is_empty() => {
+                // "Name : Value" lines but no Exchange object: notes, a Markdown file, or
+                // the output of a cmdlet relay-audit does not read.
+                let reason = match parsed.commands.first() {
+                    Some((_, cmd)) => format!(
+                        "Format-List text with no object relay-audit reads (command: {cmd})"
+                    ),
+                    None => "text with no Get-ReceiveConnector, Get-ADPermission, Get-AcceptedDomain or Get-ExchangeServer object".to_string(),
+                };
+                if explicit {
+                    Err(InputError::new(
+                        &name,
+                        None,
+                        format!("not a recognizable export: {reason}"),
+                    ))
+                } else {
+                    summary.status = "skipped";
+                    summary.format = None;
+                    summary.encoding = None;
+                    summary.skipped.push(SkippedItem {
+                        line: None,
+                        count: 1,
+                        reason,
+                    });
+                    Ok(())
+                }
+            }
+            Ok(parsed) => {
+                for rec in &parsed.records {
+                    run.take(rec);
+                }
+                for d in parsed.diagnostics {
+                    if d.message.contains("skipped") {
+                        summary.skipped.push(SkippedItem {
+                            line: d.line,
+                            count: 1,
+                            reason: d.message.clone(),
+                        });
+                        run.read += 1;
+                    }
+                    diagnostics.push(d);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+    };
+    summary.records = run.read;
+    summary.records_used = run.used;
+    if !run.kinds.is_empty() {
+        run.kinds.sort();
+        summary.kind = Some(
+            run.kinds
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    if let Err(e) = result {
+        fail(&mut summary, errors, e);
+    }
+    summary
+}
+
+/// Runs the whole pipeline.
+pub fn scan(paths: &[PathBuf], rules: &RuleSet, opts: &ScanOptions) -> Report {
+    let mut builder = ModelBuilder::new();
+    let mut inputs = Vec::new();
+    let mut diagnostics = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut files = Vec::new();
+            walk(p, &mut files);
+            for f in files {
+                inputs.push(scan_file(
+                    &f,
+                    false,
+                    opts,
+                    &mut builder,
+                    &mut diagnostics,
+                    &mut errors,
+                ));
+            }
+        } else {
+            inputs.push(scan_file(
+                p,
+                true,
+                opts,
+                &mut builder,
+                &mut diagnostics,
+                &mut errors,
+            ));
+        }
+    }
+    let (model, model_diags) = builder.finish();
+    diagnostics.extend(model_diags);
+    for n in &rules.notes {
+        diagnostics.push(Diagnostic::info("(rules)", None, n.clone()));
+    }
+    for e in &errors {
+        diagnostics.push(Diagnostic {
+            level: crate::diag::Level::Error,
+            file: e.file.clone(),
+            line: e.line,
+            message: e.message.clone(),
+        });
+    }
+    let findings = audit(&model, rules);
+    let n = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let summary = Summary {
+        critical: n(Severity::Critical),
+        high: n(Severity::High),
+        medium: n(Severity::Medium),
+        low: n(Severity::Low),
+        info: n(Severity::Info),
+    };
+    Report {
+        tool: Tool {
+            name: "relay-audit",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        inputs,
+        findings,
+        diagnostics,
+        summary,
+        errors,
+        model_counts: ModelCounts {
+            servers: model.servers.len(),
+            connectors: model.connectors.len(),
+            permissions: model.aces.len(),
+            domains: model.domains.len(),
+        },
+    }
+}
+
+/// Analysis + rules over a built model.
+pub fn audit(model: &Model, rules: &RuleSet) -> Vec<Finding> {
+    let facts = Facts::compute(model);
+    rules::evaluate(rules, model, &facts)
+}

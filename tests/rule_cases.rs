@@ -1,0 +1,84 @@
+//! Per-rule cases under `tests/rules/<ID>/{fires,quiet}-<what>/`: in every export form, the
+//! rule fires on exactly the objects `expect.toml` lists (`fires = []` for quiet cases).
+//! Also: every rule has at least one case of each kind, and every case folder names a rule.
+
+mod common;
+use common::*;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    fires: Vec<String>,
+}
+
+fn rule_ids() -> Vec<String> {
+    let out = relay_audit().args(["rules", "list"]).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn every_rule_fires_and_stays_quiet_on_its_cases_in_every_form() {
+    let ids = rule_ids();
+    let base = root().join("tests/rules");
+    let mut cases = 0;
+    for rule_dir in subdirs(&base) {
+        let id = rule_dir.file_name().unwrap().to_str().unwrap().to_string();
+        assert!(ids.contains(&id), "{} names no rule", rule_dir.display());
+        for case in subdirs(&rule_dir) {
+            let name = case.file_name().unwrap().to_str().unwrap();
+            assert!(
+                name.starts_with("fires-") || name.starts_with("quiet-"),
+                "{}: case folders are fires-* or quiet-*",
+                case.display()
+            );
+            let expect: Expect =
+                toml::from_str(&std::fs::read_to_string(case.join("expect.toml")).unwrap())
+                    .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+            assert_eq!(
+                name.starts_with("fires-"),
+                !expect.fires.is_empty(),
+                "{}: a fires- case lists objects, a quiet- case none",
+                case.display()
+            );
+            let mut want: Vec<String> = expect.fires.iter().map(|s| s.to_lowercase()).collect();
+            want.sort();
+            for form in forms(&case) {
+                let (code, v) = scan_json(&[&form], &["--fail-on", "never"]);
+                assert_eq!(code, 0, "{}", form.display());
+                let mut got: Vec<String> = rule_objects(&v)
+                    .into_iter()
+                    .filter(|(r, _)| *r == id)
+                    .map(|(_, o)| o.to_lowercase())
+                    .collect();
+                got.sort();
+                assert_eq!(got, want, "{}: {id} fired on", form.display());
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 0);
+}
+
+#[test]
+fn every_rule_has_a_firing_and_a_quiet_case() {
+    let base = root().join("tests/rules");
+    for id in rule_ids() {
+        let cases: Vec<String> = subdirs(&base.join(&id))
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+            .collect();
+        assert!(
+            cases.iter().any(|c| c.starts_with("fires-")),
+            "{id} has no fires- case under tests/rules/{id}/"
+        );
+        assert!(
+            cases.iter().any(|c| c.starts_with("quiet-")),
+            "{id} has no quiet- case under tests/rules/{id}/"
+        );
+    }
+}
