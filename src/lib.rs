@@ -1,8 +1,8 @@
 //! relay-audit: offline audit of exported Microsoft Exchange configuration for SMTP relay
 //! pitfalls.
 
-pub mod diag;
 pub mod analysis;
+pub mod diag;
 pub mod input;
 pub mod model;
 pub mod report;

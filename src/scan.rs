@@ -14,7 +14,6 @@ use crate::input::{clixml, format_list};
 use crate::model::{Model, ModelBuilder, Use};
 use crate::rules::{self, Finding, RuleSet, Severity};
 use serde::Serialize;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -308,7 +307,7 @@ fn scan_file(
         used: 0,
         kinds: Vec::new(),
     };
-    let reader = BufReader::with_capacity(64 << 10, reader);
+    let reader = decode::Pipelined::new(reader);
     let result: Result<(), InputError> = match format {
         Format::CliXml => {
             let res = clixml::parse(reader, &name, &mut |rec| run.take(&rec));
@@ -328,53 +327,50 @@ fn scan_file(
                 Err(e) => Err(e),
             }
         }
-        Format::FormatList => match format_list::parse(reader, &name) {
-            Ok(parsed) if parsed.records.is_empty() => {
-                // "Name : Value" lines but no Exchange object: notes, a Markdown file, or
-                // the output of a cmdlet relay-audit does not read.
-                let reason = match parsed.commands.first() {
-                    Some((_, cmd)) => format!(
-                        "Format-List text with no object relay-audit reads (command: {cmd})"
-                    ),
-                    None => "text with no Get-ReceiveConnector, Get-ADPermission, Get-AcceptedDomain or Get-ExchangeServer object".to_string(),
-                };
-                if explicit {
-                    Err(InputError::new(
-                        &name,
-                        None,
-                        format!("not a recognizable export: {reason}"),
-                    ))
-                } else {
-                    summary.status = "skipped";
-                    summary.format = None;
-                    summary.encoding = None;
-                    summary.skipped.push(SkippedItem {
-                        line: None,
-                        count: 1,
-                        reason,
-                    });
+        Format::FormatList => {
+            match format_list::parse_into(reader, &name, &mut |rec| run.take(&rec)) {
+                Ok(parsed) if run.read == 0 => {
+                    // "Name : Value" lines but no Exchange object: notes, a Markdown file,
+                    // or the output of a cmdlet relay-audit does not read.
+                    let reason = match parsed.commands.first() {
+                        Some((_, cmd)) => format!(
+                            "Format-List text with no object relay-audit reads (command: {cmd})"
+                        ),
+                        None => "text with no Get-ReceiveConnector, Get-ADPermission, Get-AcceptedDomain or Get-ExchangeServer object".to_string(),
+                    };
+                    if explicit {
+                        Err(InputError::new(
+                            &name,
+                            None,
+                            format!("not a recognizable export: {reason}"),
+                        ))
+                    } else {
+                        summary.status = "skipped";
+                        summary.format = None;
+                        summary.encoding = None;
+                        summary.skipped.push(SkippedItem {
+                            line: None,
+                            count: 1,
+                            reason,
+                        });
+                        Ok(())
+                    }
+                }
+                Ok(parsed) => {
+                    run.read = parsed.objects;
+                    if parsed.unknown_objects > 0 {
+                        summary.skipped.push(SkippedItem {
+                            line: parsed.first_unknown_line,
+                            count: parsed.unknown_objects,
+                            reason: "objects with none of the properties of a receive connector, AD permission, accepted domain or Exchange server".into(),
+                        });
+                    }
+                    diagnostics.extend(parsed.diagnostics);
                     Ok(())
                 }
+                Err(e) => Err(e),
             }
-            Ok(parsed) => {
-                for rec in &parsed.records {
-                    run.take(rec);
-                }
-                for d in parsed.diagnostics {
-                    if d.message.contains("skipped") {
-                        summary.skipped.push(SkippedItem {
-                            line: d.line,
-                            count: 1,
-                            reason: d.message.clone(),
-                        });
-                        run.read += 1;
-                    }
-                    diagnostics.push(d);
-                }
-                Ok(())
-            }
-            Err(e) => Err(e),
-        },
+        }
     };
     summary.records = run.read;
     summary.records_used = run.used;

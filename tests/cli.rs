@@ -30,7 +30,10 @@ fn sample(name: &str) -> String {
 #[test]
 fn real_samples_load_completely_and_flag_the_relay_domains() {
     let (code, v) = scan_json(&[Path::new(SAMPLES)], &[]);
-    assert_eq!(code, 1, "critical/high relay domains fail the default --fail-on high");
+    assert_eq!(
+        code, 1,
+        "critical/high relay domains fail the default --fail-on high"
+    );
     let inputs = v["inputs"].as_array().unwrap();
     let xml: Vec<_> = inputs
         .iter()
@@ -56,11 +59,17 @@ fn real_samples_load_completely_and_flag_the_relay_domains() {
     }
     assert_eq!(total, 5 + 3 + 4 + 4 + 1 + 1);
     let kinds: Vec<&str> = xml.iter().map(|i| i["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "receive-connector").count(), 1);
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "receive-connector").count(),
+        1
+    );
     assert_eq!(kinds.iter().filter(|k| **k == "accepted-domain").count(), 3);
     assert_eq!(kinds.iter().filter(|k| **k == "exchange-server").count(), 2);
     // the non-export files of the folder are listed as skipped, not errors
-    for i in inputs.iter().filter(|i| !i["path"].as_str().unwrap().ends_with(".xml")) {
+    for i in inputs
+        .iter()
+        .filter(|i| !i["path"].as_str().unwrap().ends_with(".xml"))
+    {
         assert_eq!(i["status"], "skipped", "{i}");
     }
     // nothing above info on the five default connectors
@@ -210,7 +219,11 @@ fn broken_xml_and_dtds_are_errors_with_a_line() {
 fn non_exports_are_skipped_in_folders_but_errors_when_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), "Call the client on Monday.\n").unwrap();
-    std::fs::write(dir.path().join("logo.png"), [0x89, b'P', b'N', b'G', 0, 0, 1, 2]).unwrap();
+    std::fs::write(
+        dir.path().join("logo.png"),
+        [0x89, b'P', b'N', b'G', 0, 0, 1, 2],
+    )
+    .unwrap();
     std::fs::write(dir.path().join("domains.xml"), sample("02-")).unwrap();
     let (code, v) = scan_json(&[dir.path()], &["--fail-on", "never"]);
     assert_eq!(code, 0);
@@ -227,14 +240,20 @@ fn non_exports_are_skipped_in_folders_but_errors_when_named() {
         .collect();
     assert_eq!(
         statuses,
-        vec![("domains.xml", "ok"), ("logo.png", "skipped"), ("notes.txt", "skipped")]
+        vec![
+            ("domains.xml", "ok"),
+            ("logo.png", "skipped"),
+            ("notes.txt", "skipped")
+        ]
     );
     relay_audit()
         .arg("scan")
         .arg(dir.path().join("notes.txt"))
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("notes.txt: not a recognizable export"));
+        .stderr(predicate::str::contains(
+            "notes.txt: not a recognizable export",
+        ));
     relay_audit()
         .args(["scan", "no/such/path.xml"])
         .assert()
@@ -248,7 +267,10 @@ fn the_same_export_in_every_encoding_gives_the_same_findings() {
     let dir = tempfile::tempdir().unwrap();
     let variants: Vec<(&str, Vec<u8>)> = vec![
         ("utf8.xml", text.clone().into_bytes()),
-        ("utf8bom.xml", [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat()),
+        (
+            "utf8bom.xml",
+            [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat(),
+        ),
         ("utf16.xml", utf16le_bom(&text)),
         ("utf16-nobom.xml", utf16le_bom(&text)[2..].to_vec()),
     ];
@@ -274,7 +296,10 @@ fn the_same_export_in_every_encoding_gives_the_same_findings() {
     for r in &results[1..] {
         assert_eq!(r.2, results[0].2, "{} vs {}", r.0, results[0].0);
     }
-    let encs: Vec<String> = results.iter().map(|r| r.1.as_str().unwrap().to_string()).collect();
+    let encs: Vec<String> = results
+        .iter()
+        .map(|r| r.1.as_str().unwrap().to_string())
+        .collect();
     assert_eq!(encs, ["utf-8", "utf-8-bom", "utf-16le", "utf-16le-nobom"]);
 }
 
@@ -341,7 +366,10 @@ fn a_user_rule_with_a_builtin_id_replaces_it() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|d| d["message"].as_str().unwrap().contains("replaces the one from")));
+        .any(|d| d["message"]
+            .as_str()
+            .unwrap()
+            .contains("replaces the one from")));
 }
 
 #[test]
@@ -356,8 +384,14 @@ fn a_rule_file_with_a_typo_fails_with_file_line_col() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("typo.toml:9:5: invalid rule file: unknown variant `domain_scop`"), "{err}");
-    assert!(err.contains("domain_scope"), "expected names the choices: {err}");
+    assert!(
+        err.contains("typo.toml:9:5: invalid rule file: unknown variant `domain_scop`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("domain_scope"),
+        "expected names the choices: {err}"
+    );
 }
 
 #[test]

@@ -37,7 +37,12 @@ fn every_scenario_yields_its_expected_findings_in_every_form() {
         let mut fingerprints: BTreeMap<(String, String), String> = BTreeMap::new();
         for form in forms(&dir) {
             let (code, v) = scan_json(&[&form], &["--fail-on", "never"]);
-            assert_eq!(code, 0, "{}: exit code with --fail-on never", form.display());
+            assert_eq!(
+                code,
+                0,
+                "{}: exit code with --fail-on never",
+                form.display()
+            );
             let got = rule_objects(&v);
             assert_eq!(got, want, "{}: findings", form.display());
             for i in v["inputs"].as_array().unwrap() {
@@ -50,7 +55,12 @@ fn every_scenario_yields_its_expected_findings_in_every_form() {
                 );
                 let fp = f["fingerprint"].as_str().unwrap().to_string();
                 if let Some(prev) = fingerprints.insert(key.clone(), fp.clone()) {
-                    assert_eq!(prev, fp, "{}: fingerprint of {key:?} differs between forms", form.display());
+                    assert_eq!(
+                        prev,
+                        fp,
+                        "{}: fingerprint of {key:?} differs between forms",
+                        form.display()
+                    );
                 }
             }
             checked += 1;

@@ -36,10 +36,13 @@ pub const GROUP_GRANTS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "ExchangeServers",
+        // Externally Secured Servers hold rights in the ACL of connectors with this group
+        // (they only act with AuthMechanism ExternalAuthoritative).
         &[
             "exchange-servers",
             "hub-transport-servers",
             "edge-transport-servers",
+            "externally-secured-servers",
         ],
         SERVER_RIGHTS,
     ),

@@ -14,6 +14,18 @@
 //! lines, prompts, `WARNING:` lines, PowerShell error records, ANSI colour codes and
 //! Markdown-doubled backslashes.
 //!
+//! Property or continuation? A line is a new property when it looks like `Name : Value`
+//! (an identifier `[A-Za-z][A-Za-z0-9_.-]*`, optional padding, a colon, then a space or the
+//! end), starts at the object's indentation and, once the object is known to be aligned
+//! (a label padded with 2+ spaces), has its colon in the object's colon column. Anything else
+//! inside an object continues the value before it. Joining: in aligned output the
+//! indentation up to the value column is removed; a space is put between the pieces when the
+//! previous line ended in whitespace (PowerShell's word wrap leaves the breaking space there),
+//! when the continuation starts with whitespace beyond the value column, after a `,` inside a
+//! `{...}` collection (items are separated by `, `), and for text of a collapsed paste (no
+//! alignment: trailing spaces are gone too, so PowerShell's word wrap is assumed). Otherwise
+//! the pieces are concatenated as they are (a hard split inside a word).
+//!
 //! What it does not do: decode bytes (see `decode`), interpret values (flag enums such as
 //! `PermissionGroups` stay one text; the model splits them), or read Format-Table output.
 
@@ -33,6 +45,11 @@ pub struct Parsed {
     /// Commands echoed after a console prompt, with their 1-based line
     /// (`Get-ReceiveConnector "EX01\Relay" | fl`).
     pub commands: Vec<(u32, String)>,
+    /// Objects read, of a known kind or not (errors records excluded).
+    pub objects: usize,
+    /// Objects of no known kind: how many, and the line of the first.
+    pub unknown_objects: usize,
+    pub first_unknown_line: Option<u32>,
 }
 
 /// Parses Format-List text into records.
@@ -40,8 +57,21 @@ pub struct Parsed {
 /// Returns `Err` when the input cannot be read or when no line at all looks like
 /// `Name : Value` (the file is not a Format-List export; the caller decides whether that
 /// means "skip this file" or "error").
-pub fn parse<R: BufRead>(mut reader: R, file: &str) -> Result<Parsed, InputError> {
-    let mut p = Parser::new(file);
+pub fn parse<R: BufRead>(reader: R, file: &str) -> Result<Parsed, InputError> {
+    let mut records = Vec::new();
+    let mut parsed = parse_into(reader, file, &mut |r| records.push(r))?;
+    parsed.records = records;
+    Ok(parsed)
+}
+
+/// Streaming form of [`parse`]: each record goes to `sink` as soon as its object ends, so
+/// memory does not grow with the file. `Parsed::records` stays empty.
+pub fn parse_into<R: BufRead>(
+    mut reader: R,
+    file: &str,
+    sink: &mut dyn FnMut(Record),
+) -> Result<Parsed, InputError> {
+    let mut p = Parser::new(file, sink);
     let mut buf: Vec<u8> = Vec::with_capacity(256);
     loop {
         buf.clear();
@@ -147,11 +177,14 @@ struct Obj {
     aligned: Option<bool>,
     props: Vec<Prop>,
     pending: Pending,
+    /// The object is a PowerShell error record (`Get-ReceiveConnector : The operation ...`).
+    is_error: bool,
 }
 
 impl Obj {
     fn new(c: &Candidate<'_>, line: u32) -> Obj {
         Obj {
+            is_error: is_cmdlet_name(c.name),
             line,
             indent: c.indent,
             colon: c.colon,
@@ -231,10 +264,12 @@ impl Obj {
     }
 }
 
-struct Parser<'f> {
+struct Parser<'f, 's> {
     file: &'f str,
     line_no: u32,
-    records: Vec<Record>,
+    sink: &'s mut dyn FnMut(Record),
+    objects: usize,
+    first_unknown_line: Option<u32>,
     diagnostics: Vec<Diagnostic>,
     commands: Vec<(u32, String)>,
     spacing: Spacing,
@@ -250,12 +285,14 @@ struct Parser<'f> {
     unknown_objects: u32,
 }
 
-impl<'f> Parser<'f> {
-    fn new(file: &'f str) -> Parser<'f> {
+impl<'f, 's> Parser<'f, 's> {
+    fn new(file: &'f str, sink: &'s mut dyn FnMut(Record)) -> Parser<'f, 's> {
         Parser {
             file,
             line_no: 0,
-            records: Vec::new(),
+            sink,
+            objects: 0,
+            first_unknown_line: None,
             diagnostics: Vec::new(),
             commands: Vec::new(),
             spacing: Spacing::Unknown,
@@ -377,9 +414,15 @@ impl<'f> Parser<'f> {
             return;
         };
         match cand {
+            // A PowerShell error record starts a new object, and a `Name : Value` line after
+            // one ends it, even with no blank line between them.
+            Some(c) if c.indent == obj.indent && (obj.is_error || is_cmdlet_name(c.name)) => {
+                self.finish_object();
+                self.start_object(&c, ln);
+            }
             Some(c) if obj.accepts(&c) => {
-                if is_cmdlet_name(c.name) || obj.has_name(c.name) {
-                    // A PowerShell error record, or a second object without a blank line.
+                if obj.has_name(c.name) {
+                    // A second object without a blank line.
                     self.finish_object();
                     self.start_object(&c, ln);
                 } else {
@@ -491,7 +534,7 @@ impl<'f> Parser<'f> {
         let last = self.finalize(obj.pending);
         props.push(last);
 
-        if is_cmdlet_name(&props[0].name) {
+        if obj.is_error {
             let text = props[0].value.display();
             let text = text.split(" At line:").next().unwrap_or("");
             self.diagnostics.push(Diagnostic::warning(
@@ -505,10 +548,12 @@ impl<'f> Parser<'f> {
             ));
             return;
         }
+        self.objects += 1;
         match kind_from_property_names(props.iter().map(|p| p.name.as_str())) {
-            Some(kind) => self.records.push(Record { kind, line, props }),
+            Some(kind) => (self.sink)(Record { kind, line, props }),
             None => {
                 self.unknown_objects += 1;
+                self.first_unknown_line.get_or_insert(line);
                 if self.unknown_objects <= MAX_UNKNOWN {
                     self.diagnostics.push(Diagnostic::warning(
                         self.file,
@@ -562,9 +607,12 @@ impl<'f> Parser<'f> {
             ));
         }
         Ok(Parsed {
-            records: self.records,
+            records: Vec::new(),
             diagnostics: self.diagnostics,
             commands: self.commands,
+            objects: self.objects,
+            unknown_objects: self.unknown_objects as usize,
+            first_unknown_line: self.first_unknown_line,
         })
     }
 }
@@ -1443,6 +1491,26 @@ mod tests {
         );
         assert!(p.diagnostics[2].message.contains("couldn't be found"));
         assert!(!p.diagnostics[2].message.contains("CategoryInfo"));
+    }
+
+    #[test]
+    fn error_record_without_blank_lines() {
+        let t = concat!(
+            "Name           : A\n",
+            "RemoteIPRanges : {10.0.0.1}\n",
+            "Get-ReceiveConnector : The operation couldn't be performed because object 'EX01\\Gone' couldn't be found.\n",
+            "At line:1 char:1\n",
+            "    + CategoryInfo          : NotSpecified: (:) [Get-ReceiveConnector], ManagementObjectNotFoundException\n",
+            "Name           : B\n",
+            "RemoteIPRanges : {10.0.0.2}\n",
+        );
+        let p = run(t);
+        assert_eq!(p.records.len(), 2, "{:#?}", p);
+        assert_eq!(list(&p.records[0], "RemoteIPRanges").0, vec!["10.0.0.1"]);
+        assert_eq!(p.records[1].line, 6);
+        let w = warnings(&p);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].line, Some(3));
     }
 
     #[test]
