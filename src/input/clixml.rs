@@ -217,6 +217,7 @@ impl<'a> Parser<'a> {
             Value::Null => true,
             Value::Text(s) => s.len() <= 1024,
             Value::List { items, .. } => items.len() <= 64,
+            Value::Cut(_) | Value::Missing(_) => true,
         };
         if !small {
             return;
@@ -268,6 +269,7 @@ impl<'a> Parser<'a> {
                     Value::Null => return,
                     Value::Text(s) => s,
                     Value::List { items, .. } => items.join(", "),
+                    other => other.display(),
                 };
                 owner.items.get_or_insert_with(Vec::new).push(item);
             }

@@ -62,6 +62,13 @@ pub enum Value {
     /// A collection. `truncated` is true when the export cut it off (`{a, b, c, d...}`):
     /// the items shown are only the first ones and the rest is unknown.
     List { items: Vec<String>, truncated: bool },
+    /// A scalar the export cut off (a Format-Table cell ending in `...`): only the shown
+    /// prefix (without the dots) is known, and it must never be matched as if whole.
+    Cut(String),
+    /// The export wrote the value's .NET type name instead of the value (`Export-Csv` of a
+    /// multi-valued property without `-join`:
+    /// ``Microsoft.Exchange.Data.MultiValuedProperty`1[...]``): the data is missing.
+    Missing(String),
 }
 
 impl Value {
@@ -71,6 +78,18 @@ impl Value {
             Value::Text(s) => Some(s.as_str()),
             _ => None,
         }
+    }
+
+    /// True when the export did not carry the whole value (cut list or cell, type name).
+    pub fn is_incomplete(&self) -> bool {
+        matches!(
+            self,
+            Value::List {
+                truncated: true,
+                ..
+            } | Value::Cut(_)
+                | Value::Missing(_)
+        )
     }
 
     /// The value rendered the way Format-List would print it (for evidence).
@@ -85,6 +104,8 @@ impl Value {
                 }
                 s
             }
+            Value::Cut(s) => format!("{s}..."),
+            Value::Missing(t) => format!("(not exported: only the type name {t})"),
         }
     }
 }

@@ -270,6 +270,14 @@ fn split_flags(v: &Value) -> Vec<String> {
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
             .collect(),
+        // Only the flags before the cut are whole.
+        Value::Cut(s) => {
+            let mut v: Vec<String> = s.split(',').map(|t| t.trim().to_string()).collect();
+            v.pop();
+            v.retain(|t| !t.is_empty());
+            v
+        }
+        Value::Missing(_) => vec![],
     }
 }
 
@@ -366,6 +374,17 @@ fn items(v: &Value) -> (Vec<String>, bool) {
             false,
         ),
         Value::List { items, truncated } => (items.clone(), *truncated),
+        // A cut cell: the last item shown may itself be cut.
+        Value::Cut(s) => {
+            let mut v: Vec<String> = s
+                .split([',', ';'])
+                .map(|t| t.trim().to_string())
+                .collect();
+            v.pop();
+            v.retain(|t| !t.is_empty());
+            (v, true)
+        }
+        Value::Missing(_) => (vec![], true),
     }
 }
 
