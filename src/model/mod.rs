@@ -376,10 +376,7 @@ fn items(v: &Value) -> (Vec<String>, bool) {
         Value::List { items, truncated } => (items.clone(), *truncated),
         // A cut cell: the last item shown may itself be cut.
         Value::Cut(s) => {
-            let mut v: Vec<String> = s
-                .split([',', ';'])
-                .map(|t| t.trim().to_string())
-                .collect();
+            let mut v: Vec<String> = s.split([',', ';']).map(|t| t.trim().to_string()).collect();
             v.pop();
             v.retain(|t| !t.is_empty());
             (v, true)

@@ -92,16 +92,22 @@ pub struct FieldSpec {
     /// A regular expression (linear-time `regex` crate; size-limited).
     #[serde(default)]
     pub matches: Option<String>,
-    /// True: the property is absent from the export (or empty).
+    /// True: the property is absent from the export or empty.
     #[serde(default)]
     pub missing: Option<bool>,
+    /// True: the export has no such property at all (a column or line never exported), as
+    /// opposed to an exported empty value.
+    #[serde(default)]
+    pub absent: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AceSpec {
     pub principal: Principals,
-    pub right: String,
+    /// The extended right; when absent, any entry for the principal matches.
+    #[serde(default)]
+    pub right: Option<String>,
     #[serde(default)]
     pub deny: bool,
 }
@@ -151,6 +157,10 @@ pub enum Cond {
     Ace(AceSpec),
     /// ad-permission: the connector the entry is on was exported.
     ConnectorExported(bool),
+    /// any kind: one of these properties is in the export but incomplete: a list cut off
+    /// (`{a, b, c, d...}`), a cell cut (`EX01\Anonymous Re...`) or only a type name
+    /// (Export-Csv without `-join`).
+    Incomplete(Vec<String>),
 }
 
 /// Second-level public suffixes under which registrations happen (abridged from the Public
@@ -166,7 +176,9 @@ impl Cond {
     pub fn kinds(&self) -> Option<&'static [ObjectKind]> {
         use ObjectKind::*;
         match self {
-            Cond::All(_) | Cond::Any(_) | Cond::Not(_) | Cond::Field(_) => None,
+            Cond::All(_) | Cond::Any(_) | Cond::Not(_) | Cond::Field(_) | Cond::Incomplete(_) => {
+                None
+            }
             Cond::DomainScope(_) => Some(&[AcceptedDomain]),
             Cond::Ace(_) | Cond::ConnectorExported(_) => Some(&[AdPermission]),
             _ => Some(&[ReceiveConnector]),
@@ -237,9 +249,10 @@ impl Cond {
                     && f.one_of.is_none()
                     && f.matches.is_none()
                     && f.missing.is_none()
+                    && f.absent.is_none()
                 {
                     problems.push((
-                        "field needs one of equals, one_of, matches or missing".into(),
+                        "field needs one of equals, one_of, matches, missing or absent".into(),
                         f.name.clone(),
                     ));
                 }
@@ -274,6 +287,7 @@ impl Cond {
             Cond::DomainScope(_) => "domain_scope",
             Cond::Ace(_) => "ace",
             Cond::ConnectorExported(_) => "connector_exported",
+            Cond::Incomplete(_) => "incomplete",
         }
     }
 
@@ -293,6 +307,7 @@ impl Cond {
                 None => Some(vec![]),
             },
             Cond::Field(f) => eval_field(f, s),
+            Cond::Incomplete(names) => eval_incomplete(names, s),
             _ => match s {
                 Subject::Connector(f) => eval_connector(self, f),
                 Subject::Domain(d) => eval_domain(self, d),
@@ -484,14 +499,20 @@ fn eval_ace(cond: &Cond, a: &Ace, connector_exported: bool) -> Option<Vec<Eviden
                 }
             }
             let principal_ok = classes.contains(&"any") || classes.contains(&a.principal.class());
-            (principal_ok && a.deny == spec.deny && a.has_right(&spec.right)).then(|| {
+            let right_ok = spec.right.as_ref().is_none_or(|r| a.has_right(r));
+            (principal_ok && a.deny == spec.deny && right_ok).then(|| {
+                let rights = match &spec.right {
+                    Some(r) => r.clone(),
+                    None if a.extended_rights.is_empty() => "(rights not in the export)".into(),
+                    None => a.extended_rights.join(", "),
+                };
                 vec![Evidence {
                     property: "ExtendedRights".into(),
                     value: format!(
                         "{} {} {}",
                         a.user,
                         if a.deny { "deny" } else { "allow" },
-                        spec.right
+                        rights
                     ),
                     file: a.src.file.to_string(),
                     line: Some(a.src.line),
@@ -513,20 +534,40 @@ fn eval_ace(cond: &Cond, a: &Ace, connector_exported: bool) -> Option<Vec<Eviden
     }
 }
 
-fn eval_field(f: &FieldSpec, s: &Subject<'_, '_>) -> Option<Vec<Evidence>> {
-    let (raw, src): (Option<&crate::model::Raw>, &Source) = match s {
-        Subject::Connector(c) => (c.connector.raw(&f.name), &c.connector.src),
+/// The exported property `name` of the subject, and the subject's source.
+fn raw_of<'s>(s: &'s Subject<'_, '_>, name: &str) -> (Option<&'s crate::model::Raw>, &'s Source) {
+    match s {
+        Subject::Connector(c) => (c.connector.raw(name), &c.connector.src),
         Subject::Domain(d) => (
-            d.raw.iter().find(|r| r.name.eq_ignore_ascii_case(&f.name)),
+            d.raw.iter().find(|r| r.name.eq_ignore_ascii_case(name)),
             &d.src,
         ),
         Subject::Ace { ace, .. } => (
-            ace.raw
-                .iter()
-                .find(|r| r.name.eq_ignore_ascii_case(&f.name)),
+            ace.raw.iter().find(|r| r.name.eq_ignore_ascii_case(name)),
             &ace.src,
         ),
-    };
+    }
+}
+
+fn eval_incomplete(names: &[String], s: &Subject<'_, '_>) -> Option<Vec<Evidence>> {
+    let ev: Vec<Evidence> = names
+        .iter()
+        .filter_map(|n| {
+            let (raw, src) = raw_of(s, n);
+            raw.filter(|r| r.truncated)
+                .map(|r| ev(src, r.name, r.value.clone(), Some(r.line)))
+        })
+        .collect();
+    (!ev.is_empty()).then_some(ev)
+}
+
+fn eval_field(f: &FieldSpec, s: &Subject<'_, '_>) -> Option<Vec<Evidence>> {
+    let (raw, src) = raw_of(s, &f.name);
+    if let Some(a) = f.absent {
+        if a != raw.is_none() {
+            return None;
+        }
+    }
     let value = raw.map(|r| r.value.trim()).filter(|v| !v.is_empty());
     let evidence = || {
         vec![match raw {

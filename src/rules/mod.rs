@@ -360,6 +360,9 @@ pub struct Finding {
     pub fingerprint: String,
 }
 
+/// The object id of a permission entry whose export did not say which connector it is on.
+pub const NO_IDENTITY: &str = "(connector not named in the export)";
+
 /// A stable fingerprint: FNV-1a 64 over rule id, object kind and lower-cased identity, so
 /// the same rule on the same object matches across runs and input formats.
 pub fn fingerprint(rule: &str, kind: ObjectKind, id: &str) -> String {
@@ -518,7 +521,10 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                 // One finding per connector identity, citing every matching entry.
                 let mut by_target: Vec<(String, Vec<Evidence>, Option<String>)> = Vec::new();
                 for a in &model.aces {
-                    let target = a.identity.clone().unwrap_or_default();
+                    let target = a
+                        .identity
+                        .clone()
+                        .unwrap_or_else(|| NO_IDENTITY.to_string());
                     let exported = a
                         .identity
                         .as_deref()
@@ -528,7 +534,9 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                         connector_exported: exported,
                     };
                     if let Some(ev) = rule.when.eval(&subject) {
-                        let server = target.split_once('\\').map(|(s, _)| s.to_string());
+                        let server = (target != NO_IDENTITY)
+                            .then(|| target.split_once('\\').map(|(s, _)| s.to_string()))
+                            .flatten();
                         match by_target
                             .iter_mut()
                             .find(|(t, _, _)| t.eq_ignore_ascii_case(&target))
