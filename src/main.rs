@@ -84,13 +84,22 @@ fn parse_encoding(s: &str) -> Result<TextEncoding, String> {
         .ok_or_else(|| format!("expected utf-8, utf-16le, utf-16be or windows-1252, found `{s}`"))
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
 #[derive(Subcommand)]
 enum RulesCommand {
-    /// One line per rule.
+    /// One line per rule (or the whole set as JSON, or a Markdown table).
     List {
         /// Add rule files, as for `scan --rules`.
         #[arg(long, value_name = "PATH")]
         rules: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
     },
     /// A rule's whole story: what it finds, why it matters, an example, the fix.
     Show {
@@ -137,23 +146,51 @@ fn show_rule(r: &Rule) -> String {
     s
 }
 
+/// The rule table of the README (kept in sync by a test).
+fn rules_markdown(rs: &[&Rule]) -> String {
+    let mut s =
+        String::from("| id | severity | category | object | title |\n|---|---|---|---|---|\n");
+    for r in rs {
+        s.push_str(&format!(
+            "| [{}](rules/{}/{}.toml) | {} | {} | {} | {} |\n",
+            r.id,
+            r.object.as_str(),
+            r.id,
+            r.severity,
+            r.category,
+            r.object.as_str(),
+            r.title.replace('|', "\\|")
+        ));
+    }
+    s
+}
+
 fn run() -> Result<i32, String> {
     let cli = Cli::parse();
     match cli.command {
         Command::Rules { command } => match command {
-            RulesCommand::List { rules } => {
+            RulesCommand::List { rules, format } => {
                 let set = load_rules(&rules)?;
                 let mut rs: Vec<&Rule> = set.rules.iter().collect();
                 rs.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.id.cmp(&b.id)));
-                let w = rs.iter().map(|r| r.id.len()).max().unwrap_or(0);
-                for r in rs {
-                    println!(
-                        "{:<w$}  {:<8}  {:<17}  {}",
-                        r.id,
-                        r.severity,
-                        r.object.as_str(),
-                        r.title
-                    );
+                match format {
+                    ListFormat::Table => {
+                        let w = rs.iter().map(|r| r.id.len()).max().unwrap_or(0);
+                        for r in rs {
+                            println!(
+                                "{:<w$}  {:<8}  {:<17}  {}",
+                                r.id,
+                                r.severity,
+                                r.object.as_str(),
+                                r.title
+                            );
+                        }
+                    }
+                    ListFormat::Json => {
+                        let s = serde_json::to_string_pretty(&rs).map_err(|e| e.to_string())?;
+                        println!("{s}");
+                    }
+                    ListFormat::Markdown => print!("{}", rules_markdown(&rs)),
                 }
                 Ok(0)
             }

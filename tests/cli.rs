@@ -430,3 +430,50 @@ fn random_bytes_never_panic() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["inputs"].as_array().unwrap().len(), 40);
 }
+
+#[test]
+fn readme_rule_table_is_generated_from_the_rule_files() {
+    let out = relay_audit()
+        .args(["rules", "list", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("<!-- rules:start")
+        .expect("README has the rules:start marker");
+    let body_start = readme[start..].find('\n').unwrap() + start + 1;
+    let end = readme
+        .find("<!-- rules:end -->")
+        .expect("README has the rules:end marker");
+    assert_eq!(
+        &readme[body_start..end],
+        table,
+        "README rule table is stale: regenerate it with `relay-audit rules list --format markdown`"
+    );
+}
+
+#[test]
+fn rules_list_json_carries_every_doc_field() {
+    let out = relay_audit()
+        .args(["rules", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for r in v.as_array().unwrap() {
+        for k in [
+            "id",
+            "title",
+            "severity",
+            "category",
+            "object",
+            "versions",
+            "what",
+            "why",
+            "remediation",
+            "source",
+        ] {
+            assert!(!r[k].is_null(), "{} lacks {k}", r["id"]);
+        }
+    }
+}
