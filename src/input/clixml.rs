@@ -92,7 +92,6 @@ struct ObjState {
     name: Option<String>,
     ref_id: Option<u32>,
     line: u32,
-    type_name: Option<String>,
     to_string: Option<String>,
     number: Option<String>,
     items: Option<Vec<String>>,
@@ -126,7 +125,7 @@ enum Node {
     /// `<TN RefId>`: the type names being collected.
     TypeNames(Option<u32>, Vec<String>),
     Scalar {
-        tag: String,
+        tag: ScalarTag,
         name: Option<String>,
         text: String,
         collect: bool,
@@ -154,17 +153,49 @@ struct Parser<'a> {
 fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
     e.try_get_attribute(name).ok().flatten().map(|a| {
         match a.normalized_value(quick_xml::XmlVersion::Implicit1_0) {
-            Ok(v) => decode_escapes(&v),
-            Err(_) => decode_escapes(&a.value),
+            Ok(v) => decode_escapes(v.into_owned()),
+            Err(_) => decode_escapes(a.value.into_owned()),
         }
     })
 }
 
-/// Decodes CliXML's `_xHHHH_` escapes (`_x000D__x000A_` is CR LF, `_x005F_` is `_`).
-pub fn decode_escapes(s: &str) -> String {
-    if !s.contains("_x") {
-        return s.to_string();
+/// Line breaks in a text run (SIMD search: most text is long base64 with none).
+fn newlines(b: &[u8]) -> u32 {
+    memchr::memchr_iter(b'\n', b).count() as u32
+}
+
+/// `RefId="n"` without allocating.
+fn ref_id(e: &quick_xml::events::BytesStart<'_>) -> Option<u32> {
+    e.try_get_attribute("RefId")
+        .ok()
+        .flatten()
+        .and_then(|a| a.value.trim().parse().ok())
+}
+
+/// What a scalar element is for: a type name, an object's display text, or a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScalarTag {
+    T,
+    ToString,
+    Value,
+}
+
+impl ScalarTag {
+    fn of(tag: &str) -> ScalarTag {
+        match tag {
+            "T" => ScalarTag::T,
+            "ToString" => ScalarTag::ToString,
+            _ => ScalarTag::Value,
+        }
     }
+}
+
+/// Decodes CliXML's `_xHHHH_` escapes (`_x000D__x000A_` is CR LF, `_x005F_` is `_`).
+pub fn decode_escapes(s: String) -> String {
+    if !s.contains("_x") {
+        return s;
+    }
+    let s = s.as_str();
     let mut out = String::with_capacity(s.len());
     let b = s.as_bytes();
     let mut i = 0;
@@ -281,7 +312,8 @@ impl<'a> Parser<'a> {
         e: &quick_xml::events::BytesStart<'_>,
         empty: bool,
     ) -> Result<(), InputError> {
-        let tag = e.name().as_ref().to_string();
+        let qname = e.name();
+        let tag: &str = qname.as_ref();
         if self.stack.len() >= MAX_DEPTH {
             return Err(self.err(format!("objects nested deeper than {MAX_DEPTH} levels")));
         }
@@ -305,11 +337,20 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         let line = self.line;
-        match tag.as_str() {
+        // Property names matter only on the record's own members: don't allocate elsewhere.
+        let record_member = self.at_record_members();
+        let name = |e: &quick_xml::events::BytesStart<'_>| {
+            if record_member {
+                attr(e, "N")
+            } else {
+                None
+            }
+        };
+        match tag {
             "Obj" => {
                 let st = ObjState {
-                    name: attr(e, "N"),
-                    ref_id: attr(e, "RefId").and_then(|s| s.parse().ok()),
+                    name: name(e),
+                    ref_id: ref_id(e),
                     line,
                     ..ObjState::default()
                 };
@@ -340,7 +381,7 @@ impl<'a> Parser<'a> {
                 }
             }
             "TN" => {
-                let id = attr(e, "RefId").and_then(|s| s.parse().ok());
+                let id = ref_id(e);
                 if empty {
                     self.set_type(id, None);
                 } else {
@@ -348,9 +389,16 @@ impl<'a> Parser<'a> {
                 }
             }
             "TNRef" => {
-                let id = attr(e, "RefId").and_then(|s| s.parse().ok());
-                let t = id.and_then(|i| self.tn_cache.get(&i).cloned());
-                if t.is_none() {
+                let id = ref_id(e);
+                // Only the top-level object's type name is needed (it decides the kind).
+                let top = self.stack.len() == 2 && matches!(self.stack[0], Node::Root);
+                let known = id.is_some_and(|i| self.tn_cache.contains_key(&i));
+                let t = if top {
+                    id.and_then(|i| self.tn_cache.get(&i).cloned())
+                } else {
+                    None
+                };
+                if !known {
                     self.outcome.diagnostics.push(Diagnostic::warning(
                         self.file,
                         Some(line),
@@ -363,16 +411,15 @@ impl<'a> Parser<'a> {
                 }
             }
             "Ref" => {
-                let name = attr(e, "N");
-                let id = attr(e, "RefId").and_then(|s| s.parse().ok());
-                let v = self.lookup_ref(id);
+                let name = name(e);
+                let v = self.lookup_ref(ref_id(e));
                 self.deliver(name, v, line);
                 if !empty {
                     self.stack.push(Node::Skip);
                 }
             }
             "Nil" => {
-                let name = attr(e, "N");
+                let name = name(e);
                 self.deliver(name, Value::Null, line);
                 if !empty {
                     self.stack.push(Node::Skip);
@@ -387,9 +434,10 @@ impl<'a> Parser<'a> {
                 }
             }
             t if is_scalar(t) => {
-                let name = attr(e, "N");
+                let name = name(e);
+                let tag = ScalarTag::of(t);
                 if empty {
-                    self.scalar_done(&tag, name, String::new(), line);
+                    self.scalar_done(tag, name, String::new(), line);
                 } else {
                     // Only collect text where it can end up somewhere: a property of the
                     // record, an item, or the ToString / enum number of an object.
@@ -410,7 +458,7 @@ impl<'a> Parser<'a> {
             }
             "BA" => {
                 // Binary (base64): never needed, and SerializationData blobs are huge.
-                let name = attr(e, "N");
+                let name = name(e);
                 self.deliver(name, Value::Null, line);
                 if !empty {
                     self.stack.push(Node::Skip);
@@ -433,26 +481,21 @@ impl<'a> Parser<'a> {
         let n = self.stack.len();
         let is_top = n >= 2 && matches!(self.stack[n - 2], Node::Root)
             || (n >= 1 && matches!(self.stack[n - 1], Node::Obj(_)) && n == 2);
-        if let Some(Node::Obj(o)) = self.stack.last_mut() {
-            if o.type_name.is_none() {
-                o.type_name = type_name.clone();
-            }
-        }
         if is_top && self.record_type.is_none() {
             self.record_type = type_name;
         }
     }
 
-    fn scalar_done(&mut self, tag: &str, name: Option<String>, text: String, line: u32) {
-        let text = decode_escapes(&text);
+    fn scalar_done(&mut self, tag: ScalarTag, name: Option<String>, text: String, line: u32) {
+        let text = decode_escapes(text);
         match self.stack.last_mut() {
             Some(Node::TypeNames(_, names)) => {
-                if tag == "T" {
+                if tag == ScalarTag::T {
                     names.push(text);
                 }
             }
             Some(Node::Obj(o)) if name.is_none() => {
-                if tag == "ToString" {
+                if tag == ScalarTag::ToString {
                     o.to_string = Some(text);
                 } else if o.number.is_none() {
                     // An enum's value: <Obj><TN>..System.Enum..</TN><ToString/><I32>13</I32></Obj>
@@ -475,7 +518,7 @@ impl<'a> Parser<'a> {
                 text,
                 collect: true,
                 line,
-            } => self.scalar_done(&tag, name, text, line),
+            } => self.scalar_done(tag, name, text, line),
             Node::TypeNames(id, names) => {
                 let first = names.into_iter().next();
                 self.set_type(id, first);
@@ -565,7 +608,7 @@ pub fn parse<R: BufRead>(
             Event::End(_) => p.end()?,
             Event::Text(t) => {
                 let s: &str = &t;
-                p.line += s.bytes().filter(|&b| b == b'\n').count() as u32;
+                p.line += newlines(s.as_bytes());
                 if let Some(Node::Scalar {
                     text,
                     collect: true,
@@ -579,7 +622,7 @@ pub fn parse<R: BufRead>(
             }
             Event::CData(t) => {
                 let s = t.into_inner();
-                p.line += s.bytes().filter(|&b| b == b'\n').count() as u32;
+                p.line += newlines(s.as_bytes());
                 if let Some(Node::Scalar {
                     text,
                     collect: true,
@@ -620,7 +663,7 @@ pub fn parse<R: BufRead>(
                 ));
             }
             Event::Comment(t) => {
-                p.line += t.bytes().filter(|&b| b == b'\n').count() as u32;
+                p.line += newlines(t.as_bytes());
             }
             Event::Eof => break,
             _ => {}
@@ -781,10 +824,10 @@ mod tests {
 
     #[test]
     fn escapes_decode_including_surrogates() {
-        assert_eq!(decode_escapes("a_x0041_b"), "aAb");
-        assert_eq!(decode_escapes("_xD83D__xDE00_"), "\u{1F600}");
-        assert_eq!(decode_escapes("_x12_"), "_x12_");
-        assert_eq!(decode_escapes("_xD83D_"), "\u{FFFD}");
+        assert_eq!(decode_escapes(String::from("a_x0041_b")), "aAb");
+        assert_eq!(decode_escapes(String::from("_xD83D__xDE00_")), "\u{1F600}");
+        assert_eq!(decode_escapes(String::from("_x12_")), "_x12_");
+        assert_eq!(decode_escapes(String::from("_xD83D_")), "\u{FFFD}");
     }
 
     #[test]

@@ -1,0 +1,565 @@
+//! Console transcripts: what an echoed command says about the output that follows it.
+//!
+//! Pasted console output and `Start-Transcript` files carry the command before its output,
+//! after a prompt (`[PS] C:\Windows\system32>Get-ADPermission "EX01\Relay" | ft User,ExtendedRights`).
+//! Format-Table output often lacks the one column that says which object a row belongs to
+//! (`ft User,ExtendedRights` has no `Identity`); the command does say it when it names one
+//! object. This module reads such a command line, without running or evaluating anything:
+//!
+//! * [`prompt_command`]: the command after a console prompt, if the line is a prompt;
+//! * [`context_from_command`]: the kind of object the pipeline outputs (its last
+//!   `Get-ReceiveConnector` / `Get-ADPermission` / `Get-AcceptedDomain` / `Get-ExchangeServer`)
+//!   and the one connector it is about (the first positional or `-Identity` argument of the
+//!   pipeline's first `Get-ReceiveConnector` / `Get-ADPermission`, quotes stripped), when
+//!   the argument names a single object (no wildcard, no variable, no list).
+//!
+//! Several statements on one line (`$FormatEnumerationLimit=-1; Get-ReceiveConnector | ft`)
+//! are read right to left: the last statement that runs one of the four cmdlets decides.
+//! Quoting follows PowerShell: `'...'` (with `''` for a quote), `"..."` (with `` ` `` escapes
+//! and `""`); `|` and `;` inside quotes, `(...)`, `{...}` or `[...]` do not split.
+
+use crate::input::record::ObjectKind;
+
+/// What an echoed command says about the objects printed after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandContext {
+    /// The kind of the last of the four Exchange cmdlets in the pipeline.
+    pub kind: Option<ObjectKind>,
+    /// The one object the pipeline's first `Get-ReceiveConnector` / `Get-ADPermission` names
+    /// (as typed, quotes removed, Markdown-doubled backslashes collapsed).
+    pub identity: Option<String>,
+}
+
+impl CommandContext {
+    /// [`CommandContext::identity`] when it has the form Exchange prints a connector identity
+    /// in (`SERVER\Connector Name`), so that it can stand for an `Identity` column. A bare
+    /// name (`"Relay"`), a distinguished name or a GUID selects one object too, but would not
+    /// match the `Identity` the connector export shows.
+    pub fn connector_identity(&self) -> Option<&str> {
+        let id = self.identity.as_deref()?;
+        let (server, name) = id.split_once('\\')?;
+        let ok = !server.trim().is_empty()
+            && !name.trim().is_empty()
+            && !name.contains('\\')
+            && !server.contains(['=', ',', ' ', '/'])
+            && server.trim() == server;
+        ok.then_some(id)
+    }
+}
+
+/// The command after a console prompt: `[PS] C:\Windows\system32>cmd`, `PS C:\> cmd`,
+/// `PS>cmd`, `[EX01]: PS C:\> cmd`. `Some("")` for a bare prompt, `None` for other lines.
+pub fn prompt_command(line: &str) -> Option<&str> {
+    let s = line.trim_start();
+    let rest = if let Some(r) = s.strip_prefix("[PS]") {
+        r
+    } else {
+        let s = if s.starts_with('[') {
+            // Remote session: `[server]: PS ...>`.
+            let i = s.find("]: ")?;
+            if i > 80 {
+                return None;
+            }
+            &s[i + 3..]
+        } else {
+            s
+        };
+        let r = s.strip_prefix("PS")?;
+        if !(r.starts_with(' ') || r.starts_with('>')) {
+            return None;
+        }
+        r
+    };
+    let gt = rest.find('>')?;
+    if gt > 300 {
+        return None;
+    }
+    Some(rest[gt + 1..].trim())
+}
+
+/// Reads an echoed command line. Never fails: what it cannot read gives `None` fields.
+pub fn context_from_command(cmd: &str) -> CommandContext {
+    let statements = split_top_level(cmd, ';');
+    for st in statements.iter().rev() {
+        let ctx = context_of_pipeline(st);
+        if ctx.kind.is_some() {
+            return ctx;
+        }
+    }
+    CommandContext::default()
+}
+
+/// The four cmdlets and the kinds they output.
+fn cmdlet_kind(name: &str) -> Option<ObjectKind> {
+    // Module-qualified names (`Microsoft.Exchange.Management.PowerShell.E2010\Get-...`).
+    let name = name.rsplit('\\').next().unwrap_or(name);
+    const CMDLETS: [(&str, ObjectKind); 4] = [
+        ("Get-ReceiveConnector", ObjectKind::ReceiveConnector),
+        ("Get-ADPermission", ObjectKind::AdPermission),
+        ("Get-AcceptedDomain", ObjectKind::AcceptedDomain),
+        ("Get-ExchangeServer", ObjectKind::ExchangeServer),
+    ];
+    CMDLETS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, k)| *k)
+}
+
+/// Parameters of Get-ReceiveConnector / Get-ADPermission (and the common ones) that take no
+/// value. Every other `-Name` is assumed to take the next token as its value.
+const SWITCHES: [&str; 8] = [
+    "Owner",
+    "ReadFromDomainController",
+    "Verbose",
+    "Debug",
+    "WhatIf",
+    "Confirm",
+    "IncludeInvocationHeader",
+    "ShowDetails",
+];
+
+fn context_of_pipeline(statement: &str) -> CommandContext {
+    let mut ctx = CommandContext::default();
+    let mut identity_taken = false;
+    for segment in split_top_level(statement, '|') {
+        let tokens = tokenize(segment);
+        let Some(first) = tokens.first() else {
+            continue;
+        };
+        let Tok::Word(name) = first else {
+            continue;
+        };
+        let Some(kind) = cmdlet_kind(name) else {
+            continue;
+        };
+        ctx.kind = Some(kind);
+        if !identity_taken
+            && matches!(kind, ObjectKind::ReceiveConnector | ObjectKind::AdPermission)
+        {
+            identity_taken = true;
+            ctx.identity = identity_argument(&tokens[1..]);
+        }
+    }
+    ctx
+}
+
+/// The `-Identity` argument, or else the first positional one, if it names one object.
+fn identity_argument(args: &[Tok]) -> Option<String> {
+    let mut positional: Option<&Tok> = None;
+    let mut named: Option<&Tok> = None;
+    let mut i = 0;
+    while i < args.len() {
+        match &args[i] {
+            Tok::Param { name, inline } => {
+                let is_identity = name.len() >= 2
+                    && "identity".starts_with(name.to_ascii_lowercase().as_str())
+                    && name.to_ascii_lowercase().starts_with('i');
+                let is_switch = SWITCHES.iter().any(|s| s.eq_ignore_ascii_case(name));
+                let value = match inline {
+                    Some(v) => Some(v.as_ref()),
+                    None if is_switch => None,
+                    None => {
+                        i += 1;
+                        args.get(i)
+                    }
+                };
+                if is_identity && named.is_none() {
+                    named = value;
+                }
+            }
+            other => {
+                if positional.is_none() {
+                    positional = Some(other);
+                }
+            }
+        }
+        i += 1;
+    }
+    let tok = named.or(positional)?;
+    let text = match tok {
+        Tok::Word(w) => w.clone(),
+        Tok::Quoted(q) => q.clone(),
+        _ => return None,
+    };
+    let text = collapse_backslashes(text.trim());
+    if text.is_empty() || text.contains('*') {
+        return None;
+    }
+    Some(text)
+}
+
+/// Markdown copies double backslashes (`EX01\\Relay`); an identity never has two in a row.
+fn collapse_backslashes(s: &str) -> String {
+    let mut out = s.to_string();
+    while out.contains("\\\\") {
+        out = out.replace("\\\\", "\\");
+    }
+    out
+}
+
+/// A token of a command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    /// A bare word (`Get-ADPermission`, `EX01\Relay`).
+    Word(String),
+    /// A quoted string, quotes removed and escapes resolved.
+    Quoted(String),
+    /// `-Name` or `-Name:value`.
+    Param {
+        name: String,
+        inline: Option<Box<Tok>>,
+    },
+    /// Something evaluated at run time (`$x`, `(...)`, `@(...)`, `{...}`), a list (`a,b`) or
+    /// a word glued to a quoted part: not a literal this module reads.
+    Other,
+}
+
+/// Splits at `sep` outside quotes and brackets.
+fn split_top_level(s: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth: u32 = 0;
+    let mut quote: Option<char> = None;
+    let mut start = 0;
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match quote {
+            Some(q) => {
+                if c == '`' && q == '"' {
+                    chars.next();
+                } else if c == q {
+                    // `''` / `""` inside a string of the same quote is an escaped quote.
+                    if chars.peek().map(|&(_, n)| n) == Some(q) {
+                        chars.next();
+                    } else {
+                        quote = None;
+                    }
+                }
+            }
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '`' => {
+                    chars.next();
+                }
+                '(' | '{' | '[' => depth = depth.saturating_add(1),
+                ')' | '}' | ']' => depth = depth.saturating_sub(1),
+                c if c == sep && depth == 0 => {
+                    out.push(&s[start..i]);
+                    start = i + c.len_utf8();
+                }
+                _ => {}
+            },
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// Reads one quoted string starting at `chars` (after the opening quote).
+fn read_quoted(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, q: char) -> String {
+    let mut v = String::new();
+    while let Some(c) = chars.next() {
+        if q == '"' && c == '`' {
+            match chars.next() {
+                Some('n') => v.push('\n'),
+                Some('t') => v.push('\t'),
+                Some('0') => {}
+                Some(x) => v.push(x),
+                None => {}
+            }
+        } else if c == q {
+            if chars.peek() == Some(&q) {
+                chars.next();
+                v.push(q);
+            } else {
+                return v;
+            }
+        } else {
+            v.push(c);
+        }
+    }
+    v
+}
+
+/// Tokens of one pipeline segment, for the simple commands admins type.
+fn tokenize(segment: &str) -> Vec<Tok> {
+    let mut out = Vec::new();
+    let mut chars = segment.trim().chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&c) = chars.peek() else {
+            break;
+        };
+        out.push(read_token(&mut chars, c, true));
+    }
+    out
+}
+
+fn read_token(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    c: char,
+    allow_param: bool,
+) -> Tok {
+    if c == '\'' || c == '"' {
+        chars.next();
+        let v = read_quoted(chars, c);
+        // A quoted part glued to more text (`"a"b`, `"a","b"`) is not a plain literal.
+        if chars.peek().is_some_and(|c| !c.is_whitespace()) {
+            skip_word(chars);
+            return Tok::Other;
+        }
+        return Tok::Quoted(v);
+    }
+    if allow_param && (c == '-' || c == '\u{2013}') {
+        let mut name = String::new();
+        chars.next();
+        while let Some(&c) = chars.peek() {
+            if c.is_alphanumeric() || c == '_' {
+                name.push(c);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        if name.is_empty() || !name.starts_with(|c: char| c.is_alphabetic()) {
+            // `-5`, a lone `-`: a word.
+            skip_word(chars);
+            return Tok::Other;
+        }
+        if chars.peek() == Some(&':') {
+            chars.next();
+            let inline = match chars.peek() {
+                Some(&n) if !n.is_whitespace() => Some(Box::new(read_token(chars, n, false))),
+                _ => None,
+            };
+            return Tok::Param { name, inline };
+        }
+        if chars.peek().is_some_and(|c| !c.is_whitespace()) {
+            skip_word(chars);
+            return Tok::Other;
+        }
+        return Tok::Param { name, inline: None };
+    }
+    if matches!(c, '$' | '(' | '{' | '@' | '[') {
+        skip_word(chars);
+        return Tok::Other;
+    }
+    let mut w = String::new();
+    let mut other = false;
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            break;
+        }
+        if matches!(c, '\'' | '"' | ',' | '(' | '{' | '$') {
+            other = true;
+            skip_word(chars);
+            break;
+        }
+        if c == '`' {
+            chars.next();
+            if let Some(n) = chars.next() {
+                w.push(n);
+            }
+            continue;
+        }
+        w.push(c);
+        chars.next();
+    }
+    if other {
+        Tok::Other
+    } else {
+        Tok::Word(w)
+    }
+}
+
+/// Skips to the next whitespace outside quotes and brackets.
+fn skip_word(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    let mut depth: u32 = 0;
+    while let Some(&c) = chars.peek() {
+        if depth == 0 && c.is_whitespace() {
+            return;
+        }
+        chars.next();
+        match c {
+            '\'' | '"' => {
+                read_quoted(chars, c);
+            }
+            '`' => {
+                chars.next();
+            }
+            '(' | '{' | '[' => depth = depth.saturating_add(1),
+            ')' | '}' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ctx(cmd: &str) -> (Option<ObjectKind>, Option<String>) {
+        let c = context_from_command(cmd);
+        (c.kind, c.identity)
+    }
+
+    fn s(x: &str) -> Option<String> {
+        Some(x.to_string())
+    }
+
+    #[test]
+    fn permissions_of_one_connector() {
+        use ObjectKind::*;
+        assert_eq!(
+            ctx(r#"Get-ADPermission "EX01\Relay""#),
+            (Some(AdPermission), s(r"EX01\Relay"))
+        );
+        assert_eq!(
+            ctx(r#"Get-ADPermission -Identity 'EX01\Relay'"#),
+            (Some(AdPermission), s(r"EX01\Relay"))
+        );
+        assert_eq!(
+            ctx(r#"Get-ReceiveConnector "EX01\Relay" | Get-ADPermission | ft User,ExtendedRights"#),
+            (Some(AdPermission), s(r"EX01\Relay"))
+        );
+        assert_eq!(
+            ctx(r#"Get-ADPermission "EX01\Anonymous Relay EX01" | ft User,ExtendedRights,Deny,IsInherited -AutoSize"#),
+            (Some(AdPermission), s(r"EX01\Anonymous Relay EX01"))
+        );
+        assert_eq!(
+            ctx(r#"get-adpermission -identity:"EX01\Relay" -User "NT AUTHORITY\ANONYMOUS LOGON""#),
+            (Some(AdPermission), s(r"EX01\Relay"))
+        );
+        // -User before the positional identity: its value is not the identity.
+        assert_eq!(
+            ctx(r#"Get-ADPermission -User "NT AUTHORITY\ANONYMOUS LOGON" "EX01\Relay""#),
+            (Some(AdPermission), s(r"EX01\Relay"))
+        );
+        // Unquoted, and Markdown-doubled backslashes.
+        assert_eq!(
+            ctx(r"Get-ADPermission EX01\\Relay | fl"),
+            (Some(AdPermission), s(r"EX01\Relay"))
+        );
+        // Abbreviated -Identity.
+        assert_eq!(
+            ctx(r#"Get-ReceiveConnector -Id "EX01\Relay" | Get-ADPermission"#),
+            (Some(AdPermission), s(r"EX01\Relay"))
+        );
+    }
+
+    #[test]
+    fn connectors_and_others() {
+        use ObjectKind::*;
+        assert_eq!(
+            ctx(r#"Get-ReceiveConnector -Identity "Relay" | fl"#),
+            (Some(ReceiveConnector), s("Relay"))
+        );
+        assert_eq!(
+            context_from_command(r#"Get-ReceiveConnector -Identity "Relay" | fl"#)
+                .connector_identity(),
+            None
+        );
+        assert_eq!(ctx("Get-AcceptedDomain | ft"), (Some(AcceptedDomain), None));
+        assert_eq!(ctx("Get-ExchangeServer"), (Some(ExchangeServer), None));
+        assert_eq!(
+            ctx("Get-ReceiveConnector | ft Identity,Enabled,Bindings,RemoteIPRanges -AutoSize"),
+            (Some(ReceiveConnector), None)
+        );
+        assert_eq!(
+            ctx("Get-ReceiveConnector -Server EX01 | Get-ADPermission | ft User,ExtendedRights"),
+            (Some(AdPermission), None)
+        );
+        assert_eq!(ctx("Get-TransportService | fl"), (None, None));
+        assert_eq!(ctx(""), (None, None));
+        assert_eq!(
+            ctx("$FormatEnumerationLimit = -1; Get-ReceiveConnector \"EX01\\Relay\" | fl"),
+            (Some(ReceiveConnector), s(r"EX01\Relay"))
+        );
+        assert_eq!(
+            ctx("Get-ReceiveConnector \"EX01\\Relay\" | fl; Get-Date"),
+            (Some(ReceiveConnector), s(r"EX01\Relay"))
+        );
+    }
+
+    #[test]
+    fn several_objects_or_run_time_values_give_no_identity() {
+        use ObjectKind::*;
+        for cmd in [
+            "Get-ReceiveConnector | Get-ADPermission | ft User,ExtendedRights",
+            "Get-ReceiveConnector *Relay* | Get-ADPermission",
+            "Get-ADPermission \"EX01\\Relay*\"",
+            "Get-ADPermission $c.Identity",
+            "Get-ADPermission ($c.Identity)",
+            "Get-ADPermission \"EX01\\A\",\"EX01\\B\"",
+            "Get-ADPermission EX01\\A,EX01\\B",
+            "Get-ReceiveConnector | where {$_.Name -eq 'Relay'} | Get-ADPermission \"EX01\\Relay\"",
+        ] {
+            assert_eq!(ctx(cmd), (Some(AdPermission), None), "{cmd}");
+        }
+        // A pipe inside a script block does not split the pipeline.
+        assert_eq!(
+            ctx("Get-ReceiveConnector | ForEach-Object { $_ | Get-ADPermission } | ft"),
+            (Some(ReceiveConnector), None)
+        );
+    }
+
+    #[test]
+    fn quotes_and_escapes() {
+        assert_eq!(
+            ctx(r#"Get-ADPermission "EX01\Relay ""A""" | ft"#).1,
+            s(r#"EX01\Relay "A""#)
+        );
+        assert_eq!(
+            ctx(r#"Get-ADPermission 'EX01\Bob''s Relay' | ft"#).1,
+            s(r"EX01\Bob's Relay")
+        );
+        assert_eq!(
+            ctx(r#"Get-ADPermission "EX01\Relay `"A`"" | ft"#).1,
+            s(r#"EX01\Relay "A""#)
+        );
+        assert_eq!(ctx(r#"Get-ADPermission "EX01\Relay | ft"#).1, s(r"EX01\Relay | ft"));
+    }
+
+    #[test]
+    fn connector_identity_shape() {
+        let c = |s: &str| CommandContext {
+            kind: None,
+            identity: Some(s.to_string()),
+        };
+        assert_eq!(c(r"EX01\Relay").connector_identity(), Some(r"EX01\Relay"));
+        assert_eq!(c("Relay").connector_identity(), None);
+        assert_eq!(
+            c("CN=Relay,CN=SMTP Receive Connectors,CN=Protocols").connector_identity(),
+            None
+        );
+        assert_eq!(c(r"\Relay").connector_identity(), None);
+        assert_eq!(c(r"A\B\C").connector_identity(), None);
+    }
+
+    #[test]
+    fn prompts() {
+        assert_eq!(
+            prompt_command("[PS] C:\\Windows\\system32>Get-ADPermission \"EX01\\Relay\""),
+            Some("Get-ADPermission \"EX01\\Relay\"")
+        );
+        assert_eq!(prompt_command("PS C:\\> fl"), Some("fl"));
+        assert_eq!(prompt_command("PS>Get-ExchangeServer"), Some("Get-ExchangeServer"));
+        assert_eq!(
+            prompt_command("[ex01.contoso.com]: PS C:\\> Get-AcceptedDomain"),
+            Some("Get-AcceptedDomain")
+        );
+        assert_eq!(prompt_command("[PS] C:\\Windows\\system32>"), Some(""));
+        assert_eq!(prompt_command("PSComputerName : ex01"), None);
+        assert_eq!(prompt_command("Identity  User"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(s in "[ -~\t'\"`|;(){}\\[\\]$@,:*…é–]{0,200}") {
+            let _ = context_from_command(&s);
+            let _ = prompt_command(&s);
+        }
+    }
+}
