@@ -368,6 +368,18 @@ fn scan_file(
                     diagnostics.extend(parsed.diagnostics);
                     Ok(())
                 }
+                // Prose that merely contains a "Name: value" line is not an export.
+                Err(e) if !explicit && run.read == 0 && !e.message.starts_with("cannot read") => {
+                    summary.status = "skipped";
+                    summary.format = None;
+                    summary.encoding = None;
+                    summary.skipped.push(SkippedItem {
+                        line: None,
+                        count: 1,
+                        reason: e.message,
+                    });
+                    Ok(())
+                }
                 Err(e) => Err(e),
             }
         }

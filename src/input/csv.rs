@@ -38,7 +38,9 @@ use crate::input::clixml::kind_from_type_name;
 use crate::input::detect::kind_from_property_names;
 use crate::input::format_list::Parsed;
 use crate::input::record::{Prop, Record, Value};
+use std::cell::Cell;
 use std::io::{BufRead, Read};
+use std::rc::Rc;
 
 /// Properties of the four kinds that are collections: a joined cell is split into a list.
 const MULTI_VALUED: &[&str] = &[
@@ -58,6 +60,7 @@ const COLLECTION_TYPES: &[&str] = &[
     "System.Collections.Hashtable",
     "System.Collections.Specialized.OrderedDictionary",
     "System.Collections.ObjectModel.Collection",
+    "Microsoft.Exchange.Data.NetworkAddressCollection",
 ];
 
 /// How many warnings of one sort a file gets before they are summarised.
@@ -153,6 +156,10 @@ pub fn parse_into<R: BufRead>(
     let header_text = String::from_utf8_lossy(&header).into_owned();
     let delim = detect_delimiter(header_text.trim_end_matches(['\r', '\n']));
 
+    // Records end at `\n` only (a CRLF line leaves a `\r` at the end of its last cell, which
+    // is removed below): then the csv crate's line count after a record is exact, and the
+    // record's first line follows from it (see `record_line`).
+    let seen = Rc::new(Cell::new((0u64, 0u8)));
     let mut rdr = ::csv::ReaderBuilder::new()
         .delimiter(delim)
         .has_headers(false)
@@ -160,7 +167,11 @@ pub fn parse_into<R: BufRead>(
         .quoting(true)
         .double_quote(true)
         .comment(None)
-        .from_reader(std::io::Cursor::new(header).chain(reader));
+        .terminator(::csv::Terminator::Any(b'\n'))
+        .from_reader(Tap {
+            inner: std::io::Cursor::new(header).chain(reader),
+            seen: seen.clone(),
+        });
 
     let mut diagnostics = Vec::new();
     let mut bad_utf8 = false;
@@ -183,8 +194,7 @@ pub fn parse_into<R: BufRead>(
         }
         Err(e) => return Err(csv_err(e, header_line)),
     }
-    let names: Vec<String> = row
-        .iter()
+    let names: Vec<String> = cells(&row)
         .map(|f| text_of(f, &mut bad_utf8).trim().to_string())
         .collect();
 
@@ -229,12 +239,9 @@ pub fn parse_into<R: BufRead>(
             Ok(false) => break,
             Err(e) => return Err(csv_err(e, header_line)),
         }
-        let line = row
-            .position()
-            .map(|p| phys_line(before, p.line()))
-            .unwrap_or(header_line);
-        // A trailing line of white space is no object.
-        if row.len() == 1 && names.len() > 1 && row[0].iter().all(|b| b.is_ascii_whitespace()) {
+        let line = phys_line(before, record_line(&row, rdr.position(), seen.get()));
+        // A blank line (or one of white space) is no object.
+        if row.len() == 1 && row[0].iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
         objects += 1;
@@ -264,7 +271,7 @@ pub fn parse_into<R: BufRead>(
         };
         let mut rec = Record::new(kind, line);
         let mut cell_line = line;
-        for (i, field) in row.iter().enumerate() {
+        for (i, field) in cells(&row).enumerate() {
             let Some(name) = names.get(i) else { break };
             if !name.is_empty() {
                 let raw = text_of(field, &mut bad_utf8);
@@ -317,6 +324,51 @@ pub fn parse_into<R: BufRead>(
         unknown_objects,
         first_unknown_line,
     })
+}
+
+/// Counts the bytes the csv reader has taken from the input and remembers the last one.
+struct Tap<R> {
+    inner: R,
+    seen: Rc<Cell<(u64, u8)>>,
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            let (total, _) = self.seen.get();
+            self.seen
+                .set((total.saturating_add(n as u64), buf[n.min(buf.len()) - 1]));
+        }
+        Ok(n)
+    }
+}
+
+/// The cells of a row, without the `\r` a CRLF line end leaves on the last one.
+fn cells(row: &::csv::ByteRecord) -> impl Iterator<Item = &[u8]> {
+    let last = row.len().saturating_sub(1);
+    row.iter().enumerate().map(move |(i, f)| {
+        if i == last {
+            f.strip_suffix(b"\r").unwrap_or(f)
+        } else {
+            f
+        }
+    })
+}
+
+/// The line (counted from the header line, 1-based) on which a row just read starts.
+///
+/// The csv crate counts every `\n` it consumed (blank lines and line breaks inside quoted
+/// cells included); right after a row that count is the row's last line, plus one when the
+/// row's terminating `\n` was consumed. That is always so unless the row ends the input
+/// without a line break: it consumed the last byte read (`seen`) and that byte is no `\n`.
+/// Line breaks inside the row's cells lead back to its first line.
+fn record_line(row: &::csv::ByteRecord, end: &::csv::Position, seen: (u64, u8)) -> u64 {
+    let (total, last_byte) = seen;
+    let terminated = end.byte() < total || last_byte == b'\n';
+    let last_line = end.line().saturating_sub(u64::from(terminated));
+    let inner = row.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+    last_line.saturating_sub(inner).max(1)
 }
 
 /// The physical line of a csv-crate line number (1-based, counted from the header line).
@@ -824,11 +876,11 @@ mod tests {
             "Version 15.2 (Build 1118.7)"
         );
         assert_eq!(text(&recs[0], "ServerRole"), "Mailbox, ClientAccess");
-        // A dotted name without `[]`, arity or a known collection class is a value.
         assert_eq!(
-            text(&recs[0], "NetworkAddress"),
+            missing(&recs[0], "NetworkAddress"),
             "Microsoft.Exchange.Data.NetworkAddressCollection"
         );
+        assert_eq!(text(&recs[0], "Domain"), "contoso.com");
     }
 
     #[test]
@@ -1011,6 +1063,8 @@ mod tests {
             "System.String[]",
             "System.Byte[,]",
             "System.Collections.ArrayList",
+            "Deserialized.System.Collections.ArrayList",
+            "Microsoft.Exchange.Data.NetworkAddressCollection",
             "System.Collections.Generic.List`1[System.String]",
             "System.Collections.Generic.Dictionary`2[System.String,System.Object]",
         ] {
@@ -1031,7 +1085,7 @@ mod tests {
             "Foo.Bar`x[a]",
             "contoso.com",
             "mail.contoso.com[]",
-            "Microsoft.Exchange.Data.NetworkAddressCollection",
+            "Microsoft.Exchange.Data.ExchangeObjectVersion",
             "`1[]",
             "",
         ] {
@@ -1067,7 +1121,7 @@ mod tests {
             delim in prop_oneof![Just(','), Just(';'), Just('\t')],
             type_line in any::<bool>(),
         ) {
-            let names = ["Identity", "Comment", "Banner"];
+            let names = ["Identity", "Comment", "AuthMechanism"];
             let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
             let d = delim.to_string();
             let mut t = String::new();

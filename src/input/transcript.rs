@@ -134,7 +134,10 @@ fn context_of_pipeline(statement: &str) -> CommandContext {
         };
         ctx.kind = Some(kind);
         if !identity_taken
-            && matches!(kind, ObjectKind::ReceiveConnector | ObjectKind::AdPermission)
+            && matches!(
+                kind,
+                ObjectKind::ReceiveConnector | ObjectKind::AdPermission
+            )
         {
             identity_taken = true;
             ctx.identity = identity_argument(&tokens[1..]);
@@ -425,7 +428,9 @@ mod tests {
             (Some(AdPermission), s(r"EX01\Relay"))
         );
         assert_eq!(
-            ctx(r#"Get-ADPermission "EX01\Anonymous Relay EX01" | ft User,ExtendedRights,Deny,IsInherited -AutoSize"#),
+            ctx(
+                r#"Get-ADPermission "EX01\Anonymous Relay EX01" | ft User,ExtendedRights,Deny,IsInherited -AutoSize"#
+            ),
             (Some(AdPermission), s(r"EX01\Anonymous Relay EX01"))
         );
         assert_eq!(
@@ -519,7 +524,10 @@ mod tests {
             ctx(r#"Get-ADPermission "EX01\Relay `"A`"" | ft"#).1,
             s(r#"EX01\Relay "A""#)
         );
-        assert_eq!(ctx(r#"Get-ADPermission "EX01\Relay | ft"#).1, s(r"EX01\Relay | ft"));
+        assert_eq!(
+            ctx(r#"Get-ADPermission "EX01\Relay | ft"#).1,
+            s(r"EX01\Relay | ft")
+        );
     }
 
     #[test]
@@ -545,7 +553,10 @@ mod tests {
             Some("Get-ADPermission \"EX01\\Relay\"")
         );
         assert_eq!(prompt_command("PS C:\\> fl"), Some("fl"));
-        assert_eq!(prompt_command("PS>Get-ExchangeServer"), Some("Get-ExchangeServer"));
+        assert_eq!(
+            prompt_command("PS>Get-ExchangeServer"),
+            Some("Get-ExchangeServer")
+        );
         assert_eq!(
             prompt_command("[ex01.contoso.com]: PS C:\\> Get-AcceptedDomain"),
             Some("Get-AcceptedDomain")

@@ -13,14 +13,17 @@ fn group_name(f: &Finding) -> String {
     }
 }
 
+/// The message, then one line per piece of evidence. Files are shown by name only (the
+/// JSON report has the full path).
 fn evidence_text(f: &Finding) -> String {
     let mut text = f.message.clone();
     for e in &f.evidence {
+        let name = e.file.rsplit(['/', '\\']).next().unwrap_or(&e.file);
         let at = match e.line {
-            Some(l) => format!("{}:{}", e.file, l),
-            None => e.file.clone(),
+            Some(l) => format!("{name}:{l}"),
+            None => name.to_string(),
         };
-        text.push_str(&format!("\n  {at}: {} = {}", e.property, e.value));
+        text.push_str(&format!("\n· {at}: {} = {}", e.property, e.value));
     }
     text
 }
@@ -61,29 +64,32 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16) -> std::io::Resul
         rows = idx.into_iter().map(|i| rows[i]).collect();
 
         writeln!(out, "{g}")?;
-        let mut t = Table::new();
-        t.load_style(presets::UTF8_FULL_CONDENSED);
-        t.force_no_tty();
-        t.set_content_arrangement(ContentArrangement::Dynamic);
-        t.set_width(width);
-        t.set_header(vec!["Object", "Severity", "Rule", "Finding and evidence"]);
-        let mut last_object = None;
-        for f in rows {
-            let object = format!("{}\n({})", f.object.id, f.object.kind.as_str());
-            let shown = if last_object.as_ref() == Some(&object) {
-                String::new()
-            } else {
-                object.clone()
-            };
-            last_object = Some(object);
-            t.add_row(vec![
-                Cell::new(shown),
-                Cell::new(f.severity.as_str()),
-                Cell::new(&f.rule),
-                Cell::new(evidence_text(f)),
-            ]);
+        let mut i = 0;
+        while i < rows.len() {
+            let id = &rows[i].object.id;
+            let end = rows[i..]
+                .iter()
+                .position(|f| f.object.id != *id)
+                .map_or(rows.len(), |n| i + n);
+            writeln!(out, "  {} ({})", id, rows[i].object.kind.as_str())?;
+            let mut t = Table::new();
+            t.load_style(presets::UTF8_FULL_CONDENSED);
+            t.force_no_tty();
+            t.set_content_arrangement(ContentArrangement::Dynamic);
+            t.set_width(width.saturating_sub(2));
+            t.set_header(vec!["Severity", "Rule", "Finding and evidence"]);
+            for f in &rows[i..end] {
+                t.add_row(vec![
+                    Cell::new(f.severity.as_str()),
+                    Cell::new(&f.rule),
+                    Cell::new(evidence_text(f)),
+                ]);
+            }
+            for line in t.to_string().lines() {
+                writeln!(out, "  {line}")?;
+            }
+            i = end;
         }
-        writeln!(out, "{t}")?;
         writeln!(out)?;
     }
     let problems: Vec<_> = report
