@@ -70,10 +70,24 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub diagnostics: Vec<Diagnostic>,
     pub summary: Summary,
+    /// With `--baseline`: findings of the baseline that this scan no longer raises.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<Resolved>,
+    /// Version of the rule set (a digest of the rule files in effect).
+    pub rules_version: String,
     #[serde(skip)]
     pub errors: Vec<InputError>,
     #[serde(skip)]
     pub model_counts: ModelCounts,
+}
+
+/// A baseline finding that is gone.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Resolved {
+    pub rule: String,
+    pub severity: Severity,
+    pub object: crate::rules::ObjectRef,
+    pub fingerprint: String,
 }
 
 /// Findings per severity, worst first.
@@ -123,7 +137,7 @@ impl Report {
         match fail_on {
             FailOn::Never => 0,
             FailOn::At(s) => {
-                if self.findings.iter().any(|f| f.severity <= s) {
+                if self.findings.iter().any(|f| f.severity <= s && f.counts()) {
                     1
                 } else {
                     0
@@ -464,6 +478,8 @@ pub fn scan(paths: &[PathBuf], rules: &RuleSet, opts: &ScanOptions) -> Report {
         findings,
         diagnostics,
         summary,
+        resolved: Vec::new(),
+        rules_version: rules.version(),
         errors,
         model_counts: ModelCounts {
             servers: model.servers.len(),

@@ -5,10 +5,10 @@
 //! know nothing of the model; `crate::model` turns records into typed objects, one place
 //! per kind. M formats x N kinds costs M + N pieces of code.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The kinds of Exchange object relay-audit reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ObjectKind {
     /// `Get-ReceiveConnector`

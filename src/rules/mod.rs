@@ -315,6 +315,23 @@ impl RuleSet {
         Ok(())
     }
 
+    /// A short digest of every rule in effect (id, severity, source and condition), so a
+    /// report says which rule set judged it.
+    pub fn version(&self) -> String {
+        let mut text = String::new();
+        for r in &self.rules {
+            text.push_str(&format!(
+                "{}|{}|{}|{:?}\n",
+                r.id, r.severity, r.source, r.when
+            ));
+        }
+        format!(
+            "{}+{}",
+            env!("CARGO_PKG_VERSION"),
+            &fingerprint(&text, ObjectKind::ReceiveConnector, "")[..8]
+        )
+    }
+
     pub fn get(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id.eq_ignore_ascii_case(id))
     }
@@ -334,7 +351,7 @@ fn collect_toml(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 }
 
 /// The object a finding is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRef {
     pub kind: ObjectKind,
     /// The identity as Exchange prints it.
@@ -358,6 +375,38 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     pub remediation: String,
     pub fingerprint: String,
+    /// Set when an operator waiver accepts this finding (it then never fails CI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<Waived>,
+    /// With `--baseline`: `new` (not in the baseline; counts toward `--fail-on`) or
+    /// `unchanged` (accepted before; does not count).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineState>,
+}
+
+impl Finding {
+    /// Does this finding count toward `--fail-on`? Waived and baseline-unchanged ones don't.
+    pub fn counts(&self) -> bool {
+        self.waiver.is_none() && self.baseline != Some(BaselineState::Unchanged)
+    }
+}
+
+/// The waiver that accepted a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waived {
+    pub justification: String,
+    pub owner: String,
+    /// `YYYY-MM-DD`: the waiver stops applying after this day.
+    pub expires: String,
+    /// Where the waiver is written (`waivers.toml:12`).
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaselineState {
+    New,
+    Unchanged,
 }
 
 /// The object id of a permission entry whose export did not say which connector it is on.
@@ -475,6 +524,8 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                                 ObjectKind::ReceiveConnector,
                                 &c.identity,
                             ),
+                            waiver: None,
+                            baseline: None,
                         });
                     }
                 }
@@ -513,6 +564,8 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                                 ObjectKind::AcceptedDomain,
                                 &d.identity,
                             ),
+                            waiver: None,
+                            baseline: None,
                         });
                     }
                 }
@@ -573,6 +626,8 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                         evidence: dedup(evidence),
                         remediation: render(&rule.remediation, &vars),
                         fingerprint: fingerprint(&rule.id, ObjectKind::AdPermission, &target),
+                        waiver: None,
+                        baseline: None,
                     });
                 }
             }
