@@ -6,5 +6,6 @@ pub mod diag;
 pub mod input;
 pub mod model;
 pub mod report;
+pub mod review;
 pub mod rules;
 pub mod scan;

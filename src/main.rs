@@ -2,9 +2,9 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use relay_audit::input::decode::TextEncoding;
-use relay_audit::report;
 use relay_audit::rules::{Rule, RuleSet, Severity};
 use relay_audit::scan::{self, FailOn, ScanOptions};
+use relay_audit::{report, review};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +65,16 @@ struct ScanArgs {
     /// Table width in columns.
     #[arg(long, default_value_t = 120)]
     width: u16,
+    /// Operator file of waived findings (TOML; never inside the audited folder).
+    #[arg(long, value_name = "FILE")]
+    waivers: Vec<PathBuf>,
+    /// Only findings not in this baseline count toward --fail-on; the report shows new,
+    /// unchanged and resolved findings.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Write the findings of this scan as a baseline file.
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy)]
@@ -217,7 +227,34 @@ fn run() -> Result<i32, String> {
             let opts = ScanOptions {
                 encoding: args.encoding,
             };
-            let rep = scan::scan(&args.paths, &set, &opts);
+            // Operator files must not come from the client's export.
+            for p in args.waivers.iter().chain(args.baseline.iter()) {
+                if review::inside_any(p, &args.paths) {
+                    return Err(format!(
+                        "{}: waivers and baselines are operator files and must not come from inside the audited folder",
+                        p.display()
+                    ));
+                }
+            }
+            let mut waivers = Vec::new();
+            for p in &args.waivers {
+                waivers.extend(review::load_waivers(p)?);
+            }
+            let baseline = match &args.baseline {
+                Some(p) => Some(review::load_baseline(p)?),
+                None => None,
+            };
+            let mut rep = scan::scan(&args.paths, &set, &opts);
+            review::apply_waivers(&mut rep, &waivers, review::today());
+            if let Some(b) = &baseline {
+                review::apply_baseline(&mut rep, b);
+            }
+            if let Some(p) = &args.write_baseline {
+                let text = serde_json::to_string_pretty(&review::baseline_of(&rep))
+                    .map_err(|e| e.to_string())?;
+                std::fs::write(p, text + "\n")
+                    .map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
+            }
             for e in &rep.errors {
                 eprintln!("relay-audit: {e}");
             }

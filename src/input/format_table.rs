@@ -36,7 +36,8 @@
 //!
 //! Console junk is skipped: prompts and echoed commands (kept in [`Parsed::commands`]),
 //! `>>` continuation lines, `WARNING:` lines (info diagnostics; PowerShell's "columns do not
-//! fit into the display and were removed" is a warning: the table lost columns), PowerShell
+//! fit into the display and were removed" is a warning naming the columns the `ft` command
+//! asked for and the table lacks), PowerShell
 //! error records, `Start-Transcript` banners, Markdown code fences, ANSI colours. Other
 //! text outside a table is reported as an info diagnostic. A paste where every line is
 //! followed by a blank line is recognised from the blank line between header and dashes.
@@ -48,7 +49,9 @@ use crate::diag::{Diagnostic, InputError};
 use crate::input::detect::kind_from_property_names;
 use crate::input::format_list::Parsed;
 use crate::input::record::{ObjectKind, Record, Value};
-use crate::input::transcript::{context_from_command, prompt_command, CommandContext};
+use crate::input::transcript::{
+    context_from_command, format_columns, prompt_command, CommandContext,
+};
 use std::io::BufRead;
 
 /// Whether the start of a file looks like Format-Table output: a header line followed (at
@@ -522,6 +525,8 @@ struct Parser<'f, 's> {
     ignored_lines: u32,
     message_lines: u32,
     table_warnings: u32,
+    /// PowerShell said it removed columns from the table that follows: (line, message).
+    columns_removed: Option<(u32, String)>,
 }
 
 impl<'f, 's> Parser<'f, 's> {
@@ -548,6 +553,7 @@ impl<'f, 's> Parser<'f, 's> {
             ignored_lines: 0,
             message_lines: 0,
             table_warnings: 0,
+            columns_removed: None,
         }
     }
 
@@ -599,6 +605,7 @@ impl<'f, 's> Parser<'f, 's> {
         if let Some(cmd) = prompt_command(line) {
             self.flush_held();
             self.end_table();
+            self.report_removed_columns(None);
             self.in_error = false;
             if !cmd.is_empty() {
                 self.commands.push((ln, cmd.to_string()));
@@ -671,14 +678,9 @@ impl<'f, 's> Parser<'f, 's> {
 
     fn stream_message(&mut self, ln: u32, word: &str, text: &str) {
         if text.contains("do not fit into the display") {
-            self.diagnostics.push(Diagnostic::warning(
-                self.file,
-                Some(ln),
-                format!(
-                    "PowerShell left out table columns that did not fit the console width, so those properties are not in the export: {}",
-                    clip(text, 200)
-                ),
-            ));
+            // Reported with the table it applies to, which can tell the columns.
+            self.report_removed_columns(None);
+            self.columns_removed = Some((ln, clip(text, 200)));
             return;
         }
         if word == "VERBOSE" || word == "DEBUG" {
@@ -692,6 +694,34 @@ impl<'f, 's> Parser<'f, 's> {
                 format!("PowerShell message in the export: {}", clip(text, 200)),
             ));
         }
+    }
+
+    /// Reports a pending "columns do not fit" message; `labels`: the header of the table it
+    /// applies to (the removed columns are those the `ft` command names and the header lacks).
+    fn report_removed_columns(&mut self, labels: Option<&[String]>) {
+        let Some((ln, text)) = self.columns_removed.take() else {
+            return;
+        };
+        let removed: Option<Vec<String>> = labels.and_then(|labels| {
+            let asked = format_columns(self.commands.last().map(|(_, c)| c.as_str())?)?;
+            Some(
+                asked
+                    .into_iter()
+                    .filter(|a| !labels.iter().any(|l| l.eq_ignore_ascii_case(a)))
+                    .collect(),
+            )
+        });
+        let msg = match removed {
+            Some(r) if !r.is_empty() => format!(
+                "PowerShell removed the column(s) {} from the table because they did not fit the console width: those properties are not in the export",
+                r.join(", ")
+            ),
+            _ => format!(
+                "PowerShell removed table columns that did not fit the console width, so those properties are not in the export: {text}"
+            ),
+        };
+        self.diagnostics
+            .push(Diagnostic::warning(self.file, Some(ln), msg));
     }
 
     /// Decides what the held line was: a row of the open table, or stray text.
@@ -731,6 +761,7 @@ impl<'f, 's> Parser<'f, 's> {
                 header.slice(bounds[i], to).trim().to_string()
             })
             .collect();
+        self.report_removed_columns(Some(&labels));
         let has = |n: &str| labels.iter().any(|l| l.eq_ignore_ascii_case(n));
         let permission_view = has("User") && (has("Deny") || has("Inherited"));
         let columns: Vec<Column> = runs
@@ -924,6 +955,7 @@ impl<'f, 's> Parser<'f, 's> {
     fn finish(mut self) -> Result<Parsed, InputError> {
         self.flush_held();
         self.end_table();
+        self.report_removed_columns(None);
         if self.tables == 0 {
             return Err(InputError::new(
                 self.file,
@@ -1452,6 +1484,9 @@ mod tests {
         };
         // The unknown table, the error record, the removed columns.
         assert_eq!(lines(Level::Warning), vec![Some(4), Some(10), Some(16)]);
+        assert!(p.diagnostics.iter().any(|d| d.message.starts_with(
+            "PowerShell removed the column(s) PermissionGroups, AuthMechanism, ProtocolLoggingLevel from the table"
+        )));
         // The two notes, and the cut RemoteIPRanges cell.
         assert_eq!(lines(Level::Info), vec![Some(1), Some(18), Some(22)]);
     }

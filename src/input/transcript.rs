@@ -13,6 +13,9 @@
 //!   pipeline's first `Get-ReceiveConnector` / `Get-ADPermission`, quotes stripped), when
 //!   the argument names a single object (no wildcard, no variable, no list).
 //!
+//! * [`format_columns`]: the properties a `Format-Table` in the command names, so that a table
+//!   whose columns PowerShell removed (they did not fit the console) can say which.
+//!
 //! Several statements on one line (`$FormatEnumerationLimit=-1; Get-ReceiveConnector | ft`)
 //! are read right to left: the last statement that runs one of the four cmdlets decides.
 //! Quoting follows PowerShell: `'...'` (with `''` for a quote), `"..."` (with `` ` `` escapes
@@ -87,6 +90,82 @@ pub fn context_from_command(cmd: &str) -> CommandContext {
         }
     }
     CommandContext::default()
+}
+
+/// The properties a command's `Format-Table` / `ft` names, in order (`ft User,ExtendedRights`,
+/// `Format-Table -Property User, ExtendedRights -AutoSize`). `None` when the command has no
+/// Format-Table, names no property (a default view), or names one this module cannot read as
+/// a plain name (a wildcard, a calculated property `@{n=...;e={...}}`, a variable).
+pub fn format_columns(cmd: &str) -> Option<Vec<String>> {
+    let statements = split_top_level(cmd, ';');
+    for st in statements.iter().rev() {
+        for segment in split_top_level(st, '|').iter().rev() {
+            let seg = segment.trim();
+            let (name, rest) = seg.split_once(char::is_whitespace).unwrap_or((seg, ""));
+            if name.eq_ignore_ascii_case("ft") || name.eq_ignore_ascii_case("Format-Table") {
+                return table_properties(rest);
+            }
+        }
+    }
+    None
+}
+
+/// The property list among Format-Table's arguments.
+fn table_properties(args: &str) -> Option<Vec<String>> {
+    const VALUE_PARAMS: [&str; 3] = ["groupby", "view", "expand"];
+    let words: Vec<&str> = split_top_level(args, ' ')
+        .into_iter()
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut list: Option<String> = None;
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i];
+        if let Some(p) = w.strip_prefix('-') {
+            let p = p.split(':').next().unwrap_or("").to_ascii_lowercase();
+            if !p.is_empty() && "property".starts_with(&p) && !w.contains(':') {
+                // `-Property a,b`: the list follows.
+                i += 1;
+                continue;
+            }
+            if VALUE_PARAMS
+                .iter()
+                .any(|v| !p.is_empty() && v.starts_with(&p))
+                && !w.contains(':')
+            {
+                i += 2;
+                continue;
+            }
+            i += 1;
+            continue;
+        }
+        // The first non-parameter argument, with `a, b` / `a ,b` spellings joined.
+        let mut l = w.to_string();
+        while l.ends_with(',') || words.get(i + 1).is_some_and(|n| n.starts_with(',')) {
+            i += 1;
+            match words.get(i) {
+                Some(n) => l.push_str(n),
+                None => break,
+            }
+        }
+        list = Some(l);
+        break;
+    }
+    let list = list?;
+    let mut out = Vec::new();
+    for item in split_top_level(&list, ',') {
+        let item = item.trim().trim_matches(['"', '\'']);
+        let plain = item.starts_with(|c: char| c.is_ascii_alphabetic())
+            && item
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if !plain {
+            return None;
+        }
+        out.push(item.to_string());
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The four cmdlets and the kinds they output.
@@ -531,6 +610,39 @@ mod tests {
     }
 
     #[test]
+    fn format_table_columns() {
+        let v = |x: &[&str]| Some(x.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            format_columns("Get-ReceiveConnector | ft Identity,Enabled,Bindings -AutoSize"),
+            v(&["Identity", "Enabled", "Bindings"])
+        );
+        assert_eq!(
+            format_columns(
+                "Get-ADPermission \"EX01\\Relay\" | Format-Table -AutoSize -Property User, ExtendedRights ,Deny"
+            ),
+            v(&["User", "ExtendedRights", "Deny"])
+        );
+        assert_eq!(
+            format_columns("Get-ReceiveConnector | ft -GroupBy Server Identity,Enabled -Wrap"),
+            v(&["Identity", "Enabled"])
+        );
+        assert_eq!(
+            format_columns(
+                "Get-ReceiveConnector | ft Identity,Enabled -AutoSize | Out-String -Width 4096"
+            ),
+            v(&["Identity", "Enabled"])
+        );
+        assert_eq!(format_columns("Get-ReceiveConnector | ft"), None);
+        assert_eq!(format_columns("Get-ReceiveConnector | ft -AutoSize"), None);
+        assert_eq!(format_columns("Get-ReceiveConnector | fl Identity"), None);
+        assert_eq!(format_columns("Get-ReceiveConnector | ft *"), None);
+        assert_eq!(
+            format_columns("Get-ReceiveConnector | ft Identity,@{n='Max';e={$_.MaxMessageSize}}"),
+            None
+        );
+    }
+
+    #[test]
     fn connector_identity_shape() {
         let c = |s: &str| CommandContext {
             kind: None,
@@ -571,6 +683,7 @@ mod tests {
         fn never_panics(s in "[ -~\t'\"`|;(){}\\[\\]$@,:*…é–]{0,200}") {
             let _ = context_from_command(&s);
             let _ = prompt_command(&s);
+            let _ = format_columns(&s);
         }
     }
 }

@@ -79,16 +79,41 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16) -> std::io::Resul
             t.set_width(width.saturating_sub(2));
             t.set_header(vec!["Severity", "Rule", "Finding and evidence"]);
             for f in &rows[i..end] {
-                t.add_row(vec![
-                    Cell::new(f.severity.as_str()),
-                    Cell::new(&f.rule),
-                    Cell::new(evidence_text(f)),
-                ]);
+                let mut sev = f.severity.as_str().to_string();
+                if let Some(b) = f.baseline {
+                    sev.push_str(match b {
+                        crate::rules::BaselineState::New => "\nnew",
+                        crate::rules::BaselineState::Unchanged => "\nunchanged",
+                    });
+                }
+                let mut text = evidence_text(f);
+                if let Some(w) = &f.waiver {
+                    sev.push_str("\nwaived");
+                    text.push_str(&format!(
+                        "\nwaived until {} by {}: {} ({})",
+                        w.expires, w.owner, w.justification, w.source
+                    ));
+                }
+                t.add_row(vec![Cell::new(sev), Cell::new(&f.rule), Cell::new(text)]);
             }
             for line in t.to_string().lines() {
                 writeln!(out, "  {line}")?;
             }
             i = end;
+        }
+        writeln!(out)?;
+    }
+    if !report.resolved.is_empty() {
+        writeln!(out, "Resolved since the baseline")?;
+        for r in &report.resolved {
+            writeln!(
+                out,
+                "  {} {} on {} {}",
+                r.severity,
+                r.rule,
+                r.object.kind.as_str(),
+                r.object.id
+            )?;
         }
         writeln!(out)?;
     }
@@ -115,9 +140,30 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16) -> std::io::Resul
         .map(|s| format!("{} {}", report.summary.count(*s), s))
         .collect();
     let m = report.model_counts;
+    let mut review = String::new();
+    let waived = report
+        .findings
+        .iter()
+        .filter(|f| f.waiver.is_some())
+        .count();
+    if waived > 0 {
+        review.push_str(&format!(", {waived} waived"));
+    }
+    if report.findings.iter().any(|f| f.baseline.is_some()) || !report.resolved.is_empty() {
+        let new = report
+            .findings
+            .iter()
+            .filter(|f| f.baseline == Some(crate::rules::BaselineState::New))
+            .count();
+        review.push_str(&format!(
+            ", {new} new, {} unchanged, {} resolved since the baseline",
+            report.findings.len() - new,
+            report.resolved.len()
+        ));
+    }
     writeln!(
         out,
-        "{} findings ({}) in {} files ({} skipped, {} unreadable): {} servers, {} receive connectors, {} permission entries, {} accepted domains",
+        "{} findings ({}{review}) in {} files ({} skipped, {} unreadable): {} servers, {} receive connectors, {} permission entries, {} accepted domains",
         report.findings.len(),
         counts.join(", "),
         report.inputs.len(),
