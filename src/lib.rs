@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod diag;
+pub mod diff;
 pub mod input;
 pub mod model;
 pub mod report;

@@ -29,6 +29,10 @@ struct Cli {
 enum Command {
     /// Audit export files or folders (recursively).
     Scan(ScanArgs),
+    /// Compare two exports of one organisation (change review): relay-relevant changes and
+    /// the findings introduced or resolved. Exits 1 when the change introduces a finding at
+    /// or above --fail-on.
+    Diff(DiffArgs),
     /// List or explain the rules.
     Rules {
         #[command(subcommand)]
@@ -75,6 +79,35 @@ struct ScanArgs {
     /// Write the findings of this scan as a baseline file.
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DiffFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The export before the change (file or folder).
+    before: PathBuf,
+    /// The export after the change (file or folder).
+    after: PathBuf,
+    #[arg(long, value_enum, default_value = "table")]
+    format: DiffFormat,
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[arg(long, value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Exit 1 when the change introduces a finding at or above this severity (or never).
+    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_fail_on)]
+    fail_on: FailOnArg,
+    #[arg(long, value_name = "ENCODING", value_parser = parse_encoding)]
+    encoding: Option<TextEncoding>,
+    /// Operator waivers (TOML): waived introduced findings do not fail the review.
+    #[arg(long, value_name = "FILE")]
+    waivers: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy)]
@@ -217,6 +250,66 @@ fn run() -> Result<i32, String> {
                 }
             }
         },
+        Command::Diff(args) => {
+            let set = load_rules(&args.rules)?;
+            let opts = ScanOptions {
+                encoding: args.encoding,
+            };
+            let roots = [args.before.clone(), args.after.clone()];
+            for p in &args.waivers {
+                if review::inside_any(p, &roots) {
+                    return Err(format!(
+                        "{}: waivers are operator files and must not come from inside the audited folder",
+                        p.display()
+                    ));
+                }
+            }
+            let mut waivers = Vec::new();
+            for p in &args.waivers {
+                waivers.extend(review::load_waivers(p)?);
+            }
+            let before = scan::load(std::slice::from_ref(&args.before), &opts);
+            let fb = scan::audit(&before.model, &set);
+            let after = scan::load(std::slice::from_ref(&args.after), &opts);
+            let fa = scan::audit(&after.model, &set);
+            let mut d = relay_audit::diff::diff(before, fb, after, fa, &set);
+            let mut tmp = scan::report(
+                scan::Loaded {
+                    model: Default::default(),
+                    inputs: vec![],
+                    diagnostics: vec![],
+                    errors: vec![],
+                },
+                std::mem::take(&mut d.introduced),
+                &set,
+            );
+            review::apply_waivers(&mut tmp, &waivers, review::today());
+            d.introduced = tmp.findings;
+            d.diagnostics.extend(
+                tmp.diagnostics
+                    .into_iter()
+                    .filter(|x| x.level != relay_audit::diag::Level::Info),
+            );
+            for e in &d.errors {
+                eprintln!("relay-audit: {e}");
+            }
+            let mut buf: Vec<u8> = Vec::new();
+            match args.format {
+                DiffFormat::Json => serde_json::to_writer_pretty(&mut buf, &d)
+                    .map_err(|e| e.to_string())
+                    .map(|_| buf.push(b'\n'))?,
+                DiffFormat::Table => {
+                    relay_audit::diff::write_text(&d, args.fail_on.0, false, &mut buf)
+                        .map_err(|e| e.to_string())?
+                }
+                DiffFormat::Markdown => {
+                    relay_audit::diff::write_text(&d, args.fail_on.0, true, &mut buf)
+                        .map_err(|e| e.to_string())?
+                }
+            }
+            emit(&buf, args.output.as_deref())?;
+            Ok(d.exit_code(args.fail_on.0))
+        }
         Command::Scan(args) => {
             let set = load_rules(&args.rules)?;
             for p in &args.paths {
@@ -264,16 +357,23 @@ fn run() -> Result<i32, String> {
                 OutputFormat::Table => report::table::write(&rep, &mut buf, args.width),
             }
             .map_err(|e| e.to_string())?;
-            match &args.output {
-                Some(path) => std::fs::write(path, &buf)
-                    .map_err(|e| format!("{}: cannot write: {e}", path.display()))?,
-                None => {
-                    let mut out = std::io::stdout().lock();
-                    // A closed pipe (`| head`) is not an error worth a message.
-                    let _ = out.write_all(&buf).and_then(|_| out.flush());
-                }
-            }
+            emit(&buf, args.output.as_deref())?;
             Ok(rep.exit_code(args.fail_on.0))
+        }
+    }
+}
+
+/// Writes a report to `--output` or standard output.
+fn emit(buf: &[u8], output: Option<&std::path::Path>) -> Result<(), String> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, buf).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a message.
+            let _ = out.write_all(buf).and_then(|_| out.flush());
+            Ok(())
         }
     }
 }

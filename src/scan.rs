@@ -416,8 +416,17 @@ fn scan_file(
     summary
 }
 
-/// Runs the whole pipeline.
-pub fn scan(paths: &[PathBuf], rules: &RuleSet, opts: &ScanOptions) -> Report {
+/// Everything read from the inputs: the model, and how each file went.
+#[derive(Debug)]
+pub struct Loaded {
+    pub model: Model,
+    pub inputs: Vec<InputSummary>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub errors: Vec<InputError>,
+}
+
+/// Reads every path into one model (no rules yet).
+pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
     let mut builder = ModelBuilder::new();
     let mut inputs = Vec::new();
     let mut diagnostics = Vec::new();
@@ -449,9 +458,6 @@ pub fn scan(paths: &[PathBuf], rules: &RuleSet, opts: &ScanOptions) -> Report {
     }
     let (model, model_diags) = builder.finish();
     diagnostics.extend(model_diags);
-    for n in &rules.notes {
-        diagnostics.push(Diagnostic::info("(rules)", None, n.clone()));
-    }
     for e in &errors {
         diagnostics.push(Diagnostic {
             level: crate::diag::Level::Error,
@@ -460,7 +466,32 @@ pub fn scan(paths: &[PathBuf], rules: &RuleSet, opts: &ScanOptions) -> Report {
             message: e.message.clone(),
         });
     }
-    let findings = audit(&model, rules);
+    Loaded {
+        model,
+        inputs,
+        diagnostics,
+        errors,
+    }
+}
+
+/// Runs the whole pipeline.
+pub fn scan(paths: &[PathBuf], rules: &RuleSet, opts: &ScanOptions) -> Report {
+    let loaded = load(paths, opts);
+    let findings = audit(&loaded.model, rules);
+    report(loaded, findings, rules)
+}
+
+/// Assembles the report of a loaded model and its findings.
+pub fn report(loaded: Loaded, findings: Vec<Finding>, rules: &RuleSet) -> Report {
+    let Loaded {
+        model,
+        inputs,
+        mut diagnostics,
+        errors,
+    } = loaded;
+    for n in &rules.notes {
+        diagnostics.push(Diagnostic::info("(rules)", None, n.clone()));
+    }
     let n = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let summary = Summary {
         critical: n(Severity::Critical),

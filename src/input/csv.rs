@@ -63,6 +63,9 @@ const COLLECTION_TYPES: &[&str] = &[
     "Microsoft.Exchange.Data.NetworkAddressCollection",
 ];
 
+/// The longest first line (`#TYPE` or header) read before deciding this is no CSV file.
+const MAX_HEADER_BYTES: u64 = 1 << 20;
+
 /// How many warnings of one sort a file gets before they are summarised.
 const MAX_WARNINGS: usize = 20;
 
@@ -121,9 +124,17 @@ pub fn parse_into<R: BufRead>(
     let mut header = Vec::new();
     loop {
         header.clear();
-        let n = reader
+        let n = (&mut reader)
+            .take(MAX_HEADER_BYTES + 1)
             .read_until(b'\n', &mut header)
             .map_err(|e| read_err(before.saturating_add(1), e))?;
+        if n as u64 > MAX_HEADER_BYTES {
+            return Err(InputError::new(
+                file,
+                Some(before.saturating_add(1)),
+                "not a CSV export: the first line is longer than 1 MiB",
+            ));
+        }
         if n == 0 {
             return Err(InputError::new(
                 file,
@@ -140,7 +151,9 @@ pub fn parse_into<R: BufRead>(
         if type_name.is_none() {
             if let Some(rest) = line.strip_prefix("#TYPE") {
                 if rest.is_empty() || rest.starts_with([' ', '\t']) {
-                    type_name = Some(rest.trim().to_string());
+                    // A file saved again by Excel pads the line with delimiters.
+                    let t = rest.trim_end_matches([',', ';', '\t', ' ', '"']).trim();
+                    type_name = Some(t.to_string());
                     before = before.saturating_add(1);
                     continue;
                 }
@@ -634,7 +647,8 @@ mod tests {
             .collect()
     }
 
-    const MVP_BINDING: &str = "Microsoft.Exchange.Data.MultiValuedProperty`1[Microsoft.Exchange.Data.IPBinding]";
+    const MVP_BINDING: &str =
+        "Microsoft.Exchange.Data.MultiValuedProperty`1[Microsoft.Exchange.Data.IPBinding]";
     const MVP_RANGE: &str =
         "Microsoft.Exchange.Data.MultiValuedProperty`1[Microsoft.Exchange.Data.IPRange]";
 
@@ -862,7 +876,10 @@ mod tests {
         assert_eq!(text(&recs[1], "DomainName"), "*");
         assert_eq!(text(&recs[1], "DomainType"), "InternalRelay");
         assert_eq!(text(&recs[1], "Identity"), "Relay Everything");
-        assert!(matches!(recs[1].value("ObjectClass"), Some(Value::Missing(_))));
+        assert!(matches!(
+            recs[1].value("ObjectClass"),
+            Some(Value::Missing(_))
+        ));
 
         let servers = concat!(
             "#TYPE Deserialized.Microsoft.Exchange.Data.Directory.Management.ExchangeServer\r\n",
@@ -904,7 +921,9 @@ mod tests {
         let (recs, _) = run(t);
         assert_eq!(recs[0].kind, ObjectKind::ReceiveConnector);
         // Neither tells: counted, skipped, one warning at the header.
-        let (recs, p) = run(&format!("#TYPE System.Management.Automation.PSCustomObject\r\n{body}{body}"));
+        let (recs, p) = run(&format!(
+            "#TYPE System.Management.Automation.PSCustomObject\r\n{body}{body}"
+        ));
         assert!(recs.is_empty());
         assert_eq!(p.objects, 3);
         assert_eq!(p.unknown_objects, 3);
@@ -997,11 +1016,35 @@ mod tests {
     }
 
     #[test]
+    fn saved_again_by_excel() {
+        // Opened in a German Excel and saved as CSV: `;`, quotes only where needed, the
+        // #TYPE line padded with delimiters.
+        let t = concat!(
+            "#TYPE Selected.Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.ReceiveConnector;;;\r\n",
+            "Identity;RemoteIPRanges;PermissionGroups;AuthMechanism\r\n",
+            "EX01\\Relay EX01;10.1.1.25;10.1.1.26;AnonymousUsers, Custom;Tls\r\n",
+            "EX01\\Relay2 EX01;\"10.1.1.27\";\"AnonymousUsers; Custom\";Tls\r\n",
+        );
+        assert!(looks_like_csv(t));
+        let (recs, p) = run(t);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].kind, ObjectKind::ReceiveConnector);
+        // An unquoted `;` inside a cell is a delimiter: the row is ragged, and says so.
+        assert_eq!(warnings(&p).len(), 1);
+        assert_eq!(warnings(&p)[0].line, Some(3));
+        assert_eq!(text(&recs[1], "PermissionGroups"), "AnonymousUsers; Custom");
+        assert_eq!(list(&recs[1], "RemoteIPRanges").0, vec!["10.1.1.27"]);
+    }
+
+    #[test]
     fn invalid_utf8_is_replaced() {
         let b = b"\"Identity\",\"User\",\"Deny\"\n\"EX01\\A\",\"NT-AUTORIT\xC4T\\ANONYMOUS-ANMELDUNG\",\"False\"\n";
         let mut recs = Vec::new();
         let p = parse_into(&b[..], "x.csv", &mut |r| recs.push(r)).unwrap();
-        assert_eq!(text(&recs[0], "User"), "NT-AUTORIT\u{fffd}T\\ANONYMOUS-ANMELDUNG");
+        assert_eq!(
+            text(&recs[0], "User"),
+            "NT-AUTORIT\u{fffd}T\\ANONYMOUS-ANMELDUNG"
+        );
         assert_eq!(p.diagnostics.len(), 1);
         assert_eq!(p.diagnostics[0].level, Level::Info);
     }
@@ -1015,6 +1058,7 @@ mod tests {
             "Identity : EX01\\Relay\nRemoteIPRanges : {10.0.0.1}\n",
             "<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">\n",
             "12,34,56\n1,2,3\n",
+            &"x".repeat(1 << 21),
         ] {
             let e = parse_into(t.as_bytes(), "x.csv", &mut |_| {}).unwrap_err();
             assert_eq!(e.file, "x.csv");
