@@ -38,6 +38,20 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from the command-line definition.
+    Man,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -79,6 +93,50 @@ struct ScanArgs {
     /// Write the findings of this scan as a baseline file.
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
+    /// No progress bar (it is drawn on standard error only when that is a terminal).
+    #[arg(long, short)]
+    quiet: bool,
+    /// Colour in the table: auto (terminal only, not with NO_COLOR), always, never.
+    #[arg(long, value_enum, default_value = "auto")]
+    color: ColorChoice,
+}
+
+/// Colour only where a person reads it: standard output is a terminal, no `--output`,
+/// and `NO_COLOR` is unset or empty (https://no-color.org).
+fn use_color(choice: ColorChoice, to_file: bool) -> bool {
+    use std::io::IsTerminal;
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            !to_file
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// A byte-count progress bar on standard error, only when it is a terminal.
+fn progress_bar(
+    paths: &[PathBuf],
+    quiet: bool,
+) -> (Option<scan::Progress>, Option<indicatif::ProgressBar>) {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return (None, None);
+    }
+    let (_, total) = scan::inventory(paths);
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} reading exports {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    let b = bar.clone();
+    (
+        Some(scan::Progress(std::sync::Arc::new(move |n| b.inc(n)))),
+        Some(bar),
+    )
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -250,10 +308,25 @@ fn run() -> Result<i32, String> {
                 }
             }
         },
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "relay-audit", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut buf)
+                .map_err(|e| e.to_string())?;
+            emit(&buf, None)?;
+            Ok(0)
+        }
         Command::Diff(args) => {
             let set = load_rules(&args.rules)?;
             let opts = ScanOptions {
                 encoding: args.encoding,
+                progress: None,
             };
             let roots = [args.before.clone(), args.after.clone()];
             for p in &args.waivers {
@@ -317,8 +390,10 @@ fn run() -> Result<i32, String> {
                     eprintln!("relay-audit: {}: no such file or folder", p.display());
                 }
             }
+            let (progress, bar) = progress_bar(&args.paths, args.quiet);
             let opts = ScanOptions {
                 encoding: args.encoding,
+                progress,
             };
             // Operator files must not come from the client's export.
             for p in args.waivers.iter().chain(args.baseline.iter()) {
@@ -338,6 +413,9 @@ fn run() -> Result<i32, String> {
                 None => None,
             };
             let mut rep = scan::scan(&args.paths, &set, &opts);
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
             review::apply_waivers(&mut rep, &waivers, review::today());
             if let Some(b) = &baseline {
                 review::apply_baseline(&mut rep, b);
@@ -354,7 +432,12 @@ fn run() -> Result<i32, String> {
             let mut buf: Vec<u8> = Vec::new();
             match args.format {
                 OutputFormat::Json => report::json::write(&rep, &mut buf),
-                OutputFormat::Table => report::table::write(&rep, &mut buf, args.width),
+                OutputFormat::Table => report::table::write(
+                    &rep,
+                    &mut buf,
+                    args.width,
+                    use_color(args.color, args.output.is_some()),
+                ),
             }
             .map_err(|e| e.to_string())?;
             emit(&buf, args.output.as_deref())?;

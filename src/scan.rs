@@ -10,7 +10,7 @@ use crate::analysis::Facts;
 use crate::diag::{Diagnostic, InputError};
 use crate::input::decode::{self, TextEncoding};
 use crate::input::record::{ObjectKind, Record};
-use crate::input::{clixml, format_list};
+use crate::input::{clixml, csv, format_list};
 use crate::model::{Model, ModelBuilder, Use};
 use crate::rules::{self, Finding, RuleSet, Severity};
 use serde::Serialize;
@@ -22,6 +22,52 @@ use std::sync::Arc;
 pub struct ScanOptions {
     /// Force a text encoding instead of sniffing (`--encoding`).
     pub encoding: Option<TextEncoding>,
+    /// Told how many input bytes were read, as they are read (for a progress bar).
+    pub progress: Option<Progress>,
+}
+
+/// A progress callback: called with the number of bytes just read.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<dyn Fn(u64) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    progress: Option<Progress>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(p) = &self.progress {
+            (p.0)(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+/// The files a scan of `paths` reads, and their total size in bytes.
+pub fn inventory(paths: &[PathBuf]) -> (Vec<PathBuf>, u64) {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut files);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let total = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    (files, total)
 }
 
 /// Something in a file that was read but not used, and why.
@@ -186,16 +232,19 @@ fn looks_like_list_line(line: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+#[derive(Clone, Copy)]
 enum Format {
     CliXml,
-    FormatList,
+    Csv,
+    List,
 }
 
 impl Format {
     fn as_str(&self) -> &'static str {
         match self {
             Format::CliXml => "clixml",
-            Format::FormatList => "format-list",
+            Format::Csv => "csv",
+            Format::List => "format-list",
         }
     }
 }
@@ -218,10 +267,13 @@ fn detect_format(preview: &[u8]) -> Result<Format, String> {
     if nul > 0 || ctrl * 20 > text.chars().count().max(1) {
         return Err("binary file, not a text export".into());
     }
-    if text.lines().any(looks_like_list_line) {
-        return Ok(Format::FormatList);
+    if csv::looks_like_csv(&text) {
+        return Ok(Format::Csv);
     }
-    Err("text, but no export format recognised (expected Format-List \"Name : Value\" lines or CliXML)".into())
+    if text.lines().any(looks_like_list_line) {
+        return Ok(Format::List);
+    }
+    Err("text, but no export format recognised (expected CliXML, Export-Csv or Format-List \"Name : Value\" lines)".into())
 }
 
 struct FileRun<'a> {
@@ -279,6 +331,10 @@ fn scan_file(
             );
             return summary;
         }
+    };
+    let file = Counting {
+        inner: file,
+        progress: opts.progress.clone(),
     };
     let (enc, preview, reader) = match decode::decode(file, opts.encoding) {
         Ok(x) => x,
@@ -341,8 +397,12 @@ fn scan_file(
                 Err(e) => Err(e),
             }
         }
-        Format::FormatList => {
-            match format_list::parse_into(reader, &name, &mut |rec| run.take(&rec)) {
+        Format::List | Format::Csv => {
+            let parsed = match format {
+                Format::Csv => csv::parse_into(reader, &name, &mut |rec| run.take(&rec)),
+                _ => format_list::parse_into(reader, &name, &mut |rec| run.take(&rec)),
+            };
+            match parsed {
                 Ok(parsed) if run.read == 0 => {
                     // "Name : Value" lines but no Exchange object: notes, a Markdown file,
                     // or the output of a cmdlet relay-audit does not read.

@@ -477,3 +477,33 @@ fn rules_list_json_carries_every_doc_field() {
         }
     }
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    relay_audit()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("relay-audit"))
+        .stdout(predicate::str::contains("--fail-on"));
+    relay_audit()
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(".TH relay-audit 1"))
+        .stdout(predicate::str::contains("diff"));
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    // Not a terminal (a pipe): no escape codes by default, and NO_COLOR is honoured.
+    let plain = relay_audit().args(["scan", SAMPLES]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains('\u{1b}'));
+    let forced = relay_audit()
+        .args(["scan", SAMPLES, "--color", "always"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&forced.stdout).contains("\u{1b}["));
+    // no progress bar either: standard error is not a terminal
+    assert!(String::from_utf8_lossy(&plain.stderr).is_empty());
+}

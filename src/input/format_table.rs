@@ -401,8 +401,8 @@ fn classify(t: &str) -> Value {
     Value::Text(t.to_string())
 }
 
-/// `WARNING: ...`, `VERBOSE: ...` and their translations: an all-capital word of 4+ letters
-/// and a colon at the start of a line.
+/// `WARNING: ...`, `VERBOSE: ...` and their translations: an all-capital word of 4+ letters,
+/// a colon and a space at the start of a line.
 fn stream_message(line: &str) -> Option<&str> {
     let b = line.as_bytes();
     let n = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
@@ -410,7 +410,9 @@ fn stream_message(line: &str) -> Option<&str> {
         return None;
     }
     let rest = line[n..].trim_start_matches(' ');
-    rest.starts_with(':').then(|| &line[..n])
+    // `WARNING: text` (a colon, then a space or nothing); not a cell such as `ABCD:1`.
+    let after = rest.strip_prefix(':')?;
+    (after.is_empty() || after.starts_with(' ')).then(|| &line[..n])
 }
 
 /// `Get-ADPermission : The operation couldn't be performed ...`: a PowerShell error record.
@@ -1489,6 +1491,14 @@ mod tests {
         )));
         // The two notes, and the cut RemoteIPRanges cell.
         assert_eq!(lines(Level::Info), vec![Some(1), Some(18), Some(22)]);
+    }
+
+    #[test]
+    fn cells_that_look_like_console_messages() {
+        let t = "\nName   Comment\n----   -------\nWARN:1 ABCD:x\nDEBUGX:2 WARNING:none\n";
+        let p = run(t);
+        assert_eq!(p.records.len(), 0);
+        assert_eq!(p.objects, 2, "{:#?}", p.diagnostics);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! content (never from file names), and one parser per format yields records.
 
 pub mod clixml;
+pub mod csv;
 pub mod decode;
 pub mod detect;
 pub mod format_list;

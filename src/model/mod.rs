@@ -393,6 +393,7 @@ pub struct ModelBuilder {
     seen_connectors: HashMap<String, usize>,
     seen_domains: HashMap<String, usize>,
     seen_servers: HashMap<String, usize>,
+    missing_rights: usize,
 }
 
 /// What happened to one record.
@@ -430,13 +431,7 @@ impl ModelBuilder {
             name,
             value: p.value.display(),
             line: p.line,
-            truncated: matches!(
-                p.value,
-                Value::List {
-                    truncated: true,
-                    ..
-                }
-            ),
+            truncated: p.value.is_incomplete(),
         })
     }
 
@@ -555,12 +550,20 @@ impl ModelBuilder {
                     }
                 }
             }
-            if truncated {
+            if let Value::Missing(t) = &p.value {
                 self.diagnostics.push(Diagnostic::warning(
                     file,
                     Some(p.line),
                     format!(
-                        "RemoteIPRanges of {identity} is cut off after {} entries ($FormatEnumerationLimit): the remaining ranges are unknown",
+                        "RemoteIPRanges of {identity} was exported only as a type name ({t}): the ranges are unknown (Export-Csv without -join)"
+                    ),
+                ));
+            } else if truncated {
+                self.diagnostics.push(Diagnostic::warning(
+                    file,
+                    Some(p.line),
+                    format!(
+                        "RemoteIPRanges of {identity} is cut off after {} entries: the remaining ranges are unknown",
                         list.len()
                     ),
                 ));
@@ -647,7 +650,16 @@ impl ModelBuilder {
             src,
             raw,
         };
-        if ace.extended_rights_truncated {
+        if let Some(Value::Missing(_)) = rec.value("ExtendedRights") {
+            self.missing_rights += 1;
+            if self.missing_rights == 1 {
+                self.diagnostics.push(Diagnostic::warning(
+                    file,
+                    Some(rec.line),
+                    "ExtendedRights were exported only as a type name (Export-Csv without -join): the rights of these permission entries are unknown",
+                ));
+            }
+        } else if ace.extended_rights_truncated {
             self.diagnostics.push(Diagnostic::warning(
                 file,
                 Some(rec.line),

@@ -3,7 +3,7 @@
 
 use crate::rules::{Finding, Severity};
 use crate::scan::Report;
-use comfy_table::{presets, Cell, ContentArrangement, Table};
+use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 use std::io::Write;
 
 fn group_name(f: &Finding) -> String {
@@ -28,7 +28,23 @@ fn evidence_text(f: &Finding) -> String {
     text
 }
 
-pub fn write(report: &Report, out: &mut dyn Write, width: u16) -> std::io::Result<()> {
+fn severity_cell(text: String, s: Severity, color: bool) -> Cell {
+    let c = Cell::new(text);
+    if !color {
+        return c;
+    }
+    match s {
+        Severity::Critical => c.fg(Color::Red).add_attribute(Attribute::Bold),
+        Severity::High => c.fg(Color::Red),
+        Severity::Medium => c.fg(Color::Yellow),
+        Severity::Low => c.fg(Color::Cyan),
+        Severity::Info => c.add_attribute(Attribute::Dim),
+    }
+}
+
+/// Writes the table report; `color` adds ANSI colour to severities (the caller decides:
+/// only on a terminal, never with `NO_COLOR`).
+pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> std::io::Result<()> {
     // Groups in order of their worst finding; findings arrive sorted worst first.
     let mut groups: Vec<String> = Vec::new();
     for f in &report.findings {
@@ -75,6 +91,9 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16) -> std::io::Resul
             let mut t = Table::new();
             t.load_style(presets::UTF8_FULL_CONDENSED);
             t.force_no_tty();
+            if color {
+                t.enforce_styling();
+            }
             t.set_content_arrangement(ContentArrangement::Dynamic);
             t.set_width(width.saturating_sub(2));
             t.set_header(vec!["Severity", "Rule", "Finding and evidence"]);
@@ -94,7 +113,11 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16) -> std::io::Resul
                         w.expires, w.owner, w.justification, w.source
                     ));
                 }
-                t.add_row(vec![Cell::new(sev), Cell::new(&f.rule), Cell::new(text)]);
+                t.add_row(vec![
+                    severity_cell(sev, f.severity, color),
+                    Cell::new(&f.rule),
+                    Cell::new(text),
+                ]);
             }
             for line in t.to_string().lines() {
                 writeln!(out, "  {line}")?;

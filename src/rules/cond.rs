@@ -149,6 +149,10 @@ pub enum Cond {
     Enabled(bool),
     /// receive-connector: Get-ADPermission entries were exported for it.
     PermissionsExported(bool),
+    /// receive-connector: its Get-ADPermission entries were exported *with their rights*
+    /// (every entry has a complete ExtendedRights value; a missing column, a cut list or an
+    /// Export-Csv type name leaves the rights unknown).
+    PermissionRightsKnown(bool),
     /// any kind: compare an exported property.
     Field(FieldSpec),
     /// accepted-domain: `everything` (`*`) or `public-suffix` (`*.com`, `*.co.uk`).
@@ -283,6 +287,7 @@ impl Cond {
             Cond::DefaultConnector(_) => "default_connector",
             Cond::Enabled(_) => "enabled",
             Cond::PermissionsExported(_) => "permissions_exported",
+            Cond::PermissionRightsKnown(_) => "permission_rights_known",
             Cond::Field(_) => "field",
             Cond::DomainScope(_) => "domain_scope",
             Cond::Ace(_) => "ace",
@@ -443,6 +448,38 @@ fn eval_connector(cond: &Cond, f: &ConnectorFacts<'_>) -> Option<Vec<Evidence>> 
         Cond::Enabled(want) => holds_bool(*want, c.enabled.unwrap_or(true), || {
             vec![raw_ev(c, "Enabled")]
         }),
+        Cond::PermissionRightsKnown(want) => {
+            let unknown: Vec<_> = f
+                .aces
+                .iter()
+                .filter(|a| {
+                    a.raw
+                        .iter()
+                        .find(|r| r.name == "ExtendedRights")
+                        .is_none_or(|r| r.truncated)
+                })
+                .collect();
+            let known = f.permissions_exported() && unknown.is_empty();
+            holds_bool(*want, known, || match unknown.first() {
+                Some(a) => vec![Evidence {
+                    property: "ExtendedRights".into(),
+                    value: format!(
+                        "rights of {} of {} entries not in the export (first: {})",
+                        unknown.len(),
+                        f.aces.len(),
+                        a.user
+                    ),
+                    file: a.src.file.to_string(),
+                    line: Some(a.src.line),
+                }],
+                None => vec![ev(
+                    &c.src,
+                    "Get-ADPermission",
+                    "no entries exported for this connector",
+                    None,
+                )],
+            })
+        }
         Cond::PermissionsExported(want) => holds_bool(*want, f.permissions_exported(), || {
             vec![ev(
                 &c.src,
