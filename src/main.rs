@@ -58,6 +58,10 @@ enum ColorChoice {
 enum OutputFormat {
     Table,
     Json,
+    Sarif,
+    Junit,
+    Csv,
+    Markdown,
 }
 
 #[derive(clap::Args)]
@@ -144,6 +148,12 @@ enum DiffFormat {
     Table,
     Json,
     Markdown,
+    /// The introduced findings as SARIF (for code-scanning uploads).
+    Sarif,
+    /// The introduced findings as JUnit test failures.
+    Junit,
+    /// The introduced findings as CSV rows.
+    Csv,
 }
 
 #[derive(clap::Args)]
@@ -357,11 +367,13 @@ fn run() -> Result<i32, String> {
                 &set,
             );
             review::apply_waivers(&mut tmp, &waivers, review::today());
-            d.introduced = tmp.findings;
+            tmp.inputs = d.after.clone();
+            d.introduced = tmp.findings.clone();
             d.diagnostics.extend(
                 tmp.diagnostics
-                    .into_iter()
-                    .filter(|x| x.level != relay_audit::diag::Level::Info),
+                    .iter()
+                    .filter(|x| x.level != relay_audit::diag::Level::Info)
+                    .cloned(),
             );
             for e in &d.errors {
                 eprintln!("relay-audit: {e}");
@@ -379,6 +391,12 @@ fn run() -> Result<i32, String> {
                     relay_audit::diff::write_text(&d, args.fail_on.0, true, &mut buf)
                         .map_err(|e| e.to_string())?
                 }
+                DiffFormat::Sarif => report::sarif::write(&tmp, &set, args.fail_on.0, &mut buf)
+                    .map_err(|e| e.to_string())?,
+                DiffFormat::Junit => report::junit::write(&tmp, &set, args.fail_on.0, &mut buf)
+                    .map_err(|e| e.to_string())?,
+                DiffFormat::Csv => report::csv::write(&tmp, &set, args.fail_on.0, &mut buf)
+                    .map_err(|e| e.to_string())?,
             }
             emit(&buf, args.output.as_deref())?;
             Ok(d.exit_code(args.fail_on.0))
@@ -438,6 +456,12 @@ fn run() -> Result<i32, String> {
                     args.width,
                     use_color(args.color, args.output.is_some()),
                 ),
+                OutputFormat::Sarif => report::sarif::write(&rep, &set, args.fail_on.0, &mut buf),
+                OutputFormat::Junit => report::junit::write(&rep, &set, args.fail_on.0, &mut buf),
+                OutputFormat::Csv => report::csv::write(&rep, &set, args.fail_on.0, &mut buf),
+                OutputFormat::Markdown => {
+                    report::markdown::write(&rep, &set, args.fail_on.0, &mut buf)
+                }
             }
             .map_err(|e| e.to_string())?;
             emit(&buf, args.output.as_deref())?;

@@ -10,7 +10,7 @@ use crate::analysis::Facts;
 use crate::diag::{Diagnostic, InputError};
 use crate::input::decode::{self, TextEncoding};
 use crate::input::record::{ObjectKind, Record};
-use crate::input::{clixml, csv, format_list};
+use crate::input::{clixml, csv, format_list, format_table};
 use crate::model::{Model, ModelBuilder, Use};
 use crate::rules::{self, Finding, RuleSet, Severity};
 use serde::Serialize;
@@ -235,6 +235,7 @@ fn looks_like_list_line(line: &str) -> bool {
 #[derive(Clone, Copy)]
 enum Format {
     CliXml,
+    Table,
     Csv,
     List,
 }
@@ -244,6 +245,7 @@ impl Format {
         match self {
             Format::CliXml => "clixml",
             Format::Csv => "csv",
+            Format::Table => "format-table",
             Format::List => "format-list",
         }
     }
@@ -267,13 +269,16 @@ fn detect_format(preview: &[u8]) -> Result<Format, String> {
     if nul > 0 || ctrl * 20 > text.chars().count().max(1) {
         return Err("binary file, not a text export".into());
     }
+    if format_table::looks_like_table(&text) {
+        return Ok(Format::Table);
+    }
     if csv::looks_like_csv(&text) {
         return Ok(Format::Csv);
     }
     if text.lines().any(looks_like_list_line) {
         return Ok(Format::List);
     }
-    Err("text, but no export format recognised (expected CliXML, Export-Csv or Format-List \"Name : Value\" lines)".into())
+    Err("text, but no export format recognised (expected CliXML, Export-Csv, Format-Table or Format-List \"Name : Value\" lines)".into())
 }
 
 struct FileRun<'a> {
@@ -397,9 +402,10 @@ fn scan_file(
                 Err(e) => Err(e),
             }
         }
-        Format::List | Format::Csv => {
+        Format::List | Format::Csv | Format::Table => {
             let parsed = match format {
                 Format::Csv => csv::parse_into(reader, &name, &mut |rec| run.take(&rec)),
+                Format::Table => format_table::parse_into(reader, &name, &mut |rec| run.take(&rec)),
                 _ => format_list::parse_into(reader, &name, &mut |rec| run.take(&rec)),
             };
             match parsed {
@@ -408,7 +414,8 @@ fn scan_file(
                     // or the output of a cmdlet relay-audit does not read.
                     let reason = match parsed.commands.first() {
                         Some((_, cmd)) => format!(
-                            "Format-List text with no object relay-audit reads (command: {cmd})"
+                            "{} text with no object relay-audit reads (command: {cmd})",
+                            format.as_str()
                         ),
                         None => "text with no Get-ReceiveConnector, Get-ADPermission, Get-AcceptedDomain or Get-ExchangeServer object".to_string(),
                     };

@@ -401,6 +401,23 @@ fn classify(t: &str) -> Value {
     Value::Text(t.to_string())
 }
 
+/// The words PowerShell starts warning, verbose and debug lines with (English, German, French,
+/// Spanish, Italian, Portuguese, Dutch, Swedish, Danish/Norwegian, Finnish).
+const STREAM_WORDS: [&str; 12] = [
+    "WARNING",
+    "VERBOSE",
+    "DEBUG",
+    "WARNUNG",
+    "AVERTISSEMENT",
+    "ADVERTENCIA",
+    "AVVISO",
+    "AVISO",
+    "WAARSCHUWING",
+    "VARNING",
+    "ADVARSEL",
+    "VAROITUS",
+];
+
 /// `WARNING: ...`, `VERBOSE: ...` and their translations: an all-capital word of 4+ letters,
 /// a colon and a space at the start of a line.
 fn stream_message(line: &str) -> Option<&str> {
@@ -413,6 +430,22 @@ fn stream_message(line: &str) -> Option<&str> {
     // `WARNING: text` (a colon, then a space or nothing); not a cell such as `ABCD:1`.
     let after = rest.strip_prefix(':')?;
     (after.is_empty() || after.starts_with(' ')).then(|| &line[..n])
+}
+
+/// A line inside a `Start-Transcript` banner: its title (`Windows PowerShell transcript
+/// start`) or a `Label: value` line (`Start time: 20230301091512`, `Host Application: ...`).
+fn is_banner_line(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    if lower.contains("transcript start") || lower.contains("transcript end") {
+        return true;
+    }
+    let Some((label, rest)) = line.split_once(':') else {
+        return false;
+    };
+    (rest.is_empty() || rest.starts_with(' '))
+        && label.len() <= 40
+        && label.starts_with(|c: char| c.is_ascii_uppercase())
+        && label.chars().all(|c| c.is_ascii_alphabetic() || c == ' ')
 }
 
 /// `Get-ADPermission : The operation couldn't be performed ...`: a PowerShell error record.
@@ -582,8 +615,13 @@ impl<'f, 's> Parser<'f, 's> {
         if self.in_banner {
             if stars {
                 self.in_banner = false;
+                return;
             }
-            return;
+            if is_banner_line(trimmed) {
+                return;
+            }
+            // Not a transcript banner after all (a row of asterisks in a note).
+            self.in_banner = false;
         }
         if trimmed.is_empty() {
             self.blanks = self.blanks.saturating_add(1);
@@ -632,9 +670,16 @@ impl<'f, 's> Parser<'f, 's> {
         }
         self.after_prompt = false;
         if let Some(word) = stream_message(line) {
-            self.flush_held();
-            self.stream_message(ln, word, trimmed);
-            return;
+            // Between rows only the usual words count: a cell may read `ABCD: x`.
+            let among_rows = self
+                .table
+                .as_ref()
+                .is_some_and(|t| self.blanks == 0 || (t.doubled && self.blanks == 1));
+            if !among_rows || STREAM_WORDS.contains(&word) {
+                self.flush_held();
+                self.stream_message(ln, word, trimmed);
+                return;
+            }
         }
         if is_error_record(trimmed) {
             self.flush_held();
@@ -1386,6 +1431,21 @@ mod tests {
     }
 
     #[test]
+    fn a_row_of_asterisks_is_not_a_banner() {
+        let t = format!("Relay settings as requested\n**********************\n{FT_USER_RIGHTS}");
+        let p = run(&t);
+        assert_eq!(p.records.len(), 3, "{:#?}", p.diagnostics);
+        assert_eq!(text(&p.records[0], "Identity"), "EX01\\Relay");
+        // PowerShell 7's banner and the per-command header of -IncludeInvocationHeader.
+        let t = format!(
+            "**********************\nPowerShell transcript start\nStart time: 20230301091512\n**********************\n**********************\nCommand start time: 20230301091520\n**********************\n{FT_USER_RIGHTS}"
+        );
+        let p = run(&t);
+        assert_eq!(p.records.len(), 3);
+        assert!(p.diagnostics.is_empty(), "{:#?}", p.diagnostics);
+    }
+
+    #[test]
     fn powershell_7_ellipsis() {
         let t = concat!(
             "PS C:\\> Get-ReceiveConnector | ft Identity,RemoteIPRanges,Enabled\n",
@@ -1495,10 +1555,12 @@ mod tests {
 
     #[test]
     fn cells_that_look_like_console_messages() {
-        let t = "\nName   Comment\n----   -------\nWARN:1 ABCD:x\nDEBUGX:2 WARNING:none\n";
+        let t = "\nName    Comment\n----    -------\nWARN:1  ABCD:x\nABCD: 2 WARNING:none\nWARNING: late\n";
         let p = run(t);
         assert_eq!(p.records.len(), 0);
         assert_eq!(p.objects, 2, "{:#?}", p.diagnostics);
+        assert_eq!(p.diagnostics.len(), 2, "{:#?}", p.diagnostics);
+        assert_eq!(p.diagnostics[0].line, Some(6));
     }
 
     #[test]
@@ -1665,6 +1727,9 @@ mod tests {
             for r in &rows {
                 t += &line(&r.iter().map(String::as_str).collect::<Vec<_>>()); t.push('\n');
             }
+            // A first cell reading `WARNING: x` would be a console message.
+            prop_assume!(rows.iter().all(|r| stream_message(&r[0])
+                .is_none_or(|w| !STREAM_WORDS.contains(&w))));
             let p = parse(t.as_bytes(), "p.txt").unwrap();
             prop_assert_eq!(p.records.len(), rows.len());
             for (rec, row) in p.records.iter().zip(&rows) {

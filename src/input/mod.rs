@@ -8,4 +8,6 @@ pub mod csv;
 pub mod decode;
 pub mod detect;
 pub mod format_list;
+pub mod format_table;
 pub mod record;
+pub mod transcript;

@@ -3,7 +3,11 @@
 //! Writers only format: they never analyse, filter or re-sort (findings arrive sorted worst
 //! first). Output is deterministic.
 
+pub mod csv;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
 pub mod table;
 
 pub use crate::scan::Report;

@@ -429,6 +429,30 @@ pub fn fingerprint(rule: &str, kind: ObjectKind, id: &str) -> String {
     format!("{h:016x}")
 }
 
+/// Escapes a value for a single-quoted PowerShell string: `'` (and the typographic single
+/// quotes PowerShell also accepts as quote characters) doubled, line breaks and other control
+/// characters dropped. Remediation templates put every placeholder inside '...', so a
+/// connector named `x'; Remove-Item ...; '` stays one harmless argument when pasted.
+pub fn ps_quote_content(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' => {
+                out.push(c);
+                out.push(c);
+            }
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Fills a remediation template: values are escaped for PowerShell single quotes.
+fn render_command(template: &str, vars: &dyn Fn(&str) -> Option<String>) -> String {
+    render(template, &|k| vars(k).map(|v| ps_quote_content(&v)))
+}
+
 fn render(template: &str, vars: &dyn Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -518,7 +542,7 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                             version,
                             message: render(&rule.message, &vars),
                             evidence: dedup(evidence),
-                            remediation: render(&rule.remediation, &vars),
+                            remediation: render_command(&rule.remediation, &vars),
                             fingerprint: fingerprint(
                                 &rule.id,
                                 ObjectKind::ReceiveConnector,
@@ -558,7 +582,7 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                             version: org_version(model),
                             message: render(&rule.message, &vars),
                             evidence: dedup(evidence),
-                            remediation: render(&rule.remediation, &vars),
+                            remediation: render_command(&rule.remediation, &vars),
                             fingerprint: fingerprint(
                                 &rule.id,
                                 ObjectKind::AcceptedDomain,
@@ -624,7 +648,7 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                         version,
                         message: render(&rule.message, &vars),
                         evidence: dedup(evidence),
-                        remediation: render(&rule.remediation, &vars),
+                        remediation: render_command(&rule.remediation, &vars),
                         fingerprint: fingerprint(&rule.id, ObjectKind::AdPermission, &target),
                         waiver: None,
                         baseline: None,
@@ -721,6 +745,42 @@ mod tests {
             a,
             fingerprint("R2", ObjectKind::ReceiveConnector, "EX01\\Relay")
         );
+    }
+
+    #[test]
+    fn remediation_values_cannot_break_out_of_their_quotes() {
+        let r = render_command("Remove-AcceptedDomain -Identity '{object}'", &|_| {
+            Some("x'; Remove-Item C:\\ -Recurse; '\n".into())
+        });
+        assert_eq!(
+            r,
+            "Remove-AcceptedDomain -Identity 'x''; Remove-Item C:\\ -Recurse; '''"
+        );
+        // and every built-in remediation puts its placeholders inside single quotes
+        for rule in RuleSet::builtin().unwrap().rules {
+            for line in rule.remediation.lines() {
+                let mut quotes = 0;
+                for (i, c) in line.char_indices() {
+                    if c == '\'' {
+                        quotes += 1;
+                    }
+                    if c == '{' {
+                        let key: String = line[i + 1..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .collect();
+                        let closed = line[i + 1 + key.len()..].starts_with('}');
+                        if !key.is_empty() && closed {
+                            assert!(
+                                quotes % 2 == 1,
+                                "{}: {{{key}}} outside single quotes in: {line}",
+                                rule.id
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
