@@ -332,7 +332,7 @@ impl<'f, 's> Parser<'f, 's> {
         let blanks = std::mem::take(&mut self.blank_run);
 
         // Console junk.
-        if let Some(cmd) = prompt_command(line) {
+        if let Some(cmd) = crate::input::transcript::prompt_command(line) {
             self.finish_object();
             if !cmd.is_empty() {
                 self.commands.push((ln, cmd.to_string()));
@@ -550,7 +550,29 @@ impl<'f, 's> Parser<'f, 's> {
         }
         self.objects += 1;
         match kind_from_property_names(props.iter().map(|p| p.name.as_str())) {
-            Some(kind) => (self.sink)(Record { kind, line, props }),
+            Some(kind) => {
+                let mut props = props;
+                // `Get-ADPermission "EX01\Relay" | fl User,ExtendedRights` prints no Identity:
+                // the echoed command says which object it is.
+                if !props
+                    .iter()
+                    .any(|p| p.name.eq_ignore_ascii_case("Identity"))
+                {
+                    if let Some((_, cmd)) = self.commands.last() {
+                        let ctx = crate::input::transcript::context_from_command(cmd);
+                        if ctx.kind == Some(kind) {
+                            if let Some(id) = ctx.connector_identity() {
+                                props.push(Prop {
+                                    name: "Identity".into(),
+                                    value: Value::Text(id.to_string()),
+                                    line,
+                                });
+                            }
+                        }
+                    }
+                }
+                (self.sink)(Record { kind, line, props })
+            }
             None => {
                 self.unknown_objects += 1;
                 self.first_unknown_line.get_or_insert(line);
@@ -655,36 +677,6 @@ fn scan_property(line: &str) -> Option<Candidate<'_>> {
         colon,
         rest: &line[colon + 1..],
     })
-}
-
-/// The command after a console prompt: `[PS] C:\Windows\system32>cmd`, `PS C:\> cmd`,
-/// `PS>cmd`, `[EX01]: PS C:\> cmd`. `Some("")` for a bare prompt.
-fn prompt_command(line: &str) -> Option<&str> {
-    let s = line.trim_start();
-    let rest = if let Some(r) = s.strip_prefix("[PS]") {
-        r
-    } else {
-        let s = if s.starts_with('[') {
-            // Remote session: `[server]: PS ...>`.
-            let i = s.find("]: ")?;
-            if i > 80 {
-                return None;
-            }
-            &s[i + 3..]
-        } else {
-            s
-        };
-        let r = s.strip_prefix("PS")?;
-        if !(r.starts_with(' ') || r.starts_with('>')) {
-            return None;
-        }
-        r
-    };
-    let gt = rest.find('>')?;
-    if gt > 300 {
-        return None;
-    }
-    Some(rest[gt + 1..].trim())
 }
 
 /// `WARNING: ...`, `VERBOSE: ...`, `DEBUG: ...` and their translations (`WARNUNG:`,

@@ -637,7 +637,10 @@ impl ModelBuilder {
         }
         let ace = Ace {
             identity: Self::text(rec, "Identity"),
-            principal: Principal::classify(&user),
+            principal: match rec.value("User") {
+                Some(Value::Cut(prefix)) => Principal::classify_prefix(prefix),
+                _ => Principal::classify(&user),
+            },
             user,
             extended_rights,
             extended_rights_truncated,

@@ -122,6 +122,35 @@ impl Principal {
         Principal::Other(n)
     }
 
+    /// Classifies a principal whose name the export cut off (`NT AUTHORITY\ANON...` in a
+    /// Format-Table cell): the class whose well-known accounts alone start with the shown
+    /// account prefix, or `Other` when the prefix is too short or fits several classes.
+    pub fn classify_prefix(prefix: &str) -> Principal {
+        let n = prefix.trim().replace("\\\\", "\\").to_lowercase();
+        let Some((_, account)) = n.rsplit_once('\\') else {
+            return Principal::Other(format!("{}...", prefix.trim()));
+        };
+        let account = account.trim();
+        if account.chars().count() < 3 {
+            return Principal::Other(format!("{}...", prefix.trim()));
+        }
+        let mut found: Option<&Principal> = None;
+        for (p, e) in table() {
+            if e.accounts
+                .iter()
+                .any(|a| a.to_lowercase().starts_with(account))
+            {
+                match found {
+                    Some(f) if f != p => return Principal::Other(format!("{}...", prefix.trim())),
+                    _ => found = Some(p),
+                }
+            }
+        }
+        found
+            .cloned()
+            .unwrap_or_else(|| Principal::Other(format!("{}...", prefix.trim())))
+    }
+
     /// Anonymous or Everyone: anyone who can open a TCP connection. Everyone is treated as
     /// covering anonymous sessions (Exchange's anonymous SMTP token carries the Everyone SID).
     pub fn is_anyone(&self) -> bool {
@@ -146,6 +175,26 @@ impl Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_names_classify_only_when_unambiguous() {
+        assert_eq!(
+            Principal::classify_prefix("NT AUTHORITY\\ANON"),
+            Principal::Anonymous
+        );
+        assert_eq!(
+            Principal::classify_prefix("NT AUTHORITY\\Authenticated Us"),
+            Principal::AuthenticatedUsers
+        );
+        assert!(matches!(
+            Principal::classify_prefix("NT AUTH"),
+            Principal::Other(_)
+        ));
+        assert!(matches!(
+            Principal::classify_prefix("NT AUTHORITY\\A"),
+            Principal::Other(_)
+        ));
+    }
 
     #[test]
     fn builtin_table_loads() {
