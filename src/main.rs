@@ -62,6 +62,8 @@ enum OutputFormat {
     Junit,
     Csv,
     Markdown,
+    /// One self-contained HTML file for a client: no scripts, no network requests; prints to PDF.
+    Html,
 }
 
 #[derive(clap::Args)]
@@ -154,6 +156,8 @@ enum DiffFormat {
     Junit,
     /// The introduced findings as CSV rows.
     Csv,
+    /// The introduced findings as the HTML report.
+    Html,
 }
 
 #[derive(clap::Args)]
@@ -397,6 +401,8 @@ fn run() -> Result<i32, String> {
                     .map_err(|e| e.to_string())?,
                 DiffFormat::Csv => report::csv::write(&tmp, &set, args.fail_on.0, &mut buf)
                     .map_err(|e| e.to_string())?,
+                DiffFormat::Html => report::html::write(&tmp, &set, args.fail_on.0, &mut buf)
+                    .map_err(|e| e.to_string())?,
             }
             emit(&buf, args.output.as_deref())?;
             Ok(d.exit_code(args.fail_on.0))
@@ -462,6 +468,7 @@ fn run() -> Result<i32, String> {
                 OutputFormat::Markdown => {
                     report::markdown::write(&rep, &set, args.fail_on.0, &mut buf)
                 }
+                OutputFormat::Html => report::html::write(&rep, &set, args.fail_on.0, &mut buf),
             }
             .map_err(|e| e.to_string())?;
             emit(&buf, args.output.as_deref())?;

@@ -465,10 +465,10 @@ fn summary(
         }
         let (_, worst) = g.findings[0];
         let more = g.findings.len() - 1;
-        let tail = if more > 0 {
-            format!("; {} more (see below)", plural(more, "finding", "findings"))
-        } else {
-            String::new()
+        let tail = match more {
+            0 => String::new(),
+            1 => "; 1 more finding (see below)".to_string(),
+            n => format!("; {n} more findings (see below)"),
         };
         writeln!(
             h,

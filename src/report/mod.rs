@@ -4,6 +4,7 @@
 //! first). Output is deterministic.
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
