@@ -189,6 +189,8 @@ pub struct Facts<'m> {
     pub connectors: Vec<ConnectorFacts<'m>>,
     /// ACEs whose Identity names no exported connector.
     pub orphan_aces: Vec<&'m Ace>,
+    /// Lower-cased identity -> index in `connectors`.
+    by_id: std::collections::HashMap<String, usize>,
 }
 
 impl<'m> Facts<'m> {
@@ -225,12 +227,18 @@ impl<'m> Facts<'m> {
         Facts {
             connectors,
             orphan_aces,
+            by_id,
         }
     }
 
+    /// The connector with this identity (case-insensitive), in constant time: rules ask once
+    /// per permission entry, and organisations have hundreds of thousands of entries.
     pub fn connector(&self, identity: &str) -> Option<&ConnectorFacts<'m>> {
-        self.connectors
-            .iter()
-            .find(|f| same_identity(&f.connector.identity, identity))
+        let key = identity.trim();
+        let hit = self
+            .by_id
+            .get(key)
+            .or_else(|| self.by_id.get(&key.to_lowercase()));
+        hit.map(|&i| &self.connectors[i])
     }
 }

@@ -21,7 +21,7 @@ use crate::input::record::{ObjectKind, Record, Value};
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::BufRead;
 
 /// Objects whose type name is not one of ours, counted per type name.
@@ -143,8 +143,10 @@ struct Parser<'a> {
     record_type: Option<String>,
     ready: Option<Record>,
     tn_cache: HashMap<u32, String>,
-    refs: HashMap<u32, Value>,
-    ref_order: VecDeque<u32>,
+    /// RefId -> (value, last use), bounded by MAX_REFS (least recently used dropped first).
+    refs: HashMap<u32, (Value, u64)>,
+    tick: u64,
+    evicted: usize,
     missing_refs: usize,
     outcome: Outcome,
     saw_root: bool,
@@ -253,19 +255,29 @@ impl<'a> Parser<'a> {
         if !small {
             return;
         }
-        if self.refs.insert(id, value.clone()).is_none() {
-            self.ref_order.push_back(id);
-            if self.ref_order.len() > MAX_REFS {
-                if let Some(old) = self.ref_order.pop_front() {
-                    self.refs.remove(&old);
-                }
-            }
+        self.tick += 1;
+        self.refs.insert(id, (value.clone(), self.tick));
+        if self.refs.len() > MAX_REFS {
+            // Bounded memory: drop the least recently used half. Objects referred to again
+            // and again (the organisation's OrganizationId, a server's ADObjectId) stay.
+            let mut ticks: Vec<u64> = self.refs.values().map(|(_, t)| *t).collect();
+            let mid = ticks.len() / 2;
+            let (_, median, _) = ticks.select_nth_unstable(mid);
+            let median = *median;
+            let before = self.refs.len();
+            self.refs.retain(|_, (_, t)| *t >= median);
+            self.evicted += before - self.refs.len();
         }
     }
 
     fn lookup_ref(&mut self, id: Option<u32>) -> Value {
-        match id.and_then(|i| self.refs.get(&i)) {
-            Some(v) => v.clone(),
+        self.tick += 1;
+        let tick = self.tick;
+        match id.and_then(|i| self.refs.get_mut(&i)) {
+            Some((v, t)) => {
+                *t = tick;
+                v.clone()
+            }
             None => {
                 self.missing_refs += 1;
                 Value::Null
@@ -590,7 +602,8 @@ pub fn parse<R: BufRead>(
         ready: None,
         tn_cache: HashMap::new(),
         refs: HashMap::new(),
-        ref_order: VecDeque::new(),
+        tick: 0,
+        evicted: 0,
         missing_refs: 0,
         outcome: Outcome::default(),
         saw_root: false,
@@ -693,10 +706,17 @@ pub fn parse<R: BufRead>(
         return Err(p.err(msg));
     }
     if p.missing_refs > 0 {
-        let msg = format!(
-            "{} <Ref> back-references point to objects not seen earlier in the file; those values are empty",
-            p.missing_refs
-        );
+        let msg = if p.evicted > 0 {
+            format!(
+                "{} <Ref> back-references point to objects not seen earlier in the file or too far back to keep ({} of the oldest objects were let go to bound memory); those values are empty",
+                p.missing_refs, p.evicted
+            )
+        } else {
+            format!(
+                "{} <Ref> back-references point to objects not seen earlier in the file; those values are empty",
+                p.missing_refs
+            )
+        };
         p.outcome
             .diagnostics
             .push(Diagnostic::warning(file, None, msg));
@@ -795,6 +815,39 @@ mod tests {
             Some(&Value::Text("ex01.contoso.com".into()))
         );
         assert_eq!(r.value("SerializationData"), Some(&Value::Null));
+    }
+
+    #[test]
+    fn often_used_refs_survive_the_bounded_table() {
+        // OrganizationId is defined once and referred to by every later object, as in real
+        // exports; far more objects than the table holds come in between.
+        let mut x = String::from("<Objs>\n");
+        let n = MAX_REFS + 5_000;
+        for i in 0..n {
+            x.push_str("<Obj RefId=\"0\"><TN RefId=\"0\"><T>X.AcceptedDomain</T></TN><Props>");
+            if i == 0 {
+                x.push_str(
+                    "<Obj N=\"OrganizationId\" RefId=\"1\"><ToString>Contoso</ToString></Obj>",
+                );
+            } else {
+                x.push_str(&format!(
+                    "<Obj N=\"Other\" RefId=\"{}\"><ToString>o</ToString></Obj>",
+                    i + 1
+                ));
+                if i % 1000 == 0 || i == n - 1 {
+                    x.push_str("<Ref N=\"OrganizationId\" RefId=\"1\" />");
+                }
+            }
+            x.push_str("</Props></Obj>\n");
+        }
+        x.push_str("</Objs>\n");
+        let (recs, out) = parse_str(&x).unwrap();
+        assert_eq!(recs.len(), n);
+        assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+        assert_eq!(
+            recs[n - 1].value("OrganizationId"),
+            Some(&Value::Text("Contoso".into()))
+        );
     }
 
     #[test]

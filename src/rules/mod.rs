@@ -499,8 +499,13 @@ impl Rule {
 /// Evaluates every rule over the model.
 pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
+    let products: std::collections::HashMap<String, Product> = model
+        .servers
+        .iter()
+        .filter_map(|s| s.product.map(|p| (s.name.to_lowercase(), p)))
+        .collect();
     let version_of = |server: &str| -> (Option<Product>, String) {
-        match model.server(server).and_then(|s| s.product) {
+        match products.get(&server.to_lowercase()).copied() {
             Some(p) => (Some(p), p.as_str().to_string()),
             None => (None, "2007+".to_string()),
         }
@@ -597,11 +602,9 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
             ObjectKind::AdPermission => {
                 // One finding per connector identity, citing every matching entry.
                 let mut by_target: Vec<(String, Vec<Evidence>, Option<String>)> = Vec::new();
+                let mut target_index: std::collections::HashMap<String, usize> =
+                    std::collections::HashMap::new();
                 for a in &model.aces {
-                    let target = a
-                        .identity
-                        .clone()
-                        .unwrap_or_else(|| NO_IDENTITY.to_string());
                     let exported = a
                         .identity
                         .as_deref()
@@ -611,15 +614,19 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                         connector_exported: exported,
                     };
                     if let Some(ev) = rule.when.eval(&subject) {
+                        let target = a
+                            .identity
+                            .clone()
+                            .unwrap_or_else(|| NO_IDENTITY.to_string());
                         let server = (target != NO_IDENTITY)
                             .then(|| target.split_once('\\').map(|(s, _)| s.to_string()))
                             .flatten();
-                        match by_target
-                            .iter_mut()
-                            .find(|(t, _, _)| t.eq_ignore_ascii_case(&target))
-                        {
-                            Some(e) => e.1.extend(ev),
-                            None => by_target.push((target, ev, server)),
+                        match target_index.get(&target.to_lowercase()) {
+                            Some(&i) => by_target[i].1.extend(ev),
+                            None => {
+                                target_index.insert(target.to_lowercase(), by_target.len());
+                                by_target.push((target, ev, server));
+                            }
                         }
                     }
                 }
