@@ -382,7 +382,8 @@ fn scan_file(
         used: 0,
         kinds: Vec::new(),
     };
-    let reader = decode::Pipelined::new(reader);
+    let filter = matches!(format, Format::CliXml).then(crate::input::blob_filter::BlobFilter::new);
+    let reader = decode::Pipelined::with_filter(reader, filter);
     let result: Result<(), InputError> = match format {
         Format::CliXml => {
             let res = clixml::parse(reader, &name, &mut |rec| run.take(&rec));

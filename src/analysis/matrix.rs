@@ -94,10 +94,13 @@ impl PrincipalKind {
                 if c.has_auth("Integrated") {
                     how.push("Integrated (NTLM/Kerberos)");
                 }
-                if c.has_auth("BasicAuth") {
-                    how.push("BasicAuth");
-                } else if c.has_auth("BasicAuthRequireTLS") && c.has_auth("Tls") {
-                    how.push("BasicAuthRequireTLS (after STARTTLS)");
+                let basic = c.has_auth("BasicAuth") || c.has_auth("BasicAuthRequireTLS");
+                if basic && c.has_auth("BasicAuthRequireTLS") {
+                    if c.has_auth("Tls") {
+                        how.push("Basic after STARTTLS");
+                    }
+                } else if basic {
+                    how.push("Basic (no TLS required)");
                 }
                 if how.is_empty() {
                     Err("AuthMechanism offers no user authentication (no Integrated, BasicAuth or BasicAuthRequireTLS with Tls)".into())

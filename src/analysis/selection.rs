@@ -118,6 +118,20 @@ pub enum Status {
 }
 
 impl Status {
+    /// How close the connector came to answering (0 = it answers).
+    pub fn rank(self) -> u8 {
+        match self {
+            Status::Won => 0,
+            Status::Tied => 1,
+            Status::LessSpecific => 2,
+            Status::RangesUnknown => 3,
+            Status::NotInRanges => 4,
+            Status::OtherLocalAddress => 5,
+            Status::OtherPort => 6,
+            Status::Disabled => 7,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Won => "won",
@@ -152,7 +166,8 @@ pub struct Selection<'m> {
     pub client: IpAddr,
     pub port: u16,
     pub local: Option<IpAddr>,
-    /// Every connector of the server, the winner first, then in export order.
+    /// Every connector of the server, the winner first, then by [`Status::rank`] (export order
+    /// within a rank).
     pub candidates: Vec<Candidate<'m>>,
     /// Remarks (ties, incomplete exports, an unknown server).
     pub notes: Vec<String>,
@@ -325,7 +340,7 @@ pub fn select<'m>(
         let wbind = cands[wi].binding.as_ref().map(fmt_binding).unwrap_or_default();
         cands[wi].status = Status::Won;
         cands[wi].reason = format!(
-            "answers: listens on {wbind} and its RemoteIPRanges entry {wrange} ({}) is the most specific match for {client}",
+            "listens on {wbind} and its RemoteIPRanges entry {wrange} ({}) is the most specific match for {client}",
             entry_size(&wrange)
         );
         for &(i, size, specific) in &matching[1..] {
@@ -372,8 +387,8 @@ pub fn select<'m>(
             "no connector bound to every local address answers {client} on port {port}; connectors bound to a specific address may (give --local)"
         ));
     }
-    // Winner first, then export order.
-    cands.sort_by_key(|c| c.status != Status::Won);
+    // Winner first, then the closest contenders, each group in export order.
+    cands.sort_by_key(|c| c.status.rank());
     Selection {
         server: server.to_string(),
         client,

@@ -7,6 +7,7 @@
 //! in fixed-size chunks, so memory never grows with the file. Line endings are left alone:
 //! parsers accept CRLF and LF.
 
+use crate::input::blob_filter::BlobFilter;
 use encoding_rs::{CoderResult, Decoder, Encoding, UTF_16BE, UTF_16LE, UTF_8, WINDOWS_1252};
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -275,30 +276,45 @@ const PIPE_CHUNK: usize = 256 * 1024;
 const DEPTH: usize = 4;
 
 impl Pipelined {
-    pub fn new<R: Read + Send + 'static>(mut inner: R) -> Pipelined {
+    pub fn new<R: Read + Send + 'static>(inner: R) -> Pipelined {
+        Pipelined::with_filter(inner, None)
+    }
+
+    /// Like [`Pipelined::new`], with a [`BlobFilter`] run on the reading thread (CliXML:
+    /// the parser then never sees the base64 blobs).
+    pub fn with_filter<R: Read + Send + 'static>(
+        mut inner: R,
+        mut filter: Option<BlobFilter>,
+    ) -> Pipelined {
         let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
         let (back, spare) = sync_channel::<Vec<u8>>(DEPTH + 2);
-        std::thread::spawn(move || loop {
-            let mut buf = spare.try_recv().unwrap_or_default();
-            buf.resize(PIPE_CHUNK, 0);
-            let mut n = 0;
-            while n < PIPE_CHUNK {
-                match inner.read(&mut buf[n..]) {
-                    Ok(0) => break,
-                    Ok(k) => n += k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
+        std::thread::spawn(move || {
+            let mut raw = vec![0u8; PIPE_CHUNK];
+            loop {
+                let mut n = 0;
+                while n < PIPE_CHUNK {
+                    match inner.read(&mut raw[n..]) {
+                        Ok(0) => break,
+                        Ok(k) => n += k,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
                     }
                 }
-            }
-            if n == 0 {
-                return; // dropping `tx` is end of input
-            }
-            buf.truncate(n);
-            if tx.send(Ok(buf)).is_err() {
-                return; // the parser stopped reading
+                let mut buf = spare.try_recv().unwrap_or_default();
+                buf.clear();
+                match filter.as_mut() {
+                    Some(f) => f.process(&raw[..n], &mut buf, n == 0),
+                    None => buf.extend_from_slice(&raw[..n]),
+                }
+                if !buf.is_empty() && tx.send(Ok(buf)).is_err() {
+                    return; // the parser stopped reading
+                }
+                if n == 0 {
+                    return; // dropping `tx` is end of input
+                }
             }
         });
         Pipelined {

@@ -1,0 +1,658 @@
+//! `relay-audit inventory`: a pre-migration summary of an Exchange 2007+ organisation.
+//!
+//! * the servers and their versions;
+//! * the receive connectors: default (as setup creates them) or custom, and which defaults
+//!   were modified (PermissionGroups `Custom`, or ACEs no permission group accounts for);
+//! * the relay matrix ([`crate::analysis::matrix`]);
+//! * the hosts that rely on relay: the single addresses and small ranges from which anonymous
+//!   (or externally secured) sessions may relay, with the site file's word on each;
+//! * for each relay connector, the equivalent Exchange 2016/2019/SE configuration as a
+//!   PowerShell script (`New-ReceiveConnector ... -TransportRole FrontendTransport -Custom`,
+//!   `Add-ADPermission ... ms-Exch-SMTP-Accept-Any-Recipient`), every value single-quoted with
+//!   `'` doubled ([`crate::rules::ps_quote_content`]). A relay on a default connector, or one
+//!   open to every address, is not copied: the script says what to do instead.
+
+use crate::analysis::matrix::{self, held, MatrixOut, PrincipalKind, ANY_RECIPIENT, SUBMIT};
+use crate::analysis::permissions::{ConnectorFacts, Facts, Via};
+use crate::analysis::selection::{self, binding_ip, fmt_binding};
+use crate::analysis::site::{abbreviate, same_server, Site};
+use crate::model::ip_range::IpSet;
+use crate::model::principal::Principal;
+use crate::model::{Model, ReceiveConnector};
+use crate::rules::ps_quote_content;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Ranges up to this many addresses are "small": hosts an admin can name.
+pub const SMALL_RANGE: u128 = 256;
+
+/// What `inventory` needs besides the model.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The server the migration script creates connectors on (`--target-server`); default:
+    /// each connector's own server.
+    pub target_server: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerRow {
+    pub name: String,
+    pub product: Option<&'static str>,
+    pub version: Option<String>,
+    pub connectors: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectorRow {
+    pub id: String,
+    pub server: String,
+    pub name: String,
+    /// `default` (a connector setup creates) or `custom`.
+    pub kind: &'static str,
+    pub enabled: bool,
+    pub transport_role: Option<String>,
+    pub bindings: Vec<String>,
+    pub remote_ip_ranges: Vec<String>,
+    pub permission_groups: Option<Vec<String>>,
+    pub auth_mechanism: Option<Vec<String>>,
+    /// A default connector changed from its presets.
+    pub modified: bool,
+    /// What differs from the presets: `Custom` and the hand-made ACEs (any connector).
+    pub modifications: Vec<String>,
+    /// Anonymous (or externally secured) sessions may relay through it.
+    pub relay: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RelayHost {
+    /// One address or range, canonical.
+    pub address: String,
+    pub count: u128,
+    pub public_count: u128,
+    /// At most [`SMALL_RANGE`] addresses.
+    pub small: bool,
+    pub principal: &'static str,
+    pub server: String,
+    pub port: u16,
+    pub connector: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nat: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Migration {
+    pub connector: String,
+    pub target_server: String,
+    /// `anonymous-relay` or `externally-secured`.
+    pub kind: &'static str,
+    /// Whether a script is given (not for default connectors or whole-Internet ranges).
+    pub migrated: bool,
+    pub remote_ip_ranges: Vec<String>,
+    pub warnings: Vec<String>,
+    /// PowerShell for the Exchange Management Shell of the target (comments start with `#`).
+    pub script: String,
+}
+
+/// The whole summary (JSON as is; text through [`write_text`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Inventory {
+    pub tool: Tool,
+    pub servers: Vec<ServerRow>,
+    pub connectors: Vec<ConnectorRow>,
+    pub matrix: MatrixOut,
+    pub relay_hosts: Vec<RelayHost>,
+    pub migration: Vec<Migration>,
+    /// Every migration script, in order, as one file.
+    pub script: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+}
+
+/// Names Exchange setup gives its receive connectors: 2013+ `Default <S>`, `Client Proxy
+/// <S>`, `Default Frontend <S>`, `Outbound Proxy Frontend <S>`, `Client Frontend <S>`;
+/// 2007/2010 `Default <S>`, `Client <S>`.
+pub fn is_setup_connector(c: &ReceiveConnector) -> bool {
+    if c.is_default() {
+        return true;
+    }
+    let n = c.name.to_ascii_lowercase();
+    let s = c.server.to_ascii_lowercase();
+    if s.is_empty() {
+        return false;
+    }
+    ["client proxy", "outbound proxy frontend", "client frontend", "client"]
+        .iter()
+        .any(|p| n == format!("{p} {s}"))
+}
+
+/// Text safe inside a PowerShell `#` comment: no line breaks or other control characters.
+fn comment_safe(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() && *c != '\u{2028}' && *c != '\u{2029}')
+        .collect()
+}
+
+fn q(s: &str) -> String {
+    format!("'{}'", ps_quote_content(s))
+}
+
+/// The ACEs on a connector that no permission group accounts for (added with
+/// Add-ADPermission), as sentences.
+fn hand_made(f: &ConnectorFacts<'_>) -> Vec<String> {
+    let c = f.connector;
+    let mut out = Vec::new();
+    for a in f.aces.iter().filter(|a| !a.inherited) {
+        if a.deny {
+            let legacy = a.principal == Principal::LegacyInterop
+                && c.has_permission_group("ExchangeLegacyServers");
+            if !legacy {
+                for r in &a.extended_rights {
+                    out.push(format!(
+                        "ACE {} deny {r} ({}:{})",
+                        a.user, a.src.file, a.src.line
+                    ));
+                }
+            }
+            continue;
+        }
+        for r in &a.extended_rights {
+            let (grants, _) = f.holds(&[a.principal.class()], r);
+            let explained = grants.iter().any(|g| {
+                matches!(g.via, Via::Ace(x) if std::ptr::eq(x, *a)) && g.explained_by_group
+            });
+            if !explained {
+                out.push(format!(
+                    "ACE {} allow {r} ({}:{}) added by hand",
+                    a.user, a.src.file, a.src.line
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Which relay (if any) the connector grants to sessions that need no account.
+fn relay_kind(f: &ConnectorFacts<'_>) -> Option<PrincipalKind> {
+    let c = f.connector;
+    if c.enabled == Some(false) {
+        return None;
+    }
+    for kind in [PrincipalKind::ExternallySecured, PrincipalKind::Anonymous] {
+        if kind.session_on(c).is_ok()
+            && held(f, kind, SUBMIT).held()
+            && held(f, kind, ANY_RECIPIENT).held()
+        {
+            return Some(kind);
+        }
+    }
+    None
+}
+
+fn product_name(p: crate::model::Product) -> &'static str {
+    p.as_str()
+}
+
+/// Builds the inventory.
+pub fn inventory(model: &Model, site: Option<&Site>, opts: &Options) -> Inventory {
+    let facts = Facts::compute(model);
+    let mx = matrix::compute(model, site);
+
+    let servers = matrix::server_names(model)
+        .into_iter()
+        .map(|name| {
+            let s = model.servers.iter().find(|s| same_server(&s.name, &name));
+            ServerRow {
+                connectors: model
+                    .connectors
+                    .iter()
+                    .filter(|c| same_server(&c.server, &name))
+                    .count(),
+                product: s.and_then(|s| s.product).map(product_name),
+                version: s.and_then(|s| s.version.as_ref().map(|v| v.value.clone())),
+                name,
+            }
+        })
+        .collect();
+
+    let mut connectors = Vec::new();
+    let mut migration = Vec::new();
+    for f in &facts.connectors {
+        let c = f.connector;
+        let default = is_setup_connector(c);
+        let mut modifications = Vec::new();
+        if c.has_permission_group("Custom") {
+            modifications.push(
+                "PermissionGroups include Custom: the ACL holds more than the presets".to_string(),
+            );
+        }
+        modifications.extend(hand_made(f));
+        let relay = relay_kind(f);
+        connectors.push(ConnectorRow {
+            id: c.identity.clone(),
+            server: c.server.clone(),
+            name: c.name.clone(),
+            kind: if default { "default" } else { "custom" },
+            enabled: c.enabled != Some(false),
+            transport_role: c.transport_role.clone(),
+            bindings: c.bindings.iter().map(fmt_binding).collect(),
+            remote_ip_ranges: selection::range_entries(c)
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
+            permission_groups: c.permission_groups.clone(),
+            auth_mechanism: c.auth_mechanism.clone(),
+            modified: default && !modifications.is_empty(),
+            modifications,
+            relay: relay.map(|k| match k {
+                PrincipalKind::ExternallySecured => "externally-secured",
+                _ => "anonymous",
+            }),
+        });
+        if let Some(kind) = relay {
+            migration.push(migrate(f, kind, default, site, opts));
+        }
+    }
+
+    let matrix = mx.report();
+    let mut relay_hosts = Vec::new();
+    for l in &matrix.listeners {
+        for cell in &l.relay {
+            if !matches!(cell.principal, "anonymous" | "externally-secured") {
+                continue;
+            }
+            for p in &cell.via {
+                for r in p.addresses.ranges() {
+                    let set = IpSet::from(r);
+                    relay_hosts.push(RelayHost {
+                        address: r.to_string(),
+                        count: r.size(),
+                        public_count: set.public_count(),
+                        small: r.size() <= SMALL_RANGE,
+                        principal: cell.principal,
+                        server: l.server.clone(),
+                        port: l.port,
+                        connector: p.connector.clone(),
+                        trusted: site
+                            .and_then(|s| s.trusted_covering(r))
+                            .map(|h| h.label()),
+                        nat: site.and_then(|s| s.nat_in(&set).first().map(|h| h.label())),
+                    });
+                }
+            }
+        }
+    }
+
+    let mut script = String::new();
+    if !migration.is_empty() {
+        script.push_str(
+            "# relay-audit inventory: relay connectors for Exchange 2016/2019/SE (run in the Exchange Management Shell)\n",
+        );
+        for m in &migration {
+            script.push('\n');
+            script.push_str(&m.script);
+        }
+    }
+    Inventory {
+        tool: Tool {
+            name: "relay-audit",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        servers,
+        connectors,
+        matrix,
+        relay_hosts,
+        migration,
+        script,
+        site: site.map(|s| s.file.clone()),
+    }
+}
+
+fn migrate(
+    f: &ConnectorFacts<'_>,
+    kind: PrincipalKind,
+    default: bool,
+    site: Option<&Site>,
+    opts: &Options,
+) -> Migration {
+    let c = f.connector;
+    let target = opts
+        .target_server
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| c.server.clone());
+    let entries = selection::range_entries(c);
+    let ranges: Vec<String> = entries.iter().map(|r| r.to_string()).collect();
+    let set = IpSet::from_ranges(entries.iter().copied());
+    let kind_str = match kind {
+        PrincipalKind::ExternallySecured => "externally-secured",
+        _ => "anonymous-relay",
+    };
+    let mut warnings = Vec::new();
+    let mut refuse: Option<String> = None;
+    if default {
+        refuse = Some(format!(
+            "{} is a default connector: Microsoft's guidance is never to add relay rights to one. Do not copy it; create a dedicated relay connector for the hosts that really need relay (see the relay hosts) and remove the grant.",
+            c.identity
+        ));
+    } else if set.covers_all() {
+        refuse = Some(format!(
+            "{} lets every address relay ({}): copying it would carry an open relay over. Scope a new connector to the hosts that need relay (protocol logs show them).",
+            c.identity,
+            matrix::describe_count(&set)
+        ));
+    } else if !selection::ranges_complete(c) {
+        refuse = Some(format!(
+            "the RemoteIPRanges of {} were not completely exported: export them whole (Export-Clixml) before migrating",
+            c.identity
+        ));
+    }
+    if refuse.is_none() {
+        let public = set.public();
+        if !public.is_empty() {
+            warnings.push(format!(
+                "{} public address(es) in RemoteIPRanges ({}): check each before copying",
+                public.size(),
+                abbreviate(&public, 6)
+            ));
+        }
+        if let Some(s) = site {
+            for h in s.nat_in(&set) {
+                warnings.push(format!(
+                    "{}; remove it from -RemoteIPRanges and name the real senders instead",
+                    s.nat_sentence(h, "the new connector")
+                ));
+            }
+        }
+    }
+    let mut ports: Vec<u16> = c.bindings.iter().map(|b| b.port).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    if ports.is_empty() {
+        ports.push(25);
+    }
+    let mut bindings = Vec::new();
+    for p in &ports {
+        let fam: Vec<bool> = c
+            .bindings
+            .iter()
+            .filter(|b| b.port == *p)
+            .filter_map(binding_ip)
+            .map(|ip| ip.is_ipv4())
+            .collect();
+        if fam.is_empty() || fam.contains(&true) {
+            bindings.push(format!("0.0.0.0:{p}"));
+        }
+        if fam.contains(&false) {
+            bindings.push(format!("'[::]:{p}'"));
+        }
+        if matches!(p, 465 | 717 | 2525) {
+            warnings.push(format!(
+                "port {p} belongs to the Transport service's own connectors on 2013+ Mailbox servers: a FrontendTransport connector there conflicts; use 25"
+            ));
+        }
+    }
+    for b in &c.bindings {
+        if binding_ip(b).is_some_and(|ip| !ip.is_unspecified()) {
+            warnings.push(format!(
+                "{} was bound to {}: the script binds every address; use the target's own address if the connector must stay on a separate IP",
+                c.identity,
+                fmt_binding(b)
+            ));
+        }
+    }
+
+    let mut s = String::new();
+    let comment = c
+        .raw("Comment")
+        .map(|r| comment_safe(r.value.trim()))
+        .filter(|v| !v.is_empty())
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "# {} -> {}: {}{}",
+        comment_safe(&c.identity),
+        comment_safe(&target),
+        match kind {
+            PrincipalKind::ExternallySecured => "externally secured relay",
+            _ => "anonymous relay",
+        },
+        comment
+    );
+    if let Some(why) = &refuse {
+        let _ = writeln!(s, "# NOT MIGRATED: {}", comment_safe(why));
+        return Migration {
+            connector: c.identity.clone(),
+            target_server: target,
+            kind: kind_str,
+            migrated: false,
+            remote_ip_ranges: ranges,
+            warnings: vec![why.clone()],
+            script: s,
+        };
+    }
+    for w in &warnings {
+        let _ = writeln!(s, "# WARNING: {}", comment_safe(w));
+    }
+    let quoted_ranges = ranges.iter().map(|r| q(r)).collect::<Vec<_>>().join(",");
+    let target_id = format!("{target}\\{}", c.name);
+    match kind {
+        PrincipalKind::ExternallySecured => {
+            let auth = if c.has_auth("Tls") {
+                "Tls,ExternalAuthoritative"
+            } else {
+                "ExternalAuthoritative"
+            };
+            let _ = writeln!(
+                s,
+                "New-ReceiveConnector -Name {} -Server {} -TransportRole FrontendTransport -Custom -Bindings {} -RemoteIPRanges {} -AuthMechanism {auth} -PermissionGroups ExchangeServers",
+                q(&c.name),
+                q(&target),
+                bindings.join(","),
+                quoted_ranges
+            );
+        }
+        _ => {
+            let user = f
+                .aces
+                .iter()
+                .find(|a| {
+                    !a.deny && a.principal == Principal::Anonymous && a.has_right(ANY_RECIPIENT)
+                })
+                .map(|a| a.user.clone())
+                .unwrap_or_else(|| "NT AUTHORITY\\ANONYMOUS LOGON".to_string());
+            let _ = writeln!(
+                s,
+                "New-ReceiveConnector -Name {} -Server {} -TransportRole FrontendTransport -Custom -Bindings {} -RemoteIPRanges {} -PermissionGroups AnonymousUsers",
+                q(&c.name),
+                q(&target),
+                bindings.join(","),
+                quoted_ranges
+            );
+            let _ = writeln!(
+                s,
+                "Get-ReceiveConnector {} | Add-ADPermission -User {} -ExtendedRights ms-Exch-SMTP-Accept-Any-Recipient",
+                q(&target_id),
+                q(&user)
+            );
+        }
+    }
+    if c
+        .protocol_logging
+        .as_deref()
+        .is_some_and(|l| l.eq_ignore_ascii_case("Verbose"))
+    {
+        let _ = writeln!(
+            s,
+            "Set-ReceiveConnector {} -ProtocolLoggingLevel Verbose",
+            q(&target_id)
+        );
+    }
+    Migration {
+        connector: c.identity.clone(),
+        target_server: target,
+        kind: kind_str,
+        migrated: true,
+        remote_ip_ranges: ranges,
+        warnings,
+        script: s,
+    }
+}
+
+/// The inventory as text.
+pub fn write_text(inv: &Inventory) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "relay-audit inventory (pre-migration summary)");
+    if let Some(s) = &inv.site {
+        let _ = writeln!(o, "site file: {s}");
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "Servers");
+    for s in &inv.servers {
+        let _ = writeln!(
+            o,
+            "  {:<12} {:<16} {} receive connector(s){}",
+            s.name,
+            s.product
+                .map(|p| format!("Exchange {p}"))
+                .unwrap_or_else(|| "version unknown".into()),
+            s.connectors,
+            s.version
+                .as_deref()
+                .map(|v| format!("  ({v})"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "Receive connectors");
+    for c in &inv.connectors {
+        let _ = writeln!(
+            o,
+            "  {}  [{}{}{}]",
+            c.id,
+            c.kind,
+            if c.modified { ", MODIFIED" } else { "" },
+            if c.enabled { "" } else { ", disabled" }
+        );
+        let _ = writeln!(
+            o,
+            "      {}  bindings {}  ranges {}",
+            c.transport_role.as_deref().unwrap_or("role ?"),
+            c.bindings.join(", "),
+            short_list(&c.remote_ip_ranges, 6)
+        );
+        let _ = writeln!(
+            o,
+            "      groups {}  auth {}",
+            c.permission_groups
+                .as_ref()
+                .map(|v| v.join(", "))
+                .unwrap_or_else(|| "?".into()),
+            c.auth_mechanism
+                .as_ref()
+                .map(|v| v.join(", "))
+                .unwrap_or_else(|| "?".into())
+        );
+        if let Some(r) = c.relay {
+            let _ = writeln!(o, "      relay: {r} sessions may relay through it");
+        }
+        for m in &c.modifications {
+            let _ = writeln!(o, "      * {m}");
+        }
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "Relay matrix (who may send to any recipient, after connector selection)");
+    matrix::write_text(&inv.matrix, &mut o);
+    let _ = writeln!(o);
+    let _ = writeln!(o, "Hosts that rely on relay");
+    let small: Vec<&RelayHost> = inv.relay_hosts.iter().filter(|h| h.small).collect();
+    if small.is_empty() {
+        let _ = writeln!(o, "  none (no single address or small range may relay anonymously)");
+    }
+    for h in small {
+        let mut tags = Vec::new();
+        if let Some(t) = &h.trusted {
+            tags.push(format!("trusted: {t}"));
+        }
+        if let Some(n) = &h.nat {
+            tags.push(format!("NAT: {n} — stands for every client behind it"));
+        }
+        let _ = writeln!(
+            o,
+            "  {:<18} {:<20} {}:{} via {}{}",
+            h.address,
+            h.principal,
+            h.server,
+            h.port,
+            h.connector,
+            if tags.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", tags.join("; "))
+            }
+        );
+    }
+    let broad: Vec<&RelayHost> = inv.relay_hosts.iter().filter(|h| !h.small).collect();
+    if !broad.is_empty() {
+        let total: u128 = broad.iter().map(|h| h.count).fold(0, u128::saturating_add);
+        let public: u128 = broad
+            .iter()
+            .map(|h| h.public_count)
+            .fold(0, u128::saturating_add);
+        let _ = writeln!(
+            o,
+            "  ! {} broad range(s) ({total} addresses, {public} public) may relay too: find the real senders in the protocol logs before migrating",
+            broad.len()
+        );
+        for h in broad.iter().take(8) {
+            let _ = writeln!(o, "    {} ({} via {})", h.address, h.principal, h.connector);
+        }
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "Migration script (Exchange 2016/2019/SE)");
+    if inv.script.is_empty() {
+        let _ = writeln!(o, "  no relay connector to migrate");
+    } else {
+        for l in inv.script.lines() {
+            let _ = writeln!(o, "  {l}");
+        }
+    }
+    o
+}
+
+fn short_list(v: &[String], n: usize) -> String {
+    if v.is_empty() {
+        return "(none)".into();
+    }
+    let mut s = v.iter().take(n).cloned().collect::<Vec<_>>().join(", ");
+    if v.len() > n {
+        s.push_str(&format!(", … ({} more)", v.len() - n));
+    }
+    s
+}
+
+/// The inventory as one JSON document (with a final newline).
+pub fn write_json(inv: &Inventory) -> String {
+    let mut s = serde_json::to_string_pretty(inv).expect("inventory serializes");
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_cannot_break_out() {
+        assert_eq!(comment_safe("a\r\nRemove-Item x"), "aRemove-Item x");
+        assert_eq!(q("it's"), "'it''s'");
+    }
+}
