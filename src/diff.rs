@@ -435,7 +435,7 @@ pub fn write_text(
 ) -> std::io::Result<()> {
     let esc = |s: &str| -> String {
         if markdown {
-            crate::report::escape_markdown(s)
+            crate::report::markdown::escape(s)
         } else {
             s.to_string()
         }

@@ -214,7 +214,11 @@ pub fn match_domain<'m>(model: &'m Model, domain: &str) -> Option<&'m AcceptedDo
     let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
     let mut best: Option<((u8, usize), &'m AcceptedDomain)> = None;
     for ad in &model.domains {
-        let name = ad.domain_name.trim().trim_end_matches('.').to_ascii_lowercase();
+        let name = ad
+            .domain_name
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
         let score = if name == "*" {
             Some((0, 0))
         } else if let Some(parent) = name.strip_prefix("*.") {
@@ -303,7 +307,11 @@ fn wording(p: Option<Product>) -> Wording {
 }
 
 fn fqdn_of(c: &ReceiveConnector, model: &Model, server: &str) -> String {
-    if let Some(f) = c.raw("Fqdn").map(|r| r.value.trim()).filter(|v| !v.is_empty()) {
+    if let Some(f) = c
+        .raw("Fqdn")
+        .map(|r| r.value.trim())
+        .filter(|v| !v.is_empty())
+    {
         return f.to_string();
     }
     let default = model
@@ -508,7 +516,9 @@ pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Expl
             "TCP connection from {} to {server_name}:{}",
             req.client, req.port
         ));
-        t.note("no receive connector accepts this client: no 220 banner, the session ends".to_string());
+        t.note(
+            "no receive connector accepts this client: no 220 banner, the session ends".to_string(),
+        );
         let mut site_notes = Vec::new();
         if let Some(h) = site.and_then(|s| s.nat_for(req.client)) {
             site_notes.push(format!(
@@ -1114,11 +1124,112 @@ pub fn write_json(e: &Explanation) -> String {
 mod tests {
     use super::*;
 
+    fn model_of(product: Product) -> Model {
+        let mut m = crate::analysis::selection::tests::model();
+        m.servers.push(crate::model::ExchangeServer {
+            name: "EX01".into(),
+            src: crate::model::Source {
+                file: std::sync::Arc::from("servers.xml"),
+                line: 1,
+            },
+            version: None,
+            product: Some(product),
+            build: None,
+            roles: None,
+        });
+        m
+    }
+
+    fn request(client: &str, port: u16) -> Request {
+        Request {
+            server: "EX01".into(),
+            client: client.parse().unwrap(),
+            port,
+            local: None,
+            auth: Auth::None,
+            mail_from: "a@x.test".into(),
+            rcpt: "b@y.test".into(),
+            helo: None,
+            today: Some((2023, 3, 14)),
+        }
+    }
+
+    #[test]
+    fn replies_are_worded_per_version() {
+        let e = explain(
+            &model_of(Product::Ex2010),
+            &request("203.0.113.9", 25),
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.verdict.code, "relay-refused");
+        assert_eq!(e.verdict.smtp, "550 5.7.1 Unable to relay");
+        let e = explain(
+            &model_of(Product::Ex2016),
+            &request("203.0.113.9", 25),
+            None,
+        )
+        .unwrap();
+        assert!(e.verdict.smtp.starts_with("550 5.7.54"));
+        let e = explain(
+            &model_of(Product::Ex2007),
+            &request("203.0.113.9", 587),
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.verdict.code, "mail-refused");
+        assert_eq!(e.verdict.smtp, "530 5.7.1 Client was not authenticated");
+        let err = explain(
+            &model_of(Product::Ex2003),
+            &request("203.0.113.9", 25),
+            None,
+        );
+        assert!(err.unwrap_err().contains("2007+"));
+    }
+
+    #[test]
+    fn deny_beats_the_relay_grant() {
+        let mut m = model_of(Product::Ex2019);
+        m.connectors[1].permission_groups = Some(vec!["AnonymousUsers".into(), "Custom".into()]);
+        let ace = |deny: bool| crate::model::Ace {
+            identity: Some("EX01\\Relay EX01".into()),
+            user: "NT AUTHORITY\\ANONYMOUS LOGON".into(),
+            principal: crate::model::principal::Principal::Anonymous,
+            extended_rights: vec![ANY_RECIPIENT.into()],
+            extended_rights_truncated: false,
+            access_rights: vec![],
+            deny,
+            inherited: false,
+            src: crate::model::Source {
+                file: std::sync::Arc::from("perms.xml"),
+                line: if deny { 3 } else { 9 },
+            },
+            raw: vec![],
+        };
+        m.aces.push(ace(false));
+        let e = explain(&m, &request("10.1.1.25", 25), None).unwrap();
+        assert_eq!(e.verdict.code, "relay-allowed");
+        m.aces.push(ace(true));
+        let e = explain(&m, &request("10.1.1.25", 25), None).unwrap();
+        assert_eq!(e.verdict.code, "relay-refused");
+        assert!(
+            e.verdict.summary.contains("denied by ACE"),
+            "{}",
+            e.verdict.summary
+        );
+    }
+
     #[test]
     fn banner_dates_have_the_right_weekday() {
-        assert_eq!(banner_date((2023, 3, 14)), "Tue, 14 Mar 2023 00:00:00 +0000");
+        assert_eq!(
+            banner_date((2023, 3, 14)),
+            "Tue, 14 Mar 2023 00:00:00 +0000"
+        );
         assert_eq!(banner_date((1970, 1, 1)), "Thu, 1 Jan 1970 00:00:00 +0000");
-        assert_eq!(banner_date((2024, 2, 29)), "Thu, 29 Feb 2024 00:00:00 +0000");
+        assert_eq!(
+            banner_date((2024, 2, 29)),
+            "Thu, 29 Feb 2024 00:00:00 +0000"
+        );
     }
 
     #[test]
@@ -1142,7 +1253,10 @@ mod tests {
             ],
             ..Default::default()
         };
-        assert_eq!(match_domain(&m, "contoso.com").unwrap().identity, "contoso.com");
+        assert_eq!(
+            match_domain(&m, "contoso.com").unwrap().identity,
+            "contoso.com"
+        );
         assert_eq!(
             match_domain(&m, "eu.contoso.com").unwrap().identity,
             "*.contoso.com"

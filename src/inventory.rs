@@ -13,10 +13,10 @@
 //!   open to every address, is not copied: the script says what to do instead.
 
 use crate::analysis::matrix::{self, held, MatrixOut, PrincipalKind, ANY_RECIPIENT, SUBMIT};
-use crate::analysis::permissions::{ConnectorFacts, Facts, Via};
+use crate::analysis::permissions::{ConnectorFacts, Facts, Via, GROUP_GRANTS};
 use crate::analysis::selection::{self, binding_ip, fmt_binding};
 use crate::analysis::site::{abbreviate, same_server, Site};
-use crate::model::ip_range::IpSet;
+use crate::model::ip_range::{IpRange, IpSet};
 use crate::model::principal::Principal;
 use crate::model::{Model, ReceiveConnector};
 use crate::rules::ps_quote_content;
@@ -128,9 +128,14 @@ pub fn is_setup_connector(c: &ReceiveConnector) -> bool {
     if s.is_empty() {
         return false;
     }
-    ["client proxy", "outbound proxy frontend", "client frontend", "client"]
-        .iter()
-        .any(|p| n == format!("{p} {s}"))
+    [
+        "client proxy",
+        "outbound proxy frontend",
+        "client frontend",
+        "client",
+    ]
+    .iter()
+    .any(|p| n == format!("{p} {s}"))
 }
 
 /// Text safe inside a PowerShell `#` comment: no line breaks or other control characters.
@@ -145,7 +150,8 @@ fn q(s: &str) -> String {
 }
 
 /// The ACEs on a connector that no permission group accounts for (added with
-/// Add-ADPermission), as sentences.
+/// Add-ADPermission), as sentences. A right relay-audit does not track (outside
+/// `GROUP_GRANTS`) held by a principal of one of the connector's groups counts as the group's.
 fn hand_made(f: &ConnectorFacts<'_>) -> Vec<String> {
     let c = f.connector;
     let mut out = Vec::new();
@@ -163,7 +169,20 @@ fn hand_made(f: &ConnectorFacts<'_>) -> Vec<String> {
             }
             continue;
         }
+        // The principals the connector's groups grant to (their full ACL holds more rights
+        // than the relay-relevant ones GROUP_GRANTS lists).
+        let group_principal = GROUP_GRANTS
+            .iter()
+            .any(|(g, who, _)| c.has_permission_group(g) && who.contains(&a.principal.class()))
+            || (a.principal == Principal::ExternallySecuredServers
+                && c.has_auth("ExternalAuthoritative"));
         for r in &a.extended_rights {
+            let tracked = GROUP_GRANTS
+                .iter()
+                .any(|(_, _, rights)| rights.iter().any(|x| x.eq_ignore_ascii_case(r)));
+            if group_principal && !tracked {
+                continue;
+            }
             let (grants, _) = f.holds(&[a.principal.class()], r);
             let explained = grants.iter().any(|g| {
                 matches!(g.via, Via::Ace(x) if std::ptr::eq(x, *a)) && g.explained_by_group
@@ -185,15 +204,18 @@ fn relay_kind(f: &ConnectorFacts<'_>) -> Option<PrincipalKind> {
     if c.enabled == Some(false) {
         return None;
     }
-    for kind in [PrincipalKind::ExternallySecured, PrincipalKind::Anonymous] {
-        if kind.session_on(c).is_ok()
-            && held(f, kind, SUBMIT).held()
-            && held(f, kind, ANY_RECIPIENT).held()
-        {
-            return Some(kind);
-        }
-    }
-    None
+    [PrincipalKind::ExternallySecured, PrincipalKind::Anonymous]
+        .into_iter()
+        .find(|&kind| {
+            kind.session_on(c).is_ok()
+                && held(f, kind, SUBMIT).held()
+                && held(f, kind, ANY_RECIPIENT).held()
+        })
+}
+
+/// A site entry's description, or its address when it has none.
+fn host_text(h: &crate::analysis::site::Host) -> String {
+    h.description.clone().unwrap_or_else(|| h.range.to_string())
 }
 
 fn product_name(p: crate::model::Product) -> &'static str {
@@ -269,7 +291,23 @@ pub fn inventory(model: &Model, site: Option<&Site>, opts: &Options) -> Inventor
                 continue;
             }
             for p in &cell.via {
-                for r in p.addresses.ranges() {
+                // The connector's own entries (as exported) within the part it answers, so
+                // two adjacent single-address entries stay two hosts.
+                let entries = model
+                    .connector(&p.connector)
+                    .map(selection::range_entries)
+                    .unwrap_or_default();
+                let mut pieces: Vec<IpRange> = Vec::new();
+                for e in entries {
+                    for r in IpSet::from(e).intersection(&p.addresses).ranges() {
+                        if !pieces.contains(&r) {
+                            pieces.push(r);
+                        }
+                    }
+                }
+                let covered = IpSet::from_ranges(pieces.iter().copied());
+                pieces.extend(p.addresses.difference(&covered).ranges());
+                for r in pieces {
                     let set = IpSet::from(r);
                     relay_hosts.push(RelayHost {
                         address: r.to_string(),
@@ -280,10 +318,8 @@ pub fn inventory(model: &Model, site: Option<&Site>, opts: &Options) -> Inventor
                         server: l.server.clone(),
                         port: l.port,
                         connector: p.connector.clone(),
-                        trusted: site
-                            .and_then(|s| s.trusted_covering(r))
-                            .map(|h| h.label()),
-                        nat: site.and_then(|s| s.nat_in(&set).first().map(|h| h.label())),
+                        trusted: site.and_then(|s| s.trusted_covering(r)).map(host_text),
+                        nat: site.and_then(|s| s.nat_in(&set).first().map(|h| host_text(h))),
                     });
                 }
             }
@@ -361,6 +397,12 @@ fn migrate(
                 "{} public address(es) in RemoteIPRanges ({}): check each before copying",
                 public.size(),
                 abbreviate(&public, 6)
+            ));
+        }
+        for e in entries.iter().filter(|e| e.size() > SMALL_RANGE) {
+            warnings.push(format!(
+                "the entry {e} holds {} addresses: relay for a whole network rather than the devices that need it; scope the new connector to those devices",
+                e.size()
             ));
         }
         if let Some(s) = site {
@@ -485,8 +527,7 @@ fn migrate(
             );
         }
     }
-    if c
-        .protocol_logging
+    if c.protocol_logging
         .as_deref()
         .is_some_and(|l| l.eq_ignore_ascii_case("Verbose"))
     {
@@ -569,13 +610,19 @@ pub fn write_text(inv: &Inventory) -> String {
         }
     }
     let _ = writeln!(o);
-    let _ = writeln!(o, "Relay matrix (who may send to any recipient, after connector selection)");
+    let _ = writeln!(
+        o,
+        "Relay matrix (who may send to any recipient, after connector selection)"
+    );
     matrix::write_text(&inv.matrix, &mut o);
     let _ = writeln!(o);
     let _ = writeln!(o, "Hosts that rely on relay");
     let small: Vec<&RelayHost> = inv.relay_hosts.iter().filter(|h| h.small).collect();
     if small.is_empty() {
-        let _ = writeln!(o, "  none (no single address or small range may relay anonymously)");
+        let _ = writeln!(
+            o,
+            "  none (no single address or small range may relay anonymously)"
+        );
     }
     for h in small {
         let mut tags = Vec::new();
@@ -602,15 +649,15 @@ pub fn write_text(inv: &Inventory) -> String {
     }
     let broad: Vec<&RelayHost> = inv.relay_hosts.iter().filter(|h| !h.small).collect();
     if !broad.is_empty() {
-        let total: u128 = broad.iter().map(|h| h.count).fold(0, u128::saturating_add);
-        let public: u128 = broad
+        let all = broad
             .iter()
-            .map(|h| h.public_count)
-            .fold(0, u128::saturating_add);
+            .filter_map(|h| IpRange::parse(&h.address).ok())
+            .collect::<IpSet>();
         let _ = writeln!(
             o,
-            "  ! {} broad range(s) ({total} addresses, {public} public) may relay too: find the real senders in the protocol logs before migrating",
-            broad.len()
+            "  ! {} broad range(s) ({}) may relay too: find the real senders in the protocol logs before migrating",
+            broad.len(),
+            matrix::describe_count(&all)
         );
         for h in broad.iter().take(8) {
             let _ = writeln!(o, "    {} ({} via {})", h.address, h.principal, h.connector);

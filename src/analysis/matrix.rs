@@ -365,9 +365,7 @@ pub fn compute<'m>(model: &'m Model, site: Option<&Site>) -> Matrix<'m> {
                 if regions.is_empty() {
                     continue;
                 }
-                listeners.push(listener(
-                    &facts, &server, port, local, regions, &star, site,
-                ));
+                listeners.push(listener(&facts, &server, port, local, regions, &star, site));
             }
         }
     }
@@ -427,19 +425,15 @@ fn listener<'m>(
                 continue;
             };
             let what = format!("relay connector {}", r.connector.identity);
+            // Relay after authentication is normal; the site's word matters where no
+            // account is needed.
+            let no_account = matches!(
+                kind,
+                PrincipalKind::Anonymous | PrincipalKind::ExternallySecured
+            );
             let site_notes = site
-                .map(|s| {
-                    s.relay_notes(
-                        &r.addresses,
-                        server,
-                        port,
-                        &what,
-                        matches!(
-                            kind,
-                            PrincipalKind::Anonymous | PrincipalKind::ExternallySecured
-                        ),
-                    )
-                })
+                .filter(|_| no_account)
+                .map(|s| s.relay_notes(&r.addresses, server, port, &what))
                 .unwrap_or_default();
             parts.push(Access {
                 connector: r.connector,
@@ -815,7 +809,10 @@ mod tests {
             .iter()
             .find(|r| r.connector.name == "Relay EX01")
             .unwrap();
-        assert_eq!(relay.addresses.to_string(), "10.1.1.25, 10.2.0.0/24, 10.9.9.9");
+        assert_eq!(
+            relay.addresses.to_string(),
+            "10.1.1.25, 10.2.0.0/24, 10.9.9.9"
+        );
         let df = regions
             .iter()
             .find(|r| r.connector.name == "Default Frontend EX01")
@@ -837,7 +834,10 @@ mod tests {
         let mx = compute(&m, None);
         let l = mx.listener("EX01", 25).unwrap();
         let anon = l.cell(PrincipalKind::Anonymous).unwrap();
-        assert_eq!(anon.addresses.to_string(), "10.1.1.25, 10.2.0.0/24, 10.9.9.9");
+        assert_eq!(
+            anon.addresses.to_string(),
+            "10.1.1.25, 10.2.0.0/24, 10.9.9.9"
+        );
         assert_eq!(anon.addresses.public_count(), 0);
         assert!(matches!(anon.parts[0].grants[0].via, Via::Ace(_)));
         assert!(l
@@ -880,7 +880,10 @@ mod tests {
         let mx = compute(&m, None);
         let l = mx.listener("EX01", 25).unwrap();
         let ext = l.cell(PrincipalKind::ExternallySecured).unwrap();
-        assert_eq!(ext.addresses.to_string(), "10.1.1.25, 10.2.0.0/24, 10.9.9.9");
+        assert_eq!(
+            ext.addresses.to_string(),
+            "10.1.1.25, 10.2.0.0/24, 10.9.9.9"
+        );
         // Anonymous Submit on Default Frontend + `*` = relay from everywhere else.
         let anon = l.cell(PrincipalKind::Anonymous).unwrap();
         assert!(anon.addresses.covers_all_v6());
@@ -928,14 +931,15 @@ mod tests {
             .iter()
             .find(|l| l.local == Some("10.0.0.21".parse().unwrap()))
             .unwrap();
-        let apps = l.regions.iter().find(|r| r.connector.name == "Apps").unwrap();
+        let apps = l
+            .regions
+            .iter()
+            .find(|r| r.connector.name == "Apps")
+            .unwrap();
         // Relay EX01's entries are more specific than Apps' 0.0.0.0/0.
         assert!(!apps.addresses.contains("10.1.1.25".parse().unwrap()));
         assert!(apps.addresses.contains("203.0.113.9".parse().unwrap()));
         // IPv6 is not served on that local address.
-        assert!(!l
-            .regions
-            .iter()
-            .any(|r| r.addresses.size_v6() > 0));
+        assert!(!l.regions.iter().any(|r| r.addresses.size_v6() > 0));
     }
 }

@@ -277,7 +277,8 @@ pub fn select<'m>(
                 .iter()
                 .filter(|b| {
                     b.port == port
-                        && binding_ip(b).is_some_and(|ip| same_family(ip, client) && !is_wildcard(ip))
+                        && binding_ip(b)
+                            .is_some_and(|ip| same_family(ip, client) && !is_wildcard(ip))
                 })
                 .collect();
             if !elsewhere.is_empty() {
@@ -337,7 +338,11 @@ pub fn select<'m>(
     if let Some(&(wi, wsize, wspecific)) = matching.first() {
         let wrange = cands[wi].matched.expect("matching has an entry");
         let wname = cands[wi].connector.identity.clone();
-        let wbind = cands[wi].binding.as_ref().map(fmt_binding).unwrap_or_default();
+        let wbind = cands[wi]
+            .binding
+            .as_ref()
+            .map(fmt_binding)
+            .unwrap_or_default();
         cands[wi].status = Status::Won;
         cands[wi].reason = format!(
             "listens on {wbind} and its RemoteIPRanges entry {wrange} ({}) is the most specific match for {client}",
@@ -345,7 +350,11 @@ pub fn select<'m>(
         );
         for &(i, size, specific) in &matching[1..] {
             let r = cands[i].matched.expect("matching has an entry");
-            let b = cands[i].binding.as_ref().map(fmt_binding).unwrap_or_default();
+            let b = cands[i]
+                .binding
+                .as_ref()
+                .map(fmt_binding)
+                .unwrap_or_default();
             if size == wsize && specific == wspecific {
                 cands[i].status = Status::Tied;
                 cands[i].reason = format!(
@@ -370,10 +379,7 @@ pub fn select<'m>(
                 );
             }
         }
-        if cands
-            .iter()
-            .any(|c| c.status == Status::RangesUnknown)
-        {
+        if cands.iter().any(|c| c.status == Status::RangesUnknown) {
             notes.push(
                 "a connector whose RemoteIPRanges were cut off may hold a more specific entry: the winner is certain only with complete exports".into(),
             );
@@ -543,7 +549,10 @@ pub(crate) mod tests {
                 line: 1,
             },
             enabled: Some(true),
-            bindings: bindings.iter().map(|b| Binding::parse(b).unwrap()).collect(),
+            bindings: bindings
+                .iter()
+                .map(|b| Binding::parse(b).unwrap())
+                .collect(),
             ranges: Some(set),
             bad_ranges: vec![],
             permission_groups: Some(groups.iter().map(|s| s.to_string()).collect()),

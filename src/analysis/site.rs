@@ -193,9 +193,9 @@ impl Site {
 
     /// Whether the site file says the Internet reaches `server:port`.
     pub fn internet_facing(&self, server: &str, port: u16) -> Option<&Facing> {
-        self.internet_facing
-            .iter()
-            .find(|f| same_server(&f.server, server) && (f.ports.is_empty() || f.ports.contains(&port)))
+        self.internet_facing.iter().find(|f| {
+            same_server(&f.server, server) && (f.ports.is_empty() || f.ports.contains(&port))
+        })
     }
 
     /// What a relay range containing NAT entry `h` means.
@@ -211,17 +211,10 @@ impl Site {
         )
     }
 
-    /// Site remarks on an address set that `principal` may relay from through `connector`
-    /// on `server:port`: NAT addresses inside it, addresses outside the trusted hosts, and
-    /// public addresses on an Internet-facing listener.
-    pub fn relay_notes(
-        &self,
-        set: &IpSet,
-        server: &str,
-        port: u16,
-        what: &str,
-        anonymous_kind: bool,
-    ) -> Vec<String> {
+    /// Site remarks on an address set from which sessions that need no account may relay
+    /// through `what` on `server:port`: NAT addresses inside it, addresses outside the
+    /// trusted hosts, and public addresses on an Internet-facing listener.
+    pub fn relay_notes(&self, set: &IpSet, server: &str, port: u16, what: &str) -> Vec<String> {
         let mut out = Vec::new();
         if set.is_empty() {
             return out;
@@ -229,7 +222,7 @@ impl Site {
         for h in self.nat_in(set) {
             out.push(self.nat_sentence(h, what));
         }
-        if anonymous_kind && !self.trusted.is_empty() {
+        if !self.trusted.is_empty() {
             let outside = set.difference(&self.trusted_set());
             if !outside.is_empty() {
                 out.push(format!(
@@ -300,8 +293,11 @@ ports = [25]
         assert!(s.internet_facing("EX01", 25).is_some());
         assert!(s.internet_facing("EX01", 587).is_none());
         let set = IpSet::parse_list("10.1.1.25, 10.9.9.9").unwrap();
-        let notes = s.relay_notes(&set, "EX01", 25, "this relay connector", true);
-        assert!(notes[0].contains("10.9.9.9 is a NAT / load-balancer SNAT address"), "{notes:?}");
+        let notes = s.relay_notes(&set, "EX01", 25, "this relay connector");
+        assert!(
+            notes[0].contains("10.9.9.9 is a NAT / load-balancer SNAT address"),
+            "{notes:?}"
+        );
         assert!(notes[0].contains("open to the Internet"));
         assert!(notes[1].contains("1 address(es)"), "{notes:?}");
     }

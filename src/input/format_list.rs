@@ -67,42 +67,12 @@ pub fn parse<R: BufRead>(reader: R, file: &str) -> Result<Parsed, InputError> {
 /// Streaming form of [`parse`]: each record goes to `sink` as soon as its object ends, so
 /// memory does not grow with the file. `Parsed::records` stays empty.
 pub fn parse_into<R: BufRead>(
-    mut reader: R,
+    reader: R,
     file: &str,
     sink: &mut dyn FnMut(Record),
 ) -> Result<Parsed, InputError> {
     let mut p = Parser::new(file, sink);
-    let mut buf: Vec<u8> = Vec::with_capacity(256);
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|e| {
-            InputError::new(
-                file,
-                Some(p.line_no.saturating_add(1)),
-                format!("cannot read: {e}"),
-            )
-        })?;
-        if n == 0 {
-            break;
-        }
-        p.line_no = p.line_no.saturating_add(1);
-        match std::str::from_utf8(&buf) {
-            Ok(s) => p.line(s),
-            Err(_) => {
-                if !p.bad_utf8_reported {
-                    p.bad_utf8_reported = true;
-                    let ln = p.line_no;
-                    p.diagnostics.push(Diagnostic::info(
-                        file,
-                        Some(ln),
-                        "text is not valid UTF-8; invalid bytes were replaced with U+FFFD",
-                    ));
-                }
-                let s = String::from_utf8_lossy(&buf).into_owned();
-                p.line(&s);
-            }
-        }
-    }
+    crate::input::lines::read_lines(reader, file, &mut p)?;
     p.finish()
 }
 
@@ -279,10 +249,20 @@ struct Parser<'f, 's> {
     obj: Option<Obj>,
     property_lines: u64,
     backslashes_reported: bool,
-    bad_utf8_reported: bool,
     ignored_lines: u32,
     warning_lines: u32,
     unknown_objects: u32,
+}
+
+impl<'f, 's> crate::input::lines::LineSink for Parser<'f, 's> {
+    fn line(&mut self, line_no: u32, text: &str) {
+        self.line_no = line_no;
+        Parser::line(self, text);
+    }
+
+    fn note(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
 }
 
 impl<'f, 's> Parser<'f, 's> {
@@ -301,7 +281,6 @@ impl<'f, 's> Parser<'f, 's> {
             obj: None,
             property_lines: 0,
             backslashes_reported: false,
-            bad_utf8_reported: false,
             ignored_lines: 0,
             warning_lines: 0,
             unknown_objects: 0,

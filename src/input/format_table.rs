@@ -104,42 +104,12 @@ pub fn parse<R: BufRead>(reader: R, file: &str) -> Result<Parsed, InputError> {
 /// Returns `Err` when the input cannot be read or holds no table at all (no header row with
 /// a row of dashes under it): the file is not Format-Table output.
 pub fn parse_into<R: BufRead>(
-    mut reader: R,
+    reader: R,
     file: &str,
     sink: &mut dyn FnMut(Record),
 ) -> Result<Parsed, InputError> {
     let mut p = Parser::new(file, sink);
-    let mut buf: Vec<u8> = Vec::with_capacity(256);
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|e| {
-            InputError::new(
-                file,
-                Some(p.line_no.saturating_add(1)),
-                format!("cannot read: {e}"),
-            )
-        })?;
-        if n == 0 {
-            break;
-        }
-        p.line_no = p.line_no.saturating_add(1);
-        match std::str::from_utf8(&buf) {
-            Ok(s) => p.line(s),
-            Err(_) => {
-                if !p.bad_utf8_reported {
-                    p.bad_utf8_reported = true;
-                    let ln = p.line_no;
-                    p.diagnostics.push(Diagnostic::info(
-                        file,
-                        Some(ln),
-                        "text is not valid UTF-8; invalid bytes were replaced with U+FFFD",
-                    ));
-                }
-                let s = String::from_utf8_lossy(&buf).into_owned();
-                p.line(&s);
-            }
-        }
-    }
+    crate::input::lines::read_lines(reader, file, &mut p)?;
     p.finish()
 }
 
@@ -556,12 +526,22 @@ struct Parser<'f, 's> {
     unknown_objects: usize,
     first_unknown_line: Option<u32>,
     backslashes_reported: bool,
-    bad_utf8_reported: bool,
     ignored_lines: u32,
     message_lines: u32,
     table_warnings: u32,
     /// PowerShell said it removed columns from the table that follows: (line, message).
     columns_removed: Option<(u32, String)>,
+}
+
+impl<'f, 's> crate::input::lines::LineSink for Parser<'f, 's> {
+    fn line(&mut self, line_no: u32, text: &str) {
+        self.line_no = line_no;
+        Parser::line(self, text);
+    }
+
+    fn note(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
 }
 
 impl<'f, 's> Parser<'f, 's> {
@@ -584,7 +564,6 @@ impl<'f, 's> Parser<'f, 's> {
             unknown_objects: 0,
             first_unknown_line: None,
             backslashes_reported: false,
-            bad_utf8_reported: false,
             ignored_lines: 0,
             message_lines: 0,
             table_warnings: 0,

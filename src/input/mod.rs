@@ -10,5 +10,6 @@ pub mod decode;
 pub mod detect;
 pub mod format_list;
 pub mod format_table;
+pub(crate) mod lines;
 pub mod record;
 pub mod transcript;
