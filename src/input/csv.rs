@@ -37,6 +37,7 @@ use crate::diag::{Diagnostic, InputError};
 use crate::input::clixml::kind_from_type_name;
 use crate::input::detect::kind_from_property_names;
 use crate::input::format_list::Parsed;
+use crate::input::lines::clip;
 use crate::input::record::{Prop, Record, Value};
 use std::cell::Cell;
 use std::io::{BufRead, Read};
@@ -593,16 +594,6 @@ fn is_name_like(n: &str) -> bool {
         && !n
             .chars()
             .any(|c| c.is_control() || matches!(c, ':' | '<' | '>' | '{' | '}' | '=' | '\\' | '"'))
-}
-
-fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max).collect();
-        t.push_str("...");
-        t
-    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@
 use crate::diag::{Diagnostic, InputError};
 use crate::input::detect::kind_from_property_names;
 use crate::input::format_list::Parsed;
+use crate::input::lines::{clip, split_items, strip_ansi};
 use crate::input::record::{ObjectKind, Record, Value};
 use crate::input::transcript::{
     context_from_command, format_columns, prompt_command, CommandContext,
@@ -319,19 +320,6 @@ fn strip_ellipsis_end(s: &str) -> (&str, bool) {
     }
 }
 
-/// Items of a collection as PowerShell joins them (`, `).
-fn split_items(inner: &str) -> Vec<String> {
-    if inner.trim().is_empty() {
-        return Vec::new();
-    }
-    inner
-        .split(", ")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// A cell's value (the cell already trimmed).
 fn classify(t: &str) -> Value {
     if t.is_empty() {
@@ -433,50 +421,6 @@ fn is_error_record(line: &str) -> bool {
     VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb))
         && noun.starts_with(|c: char| c.is_ascii_uppercase())
         && noun.bytes().all(|c| c.is_ascii_alphanumeric())
-}
-
-/// Removes ANSI escape sequences (PowerShell 7 colours table headers).
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\x1b' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('[') => {
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            Some(']') => {
-                while let Some(c) = chars.next() {
-                    if c == '\x07' {
-                        break;
-                    }
-                    if c == '\x1b' {
-                        if chars.peek() == Some(&'\\') {
-                            chars.next();
-                        }
-                        break;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// At most `max` characters of `s`, with `…` when cut.
-fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
 }
 
 /// A line kept back one step: it is a header if the next line is a dash row.
