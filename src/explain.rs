@@ -603,6 +603,10 @@ pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Expl
         t.s(l);
     }
 
+    let facts = Facts::compute(model);
+    let f = facts
+        .connector(&c.identity)
+        .expect("every model connector has facts");
     let ext = c.has_auth("ExternalAuthoritative");
     let mut kind = if ext {
         PrincipalKind::ExternallySecured
@@ -675,10 +679,14 @@ pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Expl
             Auth::TlsCert => {
                 if starttls(&mut t, " with a client certificate") {
                     match PrincipalKind::Partner.session_on(c) {
-                        Ok(_) => {
+                        Ok(_) if matrix::held(f, PrincipalKind::Partner, SUBMIT).held() => {
                             kind = PrincipalKind::Partner;
                             notes.push("a partner session also needs the sender's domain in TLSReceiveDomainSecureList (Get-TransportConfig, not in this export): assumed".into());
                         }
+                        Ok(_) => notes.push(format!(
+                            "{} grants partners no ms-Exch-SMTP-Submit (no Partners permission group or partner ACE): the session is judged with the anonymous rights",
+                            c.identity
+                        )),
                         Err(why) => notes.push(format!(
                             "the client certificate does not make a partner session ({why}): the session stays anonymous"
                         )),
@@ -698,10 +706,6 @@ pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Expl
         token: kind.classes(),
     });
 
-    let facts = Facts::compute(model);
-    let f = facts
-        .connector(&c.identity)
-        .expect("every model connector has facts");
     if !f.permissions_exported() {
         notes.push(format!(
             "no Get-ADPermission entries of {} were exported: rights come from its PermissionGroups and AuthMechanism only (an explicit grant or deny would change the answer)",
@@ -726,13 +730,19 @@ pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Expl
     let who = format!("{} session", kind.label());
     let mut verdict: Option<VerdictOut> = None;
     if !has(SUBMIT) {
-        t.s(w.not_authenticated);
+        let reply = if kind == PrincipalKind::Anonymous {
+            w.not_authenticated
+        } else {
+            notes.push("the wording of the refusal for a non-anonymous session without Submit is not verified against a real server".into());
+            "550 5.7.1 Client does not have permissions to submit to this server"
+        };
+        t.s(reply);
         t.c(format!("RCPT TO:<{}>", bare(&req.rcpt)));
         t.s("503 5.5.2 Need mail command");
         verdict = Some(VerdictOut {
             code: "mail-refused",
             relay: false,
-            smtp: w.not_authenticated.to_string(),
+            smtp: reply.to_string(),
             summary: format!(
                 "MAIL REFUSED: the {who} on {} does not hold ms-Exch-SMTP-Submit, so no mail is accepted at all (not a relay).",
                 c.identity

@@ -4,7 +4,9 @@
 pub mod analysis;
 pub mod diag;
 pub mod diff;
+pub mod explain;
 pub mod input;
+pub mod inventory;
 pub mod model;
 pub mod report;
 pub mod review;

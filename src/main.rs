@@ -33,6 +33,14 @@ enum Command {
     /// the findings introduced or resolved. Exits 1 when the change introduces a finding at
     /// or above --fail-on.
     Diff(DiffArgs),
+    /// Simulate one SMTP conversation offline (the telnet relay test): the transcript the
+    /// server would give, which connector answered and why, the session's rights and where
+    /// they come from, and the verdict (relay allowed / refused / not a relay).
+    Explain(ExplainArgs),
+    /// Pre-migration summary: servers, connectors (default, custom, modified), the relay
+    /// matrix, the hosts that rely on relay, and the relay connectors as a PowerShell script
+    /// for Exchange 2016/2019/SE.
+    Inventory(InventoryArgs),
     /// List or explain the rules.
     Rules {
         #[command(subcommand)]
@@ -180,6 +188,92 @@ struct DiffArgs {
     /// Operator waivers (TOML): waived introduced findings do not fail the review.
     #[arg(long, value_name = "FILE")]
     waivers: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TextOrJson {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct ExplainArgs {
+    /// Export files or folders.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The Exchange server the client connects to, as named in the export (e.g. EX01).
+    #[arg(long)]
+    server: String,
+    /// The client's IP address (run the test "from outside": a public address).
+    #[arg(long, value_name = "IP")]
+    from: std::net::IpAddr,
+    /// The TCP port the client connects to.
+    #[arg(long, default_value_t = 25)]
+    port: u16,
+    /// The server address the client connects to (default: an address no connector binds
+    /// specifically, i.e. the 0.0.0.0 / [::] bindings).
+    #[arg(long, value_name = "IP")]
+    local: Option<std::net::IpAddr>,
+    /// How the client authenticates.
+    #[arg(long, value_enum, default_value = "none")]
+    auth: relay_audit::explain::Auth,
+    /// The MAIL FROM address.
+    #[arg(long, value_name = "ADDRESS")]
+    mail_from: String,
+    /// The RCPT TO address.
+    #[arg(long, value_name = "ADDRESS")]
+    rcpt: String,
+    /// The EHLO name (default: the sender's domain).
+    #[arg(long, value_name = "NAME")]
+    helo: Option<String>,
+    /// Operator site file (TOML: trusted relay hosts, NAT / load-balancer addresses,
+    /// Internet-facing servers); never inside the audited folder.
+    #[arg(long, value_name = "FILE")]
+    site: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: TextOrJson,
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[arg(long, value_name = "ENCODING", value_parser = parse_encoding)]
+    encoding: Option<TextEncoding>,
+}
+
+#[derive(clap::Args)]
+struct InventoryArgs {
+    /// Export files or folders.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The server the migration script creates the connectors on (default: each
+    /// connector's own server).
+    #[arg(long, value_name = "NAME")]
+    target_server: Option<String>,
+    /// Operator site file (TOML); never inside the audited folder.
+    #[arg(long, value_name = "FILE")]
+    site: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: TextOrJson,
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[arg(long, value_name = "ENCODING", value_parser = parse_encoding)]
+    encoding: Option<TextEncoding>,
+}
+
+/// Reads `--site`, refusing a file from inside the audited folders (it is the operator's
+/// judgement, not the client's data).
+fn load_site(
+    path: Option<&std::path::Path>,
+    roots: &[PathBuf],
+) -> Result<Option<relay_audit::analysis::site::Site>, String> {
+    let Some(p) = path else {
+        return Ok(None);
+    };
+    if review::inside_any(p, roots) {
+        return Err(format!(
+            "{}: the site file is an operator file and must not come from inside the audited folder",
+            p.display()
+        ));
+    }
+    relay_audit::analysis::site::Site::load(p).map(Some)
 }
 
 #[derive(Clone, Copy)]
@@ -335,6 +429,59 @@ fn run() -> Result<i32, String> {
                 .map_err(|e| e.to_string())?;
             emit(&buf, None)?;
             Ok(0)
+        }
+        Command::Explain(args) => {
+            let site = load_site(args.site.as_deref(), &args.paths)?;
+            let opts = ScanOptions {
+                encoding: args.encoding,
+                progress: None,
+            };
+            let loaded = scan::load(&args.paths, &opts);
+            for e in &loaded.errors {
+                eprintln!("relay-audit: {e}");
+            }
+            let req = relay_audit::explain::Request {
+                server: args.server,
+                client: args.from,
+                port: args.port,
+                local: args.local,
+                auth: args.auth,
+                mail_from: args.mail_from,
+                rcpt: args.rcpt,
+                helo: args.helo,
+                today: None,
+            };
+            let e = relay_audit::explain::explain(&loaded.model, &req, site.as_ref())?;
+            let text = match args.format {
+                TextOrJson::Text => relay_audit::explain::write_text(&e),
+                TextOrJson::Json => relay_audit::explain::write_json(&e),
+            };
+            emit(text.as_bytes(), args.output.as_deref())?;
+            Ok(if loaded.errors.is_empty() { 0 } else { 2 })
+        }
+        Command::Inventory(args) => {
+            let site = load_site(args.site.as_deref(), &args.paths)?;
+            let opts = ScanOptions {
+                encoding: args.encoding,
+                progress: None,
+            };
+            let loaded = scan::load(&args.paths, &opts);
+            for e in &loaded.errors {
+                eprintln!("relay-audit: {e}");
+            }
+            let inv = relay_audit::inventory::inventory(
+                &loaded.model,
+                site.as_ref(),
+                &relay_audit::inventory::Options {
+                    target_server: args.target_server,
+                },
+            );
+            let text = match args.format {
+                TextOrJson::Text => relay_audit::inventory::write_text(&inv),
+                TextOrJson::Json => relay_audit::inventory::write_json(&inv),
+            };
+            emit(text.as_bytes(), args.output.as_deref())?;
+            Ok(if loaded.errors.is_empty() { 0 } else { 2 })
         }
         Command::Diff(args) => {
             let set = load_rules(&args.rules)?;

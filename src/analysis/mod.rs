@@ -6,6 +6,9 @@
 //! for those answers was exported at all. Rules (`crate::rules`) ask these questions; they
 //! never walk the model themselves.
 
+pub mod matrix;
 pub mod permissions;
+pub mod selection;
+pub mod site;
 
 pub use permissions::{ConnectorFacts, Facts, Grant, Via};

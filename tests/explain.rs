@@ -1,0 +1,333 @@
+//! `relay-audit explain`: the telnet relay test simulated offline, run through the real
+//! binary on the fixtures (connector selection per client address, the seeds' verdicts,
+//! the site file's NAT address).
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+const OVERLAP: &str = "fixtures/overlapping-connectors/clixml";
+const SITE: &str = "fixtures/overlapping-connectors/site.toml";
+
+/// `explain PATH --server EX01 --from IP --mail-from ... --rcpt ... [extra] --format json`.
+fn explain_json(path: &str, from: &str, rcpt: &str, extra: &[&str]) -> Value {
+    let out = relay_audit()
+        .env("RELAY_AUDIT_TODAY", "2023-03-14")
+        .args(["explain", path, "--server", "EX01", "--from", from])
+        .args(["--mail-from", "address@testdomain.com", "--rcpt", rcpt])
+        .args(extra)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "explain {path} --from {from}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON of explain: {e}\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn explain_text(path: &str, from: &str, rcpt: &str, extra: &[&str]) -> String {
+    let out = relay_audit()
+        .env("RELAY_AUDIT_TODAY", "2023-03-14")
+        .args(["explain", path, "--server", "EX01", "--from", from])
+        .args(["--mail-from", "address@testdomain.com", "--rcpt", rcpt])
+        .args(extra)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The server's answer to RCPT TO in the transcript.
+fn rcpt_reply(v: &Value) -> String {
+    let t = v["transcript"].as_array().unwrap();
+    let i = t
+        .iter()
+        .position(|l| l["side"] == "client" && l["text"].as_str().unwrap().starts_with("RCPT TO:"))
+        .expect("a RCPT TO line");
+    t[i + 1]["text"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_most_specific_connector_answers_each_client() {
+    // (client, connector that answers, verdict, reply to RCPT TO)
+    let cases = [
+        (
+            "10.1.1.25",
+            "EX01\\Relay EX01",
+            "relay-allowed",
+            "250 2.1.5",
+        ),
+        (
+            "10.1.1.26",
+            "EX01\\Default Frontend EX01",
+            "relay-refused",
+            "550 5.7.54",
+        ),
+        (
+            "10.2.0.77",
+            "EX01\\Relay EX01",
+            "relay-allowed",
+            "250 2.1.5",
+        ),
+        (
+            "10.2.1.1",
+            "EX01\\Default Frontend EX01",
+            "relay-refused",
+            "550 5.7.54",
+        ),
+        (
+            "203.0.113.9",
+            "EX01\\Default Frontend EX01",
+            "relay-refused",
+            "550 5.7.54",
+        ),
+        ("10.9.9.9", "EX01\\Relay EX01", "relay-allowed", "250 2.1.5"),
+    ];
+    for (ip, conn, code, reply) in cases {
+        let v = explain_json(OVERLAP, ip, "address@anotherdomain.com", &[]);
+        assert_eq!(v["connector"]["id"], conn, "{ip}");
+        assert_eq!(v["verdict"]["code"], code, "{ip}");
+        assert!(
+            rcpt_reply(&v).starts_with(reply),
+            "{ip}: {}",
+            rcpt_reply(&v)
+        );
+        assert_eq!(v["session"]["principal"], "anonymous", "{ip}");
+        // The loser is named, with the reason it lost.
+        let other = if conn.contains("Relay") {
+            "EX01\\Default Frontend EX01"
+        } else {
+            "EX01\\Relay EX01"
+        };
+        let lost = v["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["connector"] == other)
+            .unwrap();
+        let want = if conn.contains("Relay") {
+            "less-specific"
+        } else {
+            "not-in-ranges"
+        };
+        assert_eq!(lost["status"], want, "{ip}: {lost}");
+    }
+}
+
+#[test]
+fn relay_allowed_cites_the_ace_and_the_matching_entry() {
+    let v = explain_json(OVERLAP, "10.2.0.77", "address@anotherdomain.com", &[]);
+    assert_eq!(v["connector"]["matched_range"], "10.2.0.0/24");
+    let aar = v["rights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["right"] == "ms-Exch-SMTP-Accept-Any-Recipient")
+        .unwrap();
+    assert_eq!(aar["held"], true);
+    let g = &aar["via"][0];
+    assert_eq!(g["via"], "ace");
+    assert_eq!(g["user"], "NT AUTHORITY\\ANONYMOUS LOGON");
+    assert_eq!(g["explicit"], true);
+    assert!(g["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("permissions-EX01-Relay.xml"));
+    assert!(g["line"].as_u64().unwrap() > 1);
+}
+
+#[test]
+fn the_snat_address_is_called_out_from_the_site_file() {
+    let v = explain_json(
+        OVERLAP,
+        "10.9.9.9",
+        "address@anotherdomain.com",
+        &["--site", SITE],
+    );
+    assert_eq!(v["verdict"]["code"], "relay-allowed");
+    let site: Vec<&str> = v["verdict"]["site"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        site.iter().any(|s| s.contains("10.9.9.9")
+            && s.contains("SNAT")
+            && s.contains("open to the Internet")),
+        "{site:?}"
+    );
+    let text = explain_text(
+        OVERLAP,
+        "10.9.9.9",
+        "address@anotherdomain.com",
+        &["--site", SITE],
+    );
+    assert!(text.contains("Verdict: RELAY ALLOWED"), "{text}");
+    assert!(
+        text.contains("10.9.9.9 is a NAT / load-balancer SNAT address"),
+        "{text}"
+    );
+    // Without the site file nothing is said about NAT.
+    let v = explain_json(OVERLAP, "10.9.9.9", "address@anotherdomain.com", &[]);
+    assert!(v["verdict"]["site"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_recipient_in_an_authoritative_domain_is_not_relay() {
+    let v = explain_json(OVERLAP, "203.0.113.9", "someone@contoso.com", &[]);
+    assert_eq!(v["connector"]["id"], "EX01\\Default Frontend EX01");
+    assert_eq!(v["verdict"]["code"], "not-relay");
+    assert_eq!(v["verdict"]["relay"], false);
+    assert!(rcpt_reply(&v).starts_with("250 2.1.5"));
+    assert_eq!(
+        v["recipient"]["accepted_domain"]["domain_type"],
+        "Authoritative"
+    );
+    let text = explain_text(OVERLAP, "203.0.113.9", "someone@contoso.com", &[]);
+    assert!(text.to_lowercase().contains("not relay"), "{text}");
+}
+
+#[test]
+fn the_seeds_telnet_test_open_relay() {
+    // SEEDS.md §1/§4: from outside, rcpt to a foreign domain gets 250 on an open relay.
+    let v = explain_json(
+        "fixtures/open-relay-anonymous/clixml",
+        "203.0.113.9",
+        "address@anotherdomain.com",
+        &[],
+    );
+    assert_eq!(v["connector"]["id"], "EX01\\Default Frontend EX01");
+    assert_eq!(v["verdict"]["code"], "relay-allowed");
+    assert!(rcpt_reply(&v).starts_with("250"), "{}", rcpt_reply(&v));
+}
+
+#[test]
+fn the_seeds_telnet_test_secured() {
+    let v = explain_json(
+        "fixtures/scoped-relay-connector/clixml",
+        "203.0.113.9",
+        "address@anotherdomain.com",
+        &[],
+    );
+    assert_eq!(v["connector"]["id"], "EX01\\Default Frontend EX01");
+    assert_eq!(v["verdict"]["code"], "relay-refused");
+    assert_eq!(
+        rcpt_reply(&v),
+        "550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain"
+    );
+    // A copier of the scoped connector may relay.
+    let v = explain_json(
+        "fixtures/scoped-relay-connector/clixml",
+        "10.1.1.26",
+        "address@anotherdomain.com",
+        &[],
+    );
+    assert_eq!(v["connector"]["id"], "EX01\\Anonymous Relay EX01");
+    assert_eq!(v["verdict"]["code"], "relay-allowed");
+}
+
+#[test]
+fn transcript_uses_the_2007_plus_wording_and_a_fixed_date() {
+    let text = explain_text(OVERLAP, "203.0.113.9", "address@anotherdomain.com", &[]);
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    assert!(lines.contains(
+        &"S: 220 EX01.contoso.com Microsoft ESMTP MAIL Service ready at Tue, 14 Mar 2023 00:00:00 +0000"
+    ));
+    assert!(lines.contains(&"C: EHLO testdomain.com"));
+    assert!(lines.contains(&"S: 250-EX01.contoso.com Hello [203.0.113.9]"));
+    assert!(lines.contains(&"C: MAIL FROM:<address@testdomain.com>"));
+    assert!(lines.contains(&"S: 250 2.1.0 Sender OK"));
+    assert!(lines.contains(&"C: RCPT TO:<address@anotherdomain.com>"));
+    assert!(lines.contains(&"S: 550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain"));
+}
+
+#[test]
+fn authenticated_users_relay_on_the_client_connector() {
+    let v = explain_json(
+        OVERLAP,
+        "203.0.113.9",
+        "address@anotherdomain.com",
+        &["--port", "587", "--auth", "basic"],
+    );
+    assert_eq!(v["connector"]["id"], "EX01\\Client Frontend EX01");
+    assert_eq!(v["session"]["principal"], "authenticated-user");
+    assert_eq!(v["verdict"]["code"], "relay-allowed");
+    // Basic requires TLS there: STARTTLS comes first.
+    let client: Vec<&str> = v["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["side"] == "client")
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    let tls = client.iter().position(|l| *l == "STARTTLS").unwrap();
+    let auth = client.iter().position(|l| *l == "AUTH LOGIN").unwrap();
+    assert!(tls < auth, "{client:?}");
+    // Anonymous on 587 cannot even submit.
+    let v = explain_json(
+        OVERLAP,
+        "203.0.113.9",
+        "address@anotherdomain.com",
+        &["--port", "587"],
+    );
+    assert_eq!(v["verdict"]["code"], "mail-refused");
+}
+
+#[test]
+fn no_connector_on_an_unbound_port() {
+    let v = explain_json(
+        OVERLAP,
+        "203.0.113.9",
+        "address@anotherdomain.com",
+        &["--port", "2526"],
+    );
+    assert_eq!(v["verdict"]["code"], "no-connector");
+    assert!(v["connector"].is_null());
+}
+
+#[test]
+fn unknown_server_and_site_inside_the_export_are_usage_errors() {
+    let out = relay_audit()
+        .args([
+            "explain",
+            OVERLAP,
+            "--server",
+            "EX09",
+            "--from",
+            "203.0.113.9",
+        ])
+        .args(["--mail-from", "a@x.test", "--rcpt", "b@y.test"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("EX09"));
+    let out = relay_audit()
+        .args([
+            "explain",
+            "fixtures/overlapping-connectors",
+            "--server",
+            "EX01",
+        ])
+        .args([
+            "--from",
+            "203.0.113.9",
+            "--mail-from",
+            "a@x.test",
+            "--rcpt",
+            "b@y.test",
+        ])
+        .args(["--site", SITE])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must not come from inside"));
+}
