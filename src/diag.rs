@@ -66,6 +66,8 @@ impl fmt::Display for Diagnostic {
 pub struct InputError {
     pub file: String,
     pub line: Option<u32>,
+    /// 1-based column, where the format knows it (settings files).
+    pub col: Option<u32>,
     pub message: String,
 }
 
@@ -74,15 +76,25 @@ impl InputError {
         InputError {
             file: file.to_string(),
             line,
+            col: None,
             message: message.into(),
         }
+    }
+
+    /// The same error, pointing at a column of its line.
+    pub fn at_col(mut self, col: u32) -> InputError {
+        self.col = Some(col);
+        self
     }
 }
 
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(l) => write!(f, "{}:{}: {}", self.file, l, self.message),
+            Some(l) => match self.col {
+                Some(c) => write!(f, "{}:{}:{}: {}", self.file, l, c, self.message),
+                None => write!(f, "{}:{}: {}", self.file, l, self.message),
+            },
             None => write!(f, "{}: {}", self.file, self.message),
         }
     }

@@ -442,7 +442,7 @@ pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Expl
         ));
     }
     let product = server_obj.and_then(|s| s.product);
-    if let Some(p @ (Product::Ex2000 | Product::Ex2003)) = product {
+    if let Some(p) = product.filter(|p| *p <= Product::Ex2003) {
         return Err(format!(
             "{} is Exchange {}: explain simulates Exchange 2007+ receive connectors only",
             req.server,
@@ -1146,6 +1146,7 @@ mod tests {
             product: Some(product),
             build: None,
             roles: None,
+            service_pack: None,
         });
         m
     }

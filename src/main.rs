@@ -53,6 +53,13 @@ enum Command {
     },
     /// Print the man page (roff), generated from the command-line definition.
     Man,
+    /// Print an empty settings file for a legacy server (Exchange 4.0, 5.0, 5.5, 2000 or
+    /// 2003): fill it in from what the console shows, then scan it like an export.
+    SettingsTemplate {
+        /// The Exchange version: 4.0, 5.0, 5.5, 2000 or 2003.
+        #[arg(long, value_parser = ["4.0", "5.0", "5.5", "2000", "2003"])]
+        version: String,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -385,9 +392,14 @@ fn run() -> Result<i32, String> {
                 match format {
                     ListFormat::Table => {
                         let w = rs.iter().map(|r| r.id.len()).max().unwrap_or(0);
+                        let ow = rs
+                            .iter()
+                            .map(|r| r.object.as_str().len())
+                            .max()
+                            .unwrap_or(0);
                         for r in rs {
                             println!(
-                                "{:<w$}  {:<8}  {:<17}  {}",
+                                "{:<w$}  {:<8}  {:<ow$}  {}",
                                 r.id,
                                 r.severity,
                                 r.object.as_str(),
@@ -420,6 +432,15 @@ fn run() -> Result<i32, String> {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "relay-audit", &mut std::io::stdout());
             Ok(0)
+        }
+        Command::SettingsTemplate { version } => {
+            match relay_audit::input::settings::template(&version) {
+                Some(t) => {
+                    print!("{t}");
+                    Ok(0)
+                }
+                None => Err(format!("no settings template for version {version}")),
+            }
         }
         Command::Man => {
             let cmd = <Cli as clap::CommandFactory>::command();

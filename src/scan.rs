@@ -164,6 +164,10 @@ pub struct ModelCounts {
     pub connectors: usize,
     pub permissions: usize,
     pub domains: usize,
+    /// Legacy objects per kind: IMC, SMTP virtual servers, SMTP connectors.
+    pub imcs: usize,
+    pub virtual_servers: usize,
+    pub smtp_connectors: usize,
 }
 
 /// `--fail-on`: a severity, or never.
@@ -234,6 +238,12 @@ fn looks_like_list_line(line: &str) -> bool {
 
 #[derive(Clone, Copy)]
 enum Format {
+    /// Our own TOML settings file (FORMATS.md §9).
+    Settings,
+    /// A regedit export (`.reg`) of the IMC key (FORMATS.md §8).
+    Reg,
+    /// An `ldifde` export of SMTP virtual servers and connectors (FORMATS.md §7).
+    Ldif,
     CliXml,
     Table,
     Csv,
@@ -243,6 +253,9 @@ enum Format {
 impl Format {
     fn as_str(&self) -> &'static str {
         match self {
+            Format::Settings => "settings",
+            Format::Reg => "reg",
+            Format::Ldif => "ldif",
             Format::CliXml => "clixml",
             Format::Csv => "csv",
             Format::Table => "format-table",
@@ -261,6 +274,9 @@ fn detect_format(preview: &[u8]) -> Result<Format, String> {
         }
         return Err("XML, but not a PowerShell CliXML export (no <Objs> root)".into());
     }
+    if crate::input::reg::looks_like_reg(&text) {
+        return Ok(Format::Reg);
+    }
     let nul = preview.iter().filter(|&&b| b == 0).count();
     let ctrl = text
         .chars()
@@ -268,6 +284,12 @@ fn detect_format(preview: &[u8]) -> Result<Format, String> {
         .count();
     if nul > 0 || ctrl * 20 > text.chars().count().max(1) {
         return Err("binary file, not a text export".into());
+    }
+    if crate::input::settings::looks_like_settings(&text) {
+        return Ok(Format::Settings);
+    }
+    if crate::input::ldif::looks_like_ldif(&text) {
+        return Ok(Format::Ldif);
     }
     if format_table::looks_like_table(&text) {
         return Ok(Format::Table);
@@ -385,6 +407,85 @@ fn scan_file(
     let filter = matches!(format, Format::CliXml).then(crate::input::blob_filter::BlobFilter::new);
     let reader = decode::Pipelined::with_filter(reader, filter);
     let result: Result<(), InputError> = match format {
+        Format::Settings => {
+            let mut reader = reader;
+            let mut text = String::new();
+            match std::io::Read::read_to_string(&mut reader, &mut text) {
+                Err(e) => Err(InputError::new(&name, None, format!("cannot read: {e}"))),
+                Ok(_) => crate::input::settings::parse(&text, &name, &mut |rec| run.take(&rec))
+                    .map(|_| ()),
+            }
+        }
+        Format::Reg => {
+            let mut reader = reader;
+            let mut text = String::new();
+            match std::io::Read::read_to_string(&mut reader, &mut text) {
+                Err(e) => Err(InputError::new(&name, None, format!("cannot read: {e}"))),
+                Ok(_) => match crate::input::reg::parse(&text, &name, &mut |rec| run.take(&rec)) {
+                    Err(e) => Err(e),
+                    Ok(p) if p.imc => Ok(()),
+                    Ok(_) => {
+                        let reason = format!(
+                            "registry export without the key {}",
+                            crate::input::reg::IMC_KEY
+                        );
+                        if explicit {
+                            Err(InputError::new(
+                                &name,
+                                None,
+                                format!("not a recognizable export: {reason}"),
+                            ))
+                        } else {
+                            summary.status = "skipped";
+                            summary.skipped.push(SkippedItem {
+                                line: None,
+                                count: 1,
+                                reason,
+                            });
+                            Ok(())
+                        }
+                    }
+                },
+            }
+        }
+        Format::Ldif => {
+            let mut reader = reader;
+            let mut text = String::new();
+            match std::io::Read::read_to_string(&mut reader, &mut text) {
+                Err(e) => Err(InputError::new(&name, None, format!("cannot read: {e}"))),
+                Ok(_) => match crate::input::ldif::parse(&text, &name, &mut |rec| run.take(&rec)) {
+                    Err(e) => Err(e),
+                    Ok(p) if p.used > 0 => {
+                        if p.entries > p.used {
+                            summary.skipped.push(SkippedItem {
+                                line: None,
+                                count: p.entries - p.used,
+                                reason: "LDIF entries that are neither protocolCfgSMTPServer nor msExchRoutingSMTPConnector".into(),
+                            });
+                        }
+                        Ok(())
+                    }
+                    Ok(_) => {
+                        let reason = "LDIF without protocolCfgSMTPServer or msExchRoutingSMTPConnector entries".to_string();
+                        if explicit {
+                            Err(InputError::new(
+                                &name,
+                                None,
+                                format!("not a recognizable export: {reason}"),
+                            ))
+                        } else {
+                            summary.status = "skipped";
+                            summary.skipped.push(SkippedItem {
+                                line: None,
+                                count: 1,
+                                reason,
+                            });
+                            Ok(())
+                        }
+                    }
+                },
+            }
+        }
         Format::CliXml => {
             let res = clixml::parse(reader, &name, &mut |rec| run.take(&rec));
             match res {
@@ -585,8 +686,15 @@ pub fn report(loaded: Loaded, findings: Vec<Finding>, rules: &RuleSet) -> Report
             connectors: model.connectors.len(),
             permissions: model.aces.len(),
             domains: model.domains.len(),
+            imcs: count_kind(&model, ObjectKind::Imc),
+            virtual_servers: count_kind(&model, ObjectKind::SmtpVirtualServer),
+            smtp_connectors: count_kind(&model, ObjectKind::SmtpConnector),
         },
     }
+}
+
+fn count_kind(model: &Model, kind: ObjectKind) -> usize {
+    model.legacy.iter().filter(|o| o.kind == kind).count()
 }
 
 /// Analysis + rules over a built model.

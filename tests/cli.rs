@@ -507,3 +507,40 @@ fn colour_only_when_asked_or_on_a_terminal() {
     // no progress bar either: standard error is not a terminal
     assert!(String::from_utf8_lossy(&plain.stderr).is_empty());
 }
+
+// Issue 4 (legacy Exchange): every settings template scans cleanly once a name is filled in,
+// and a mistyped key fails with file:line:col and the keys expected.
+#[test]
+fn settings_templates_scan_and_typos_name_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    for v in ["4.0", "5.0", "5.5", "2000", "2003"] {
+        let out = relay_audit()
+            .args(["settings-template", "--version", v])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{v}");
+        let text = String::from_utf8(out.stdout)
+            .unwrap()
+            .replace("name = \"\"", "name = \"MAIL\"");
+        let path = dir.path().join(format!("settings-{v}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let (code, json) = scan_json(&[&path], &["--fail-on", "never"]);
+        assert_eq!(code, 0, "{v}: {json}");
+        assert_eq!(json["inputs"][0]["format"], "settings", "{v}");
+    }
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[server]]\nname = \"MAIL\"\nversion = \"2003\"\nsevice_pack = 2\n",
+    )
+    .unwrap();
+    relay_audit()
+        .args(["scan"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "bad.toml:4:1: invalid settings file",
+        ))
+        .stderr(predicate::str::contains("service_pack"));
+}

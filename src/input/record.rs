@@ -17,8 +17,14 @@ pub enum ObjectKind {
     AdPermission,
     /// `Get-AcceptedDomain`
     AcceptedDomain,
-    /// `Get-ExchangeServer`
+    /// `Get-ExchangeServer` (or a `[[server]]` of a settings file, for legacy versions)
     ExchangeServer,
+    /// Exchange 4.0/5.0/5.5 Internet Mail Service (Internet Mail Connector)
+    Imc,
+    /// Exchange 2000/2003 SMTP virtual server (`protocolCfgSMTPServer`)
+    SmtpVirtualServer,
+    /// Exchange 2000/2003 SMTP connector (`msExchRoutingSMTPConnector`)
+    SmtpConnector,
 }
 
 impl ObjectKind {
@@ -29,6 +35,9 @@ impl ObjectKind {
             ObjectKind::AdPermission => "ad-permission",
             ObjectKind::AcceptedDomain => "accepted-domain",
             ObjectKind::ExchangeServer => "exchange-server",
+            ObjectKind::Imc => "imc",
+            ObjectKind::SmtpVirtualServer => "smtp-virtual-server",
+            ObjectKind::SmtpConnector => "smtp-connector",
         }
     }
 
@@ -39,17 +48,31 @@ impl ObjectKind {
             "ad-permission" => ObjectKind::AdPermission,
             "accepted-domain" => ObjectKind::AcceptedDomain,
             "exchange-server" => ObjectKind::ExchangeServer,
+            "imc" => ObjectKind::Imc,
+            "smtp-virtual-server" => ObjectKind::SmtpVirtualServer,
+            "smtp-connector" => ObjectKind::SmtpConnector,
             _ => return None,
         })
     }
 
     /// Every kind, in report order.
-    pub const ALL: [ObjectKind; 4] = [
+    pub const ALL: [ObjectKind; 7] = [
         ObjectKind::ExchangeServer,
         ObjectKind::ReceiveConnector,
         ObjectKind::AdPermission,
         ObjectKind::AcceptedDomain,
+        ObjectKind::Imc,
+        ObjectKind::SmtpVirtualServer,
+        ObjectKind::SmtpConnector,
     ];
+
+    /// The legacy (Exchange 4.0-2003) kinds, read from settings files.
+    pub fn is_legacy(self) -> bool {
+        matches!(
+            self,
+            ObjectKind::Imc | ObjectKind::SmtpVirtualServer | ObjectKind::SmtpConnector
+        )
+    }
 }
 
 /// A property value as the export shows it.

@@ -11,6 +11,7 @@
 //! is converted as soon as it is read and then dropped.
 
 pub mod ip_range;
+pub mod legacy;
 pub mod principal;
 
 use crate::diag::Diagnostic;
@@ -40,6 +41,12 @@ pub struct Raw {
 /// Exchange product generation, from `AdminDisplayVersion`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Product {
+    /// Exchange 4.0 (from a settings file)
+    Ex40,
+    /// Exchange 5.0
+    Ex50,
+    /// Exchange 5.5
+    Ex55,
     Ex2000,
     Ex2003,
     Ex2007,
@@ -54,6 +61,9 @@ impl Product {
     /// The name used in rule files and reports (`2019`, `SE`).
     pub fn as_str(self) -> &'static str {
         match self {
+            Product::Ex40 => "4.0",
+            Product::Ex50 => "5.0",
+            Product::Ex55 => "5.5",
             Product::Ex2000 => "2000",
             Product::Ex2003 => "2003",
             Product::Ex2007 => "2007",
@@ -67,6 +77,9 @@ impl Product {
 
     pub fn parse(s: &str) -> Option<Product> {
         Some(match s.trim().to_ascii_uppercase().as_str() {
+            "4.0" => Product::Ex40,
+            "5.0" => Product::Ex50,
+            "5.5" => Product::Ex55,
             "2000" => Product::Ex2000,
             "2003" => Product::Ex2003,
             "2007" => Product::Ex2007,
@@ -83,6 +96,9 @@ impl Product {
     /// 15.1 = 2016, 15.2 = 2019, and Subscription Edition from build 15.2.2562).
     pub fn from_version(major: u32, minor: u32, build: u32) -> Option<Product> {
         Some(match (major, minor) {
+            (4, 0) => Product::Ex40,
+            (5, 0) => Product::Ex50,
+            (5, 5) => Product::Ex55,
             (6, 0) => Product::Ex2000,
             (6, 5) => Product::Ex2003,
             (8, _) => Product::Ex2007,
@@ -119,6 +135,8 @@ pub struct ExchangeServer {
     pub product: Option<Product>,
     pub build: Option<(u32, u32, u32, u32)>,
     pub roles: Option<Raw>,
+    /// Service pack number (settings files of legacy versions).
+    pub service_pack: Option<u32>,
 }
 
 /// An `IP:port` binding of a receive connector.
@@ -234,6 +252,8 @@ pub struct Model {
     pub connectors: Vec<ReceiveConnector>,
     pub aces: Vec<Ace>,
     pub domains: Vec<AcceptedDomain>,
+    /// Exchange 4.0-2003 objects (IMC, SMTP virtual servers, SMTP connectors).
+    pub legacy: Vec<legacy::LegacyObject>,
 }
 
 impl Model {
@@ -353,7 +373,7 @@ fn single_enum(v: &Value, table: &[(&str, u64)]) -> Option<String> {
     Some(t.to_string())
 }
 
-fn parse_bool(v: &Value) -> Option<bool> {
+pub(crate) fn parse_bool(v: &Value) -> Option<bool> {
     match v.display().trim().to_ascii_lowercase().as_str() {
         "true" | "$true" | "1" | "yes" => Some(true),
         "false" | "$false" | "0" | "no" => Some(false),
@@ -393,6 +413,9 @@ pub struct ModelBuilder {
     seen_connectors: HashMap<String, usize>,
     seen_domains: HashMap<String, usize>,
     seen_servers: HashMap<String, usize>,
+    pub(crate) seen_legacy: HashMap<String, usize>,
+    /// `.reg` exports of the IMC key, attached in [`ModelBuilder::finish`].
+    pub(crate) pending_registry: Vec<(Arc<str>, Record)>,
     missing_rights: usize,
 }
 
@@ -412,7 +435,8 @@ impl ModelBuilder {
         ModelBuilder::default()
     }
 
-    pub fn finish(self) -> (Model, Vec<Diagnostic>) {
+    pub fn finish(mut self) -> (Model, Vec<Diagnostic>) {
+        self.attach_registry();
         (self.model, self.diagnostics)
     }
 
@@ -423,10 +447,13 @@ impl ModelBuilder {
             ObjectKind::AdPermission => self.add_ace(file, rec),
             ObjectKind::AcceptedDomain => self.add_domain(file, rec),
             ObjectKind::ExchangeServer => self.add_server(file, rec),
+            ObjectKind::Imc | ObjectKind::SmtpVirtualServer | ObjectKind::SmtpConnector => {
+                self.add_legacy(file, rec)
+            }
         }
     }
 
-    fn raw(rec: &Record, name: &'static str) -> Option<Raw> {
+    pub(crate) fn raw(rec: &Record, name: &'static str) -> Option<Raw> {
         rec.get(name).map(|p| Raw {
             name,
             value: p.value.display(),
@@ -435,13 +462,13 @@ impl ModelBuilder {
         })
     }
 
-    fn text(rec: &Record, name: &str) -> Option<String> {
+    pub(crate) fn text(rec: &Record, name: &str) -> Option<String> {
         rec.value(name)
             .map(|v| v.display().trim().to_string())
             .filter(|s| !s.is_empty())
     }
 
-    fn upsert<T>(
+    pub(crate) fn upsert<T>(
         diags: &mut Vec<Diagnostic>,
         list: &mut Vec<T>,
         seen: &mut HashMap<String, usize>,
@@ -737,7 +764,15 @@ impl ModelBuilder {
         let build = version
             .as_ref()
             .and_then(|v| parse_admin_display_version(&v.value));
-        let product = build.and_then(|(a, b, c, _)| Product::from_version(a, b, c));
+        let mut product = build.and_then(|(a, b, c, _)| Product::from_version(a, b, c));
+        // A settings file names the legacy version as the console does (`5.5`, `2003`).
+        let legacy_version = Self::raw(rec, "Version");
+        if version.is_none() {
+            product = legacy_version
+                .as_ref()
+                .and_then(|v| Product::parse(&v.value));
+        }
+        let version = version.or(legacy_version);
         if version.is_some() && product.is_none() {
             self.diagnostics.push(Diagnostic::warning(
                 file,
@@ -755,6 +790,7 @@ impl ModelBuilder {
             product,
             build,
             roles: Self::raw(rec, "ServerRole"),
+            service_pack: Self::text(rec, "service_pack").and_then(|v| v.parse().ok()),
         };
         Self::upsert(
             &mut self.diagnostics,

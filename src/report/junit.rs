@@ -171,6 +171,9 @@ fn kind_present(report: &Report, kind: ObjectKind) -> bool {
         ObjectKind::AdPermission => m.permissions > 0,
         ObjectKind::AcceptedDomain => m.domains > 0,
         ObjectKind::ExchangeServer => m.servers > 0,
+        ObjectKind::Imc => m.imcs > 0,
+        ObjectKind::SmtpVirtualServer => m.virtual_servers > 0,
+        ObjectKind::SmtpConnector => m.smtp_connectors > 0,
     }
 }
 

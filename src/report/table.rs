@@ -184,9 +184,21 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> s
             report.resolved.len()
         ));
     }
+    // Legacy objects (settings, .reg, LDIF) are named only when there are some, so the line
+    // for 2007+ exports stays as it was.
+    let mut legacy = String::new();
+    for (n, what) in [
+        (m.imcs, "Internet Mail Services"),
+        (m.virtual_servers, "SMTP virtual servers"),
+        (m.smtp_connectors, "SMTP connectors"),
+    ] {
+        if n > 0 {
+            legacy.push_str(&format!(", {n} {what}"));
+        }
+    }
     writeln!(
         out,
-        "{} findings ({}{review}) in {} files ({} skipped, {} unreadable): {} servers, {} receive connectors, {} permission entries, {} accepted domains",
+        "{} findings ({}{review}) in {} files ({} skipped, {} unreadable): {} servers, {} receive connectors, {} permission entries, {} accepted domains{legacy}",
         report.findings.len(),
         counts.join(", "),
         report.inputs.len(),

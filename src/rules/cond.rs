@@ -16,6 +16,7 @@
 
 use crate::analysis::{ConnectorFacts, Via};
 use crate::input::record::ObjectKind;
+use crate::model::legacy::{Legacy, LegacyObject, RelayMode};
 use crate::model::{AcceptedDomain, Ace, ReceiveConnector, Source};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,8 @@ pub enum Subject<'a, 'm> {
         ace: &'m Ace,
         connector_exported: bool,
     },
+    /// An Exchange 4.0-2003 object (IMC, SMTP virtual server, SMTP connector).
+    Legacy(&'m LegacyObject),
 }
 
 /// Who a `holds` / `ace` predicate asks about.
@@ -165,6 +168,64 @@ pub enum Cond {
     /// (`{a, b, c, d...}`), a cell cut (`EX01\Anonymous Re...`) or only a type name
     /// (Export-Csv without `-join`).
     Incomplete(Vec<String>),
+    /// imc: "Reroute incoming SMTP mail" (true) or "Do not reroute incoming SMTP mail"
+    /// (false) is selected on the Routing tab.
+    Reroute(bool),
+    /// imc: a Routing Restriction limits who may route through the IMC: "Hosts and clients
+    /// that successfully authenticate", "... with these IP addresses" or "... connecting to
+    /// these internal addresses" is ticked.
+    RoutingRestricted(bool),
+    /// imc: "Hosts and clients with these IP addresses" ticked and its list empty (the
+    /// undocumented way to refuse relay to every unauthenticated client).
+    EmptyIpListTrick(bool),
+    /// imc: a routing entry says "Override relay restrictions" for every domain (`*`) or a
+    /// whole public suffix (`com`, `co.uk`; an entry without `#` covers its subdomains).
+    OverrideRelayBroad(bool),
+    /// imc, smtp-virtual-server, smtp-connector: the recorded service pack is below N (an
+    /// unrecorded service pack never matches).
+    ServicePackLt(u32),
+    /// imc: the post-SP2 IMC hotfix for encapsulated addresses (MS99-027) is recorded as
+    /// installed.
+    EncapsulatedRelayHotfix(bool),
+    /// smtp-virtual-server: the Relay choice, `only-the-list` ("Only the list below") or
+    /// `all-except` ("All except the list below").
+    RelayMode(String),
+    /// smtp-virtual-server: the relay list has no entry.
+    RelayListEmpty(bool),
+    /// smtp-virtual-server: the IP entries of the relay list hold more than N addresses.
+    RelayListAddressesGt(u128),
+    /// smtp-virtual-server: the IP entries of the relay list hold more than N globally
+    /// routable addresses.
+    RelayListPublicAddressesGt(u128),
+    /// smtp-virtual-server: the relay list has domain-name entries (granted by reverse DNS).
+    RelayListNames(bool),
+    /// smtp-virtual-server: "Allow all computers which successfully authenticate to relay,
+    /// regardless of the list above" is ticked.
+    AuthenticatedRelay(bool),
+    /// smtp-virtual-server: the authentication method `anonymous`, `basic` or `integrated`
+    /// is ticked.
+    Authentication(String),
+    /// smtp-virtual-server: recorded as reachable on port 25 from the Internet.
+    InternetFacing(bool),
+    /// smtp-virtual-server: the relay list is known: recorded in a settings file, or (false)
+    /// exported as an `msExchSmtpRelayIpList` blob relay-audit cannot decode with certainty.
+    RelayListDecoded(bool),
+    /// smtp-connector: the address space holds `*` (every SMTP domain).
+    AddressSpaceAll(bool),
+    /// smtp-connector: "Allow messages to be relayed to these domains" is ticked.
+    RelayToAddressSpace(bool),
+    /// imc (`.reg` export): `RelayFlags` has the deny-list bit (1) but neither the allow-list
+    /// (2) nor the local-interface (4) bit: everyone not on the deny list may relay.
+    RelayFlagsDenyOnly(bool),
+    /// imc (`.reg` export): `RelayFlags` applies the allow list (bit 2) and `RelayAllowList`
+    /// holds more than N addresses.
+    RegistryAllowAddressesGt(u128),
+    /// imc (`.reg` export): as `registry_allow_addresses_gt`, counting globally routable
+    /// addresses only.
+    RegistryAllowPublicAddressesGt(u128),
+    /// imc (`.reg` export): the registry still holds relay values that grant relay: entries in
+    /// `RelayAllowList`, or `RelayFlags` bit 8 (authenticated clients may relay).
+    RegistryRelayValues(bool),
 }
 
 /// Second-level public suffixes under which registrations happen (abridged from the Public
@@ -185,6 +246,26 @@ impl Cond {
             }
             Cond::DomainScope(_) => Some(&[AcceptedDomain]),
             Cond::Ace(_) | Cond::ConnectorExported(_) => Some(&[AdPermission]),
+            Cond::Reroute(_)
+            | Cond::RoutingRestricted(_)
+            | Cond::EmptyIpListTrick(_)
+            | Cond::OverrideRelayBroad(_)
+            | Cond::EncapsulatedRelayHotfix(_)
+            | Cond::RelayFlagsDenyOnly(_)
+            | Cond::RegistryAllowAddressesGt(_)
+            | Cond::RegistryAllowPublicAddressesGt(_)
+            | Cond::RegistryRelayValues(_) => Some(&[Imc]),
+            Cond::ServicePackLt(_) => Some(&[Imc, SmtpVirtualServer, SmtpConnector]),
+            Cond::RelayMode(_)
+            | Cond::RelayListEmpty(_)
+            | Cond::RelayListAddressesGt(_)
+            | Cond::RelayListPublicAddressesGt(_)
+            | Cond::RelayListNames(_)
+            | Cond::AuthenticatedRelay(_)
+            | Cond::Authentication(_)
+            | Cond::InternetFacing(_)
+            | Cond::RelayListDecoded(_) => Some(&[SmtpVirtualServer]),
+            Cond::AddressSpaceAll(_) | Cond::RelayToAddressSpace(_) => Some(&[SmtpConnector]),
             _ => Some(&[ReceiveConnector]),
         }
     }
@@ -267,6 +348,22 @@ impl Cond {
                     s.clone(),
                 ));
             }
+            Cond::RelayMode(m) if m != "only-the-list" && m != "all-except" => {
+                problems.push((
+                    format!("relay_mode must be `only-the-list` or `all-except`, found `{m}`"),
+                    m.clone(),
+                ));
+            }
+            Cond::Authentication(m)
+                if !["anonymous", "basic", "integrated"].contains(&m.as_str()) =>
+            {
+                problems.push((
+                    format!(
+                        "authentication must be `anonymous`, `basic` or `integrated`, found `{m}`"
+                    ),
+                    m.clone(),
+                ));
+            }
             _ => {}
         }
     }
@@ -293,6 +390,27 @@ impl Cond {
             Cond::Ace(_) => "ace",
             Cond::ConnectorExported(_) => "connector_exported",
             Cond::Incomplete(_) => "incomplete",
+            Cond::Reroute(_) => "reroute",
+            Cond::RoutingRestricted(_) => "routing_restricted",
+            Cond::EmptyIpListTrick(_) => "empty_ip_list_trick",
+            Cond::OverrideRelayBroad(_) => "override_relay_broad",
+            Cond::ServicePackLt(_) => "service_pack_lt",
+            Cond::EncapsulatedRelayHotfix(_) => "encapsulated_relay_hotfix",
+            Cond::RelayMode(_) => "relay_mode",
+            Cond::RelayListEmpty(_) => "relay_list_empty",
+            Cond::RelayListAddressesGt(_) => "relay_list_addresses_gt",
+            Cond::RelayListPublicAddressesGt(_) => "relay_list_public_addresses_gt",
+            Cond::RelayListNames(_) => "relay_list_names",
+            Cond::AuthenticatedRelay(_) => "authenticated_relay",
+            Cond::Authentication(_) => "authentication",
+            Cond::InternetFacing(_) => "internet_facing",
+            Cond::RelayListDecoded(_) => "relay_list_decoded",
+            Cond::AddressSpaceAll(_) => "address_space_all",
+            Cond::RelayToAddressSpace(_) => "relay_to_address_space",
+            Cond::RelayFlagsDenyOnly(_) => "relay_flags_deny_only",
+            Cond::RegistryAllowAddressesGt(_) => "registry_allow_addresses_gt",
+            Cond::RegistryAllowPublicAddressesGt(_) => "registry_allow_public_addresses_gt",
+            Cond::RegistryRelayValues(_) => "registry_relay_values",
         }
     }
 
@@ -320,6 +438,7 @@ impl Cond {
                     ace,
                     connector_exported,
                 } => eval_ace(self, ace, *connector_exported),
+                Subject::Legacy(o) => eval_legacy(self, o),
             },
         }
     }
@@ -571,6 +690,176 @@ fn eval_ace(cond: &Cond, a: &Ace, connector_exported: bool) -> Option<Vec<Eviden
     }
 }
 
+fn legacy_ev(o: &LegacyObject, property: &str) -> Evidence {
+    match o.raw(property) {
+        Some(r) if r.value.trim().is_empty() => ev(&o.src, r.name, "(empty)", Some(r.line)),
+        Some(r) => ev(&o.src, r.name, r.value.clone(), Some(r.line)),
+        None => ev(&o.src, property, "(not recorded)", None),
+    }
+}
+
+fn eval_legacy(cond: &Cond, o: &LegacyObject) -> Option<Vec<Evidence>> {
+    let e = |p: &str| vec![legacy_ev(o, p)];
+    if let Cond::ServicePackLt(n) = cond {
+        return (o.service_pack? < *n).then(|| e("service_pack"));
+    }
+    if let Legacy::Imc(crate::model::legacy::Imc {
+        registry: Some(reg),
+        ..
+    }) = &o.detail
+    {
+        let flags_ev = || {
+            ev(
+                &reg.src,
+                "RelayFlags",
+                reg.flags_text(),
+                reg.flags.map(|(_, l)| l),
+            )
+        };
+        let allow_ev = || match &reg.allow {
+            Some((v, l)) => ev(&reg.src, "RelayAllowList", v.join(", "), Some(*l)),
+            None => ev(&reg.src, "RelayAllowList", "(not in the export)", None),
+        };
+        let flags = reg.flags.map(|(f, _)| f);
+        match cond {
+            Cond::RelayFlagsDenyOnly(want) => {
+                let f = flags?;
+                let deny_only = f & 1 != 0 && f & 6 == 0;
+                return holds_bool(*want, deny_only, || vec![flags_ev()]);
+            }
+            Cond::RegistryAllowAddressesGt(n) | Cond::RegistryAllowPublicAddressesGt(n) => {
+                if flags? & 2 == 0 {
+                    return None;
+                }
+                let count = if matches!(cond, Cond::RegistryAllowPublicAddressesGt(_)) {
+                    reg.allow_ips.public_count()
+                } else {
+                    reg.allow_ips.size()
+                };
+                return (count > *n).then(|| vec![flags_ev(), allow_ev()]);
+            }
+            Cond::RegistryRelayValues(want) => {
+                let allow = reg.allow.as_ref().is_some_and(|(v, _)| !v.is_empty());
+                let auth = flags.is_some_and(|f| f & 8 != 0);
+                return holds_bool(*want, allow || auth, || {
+                    let mut v = vec![flags_ev()];
+                    if allow {
+                        v.push(allow_ev());
+                    }
+                    v
+                });
+            }
+            _ => {}
+        }
+    }
+    match (&o.detail, cond) {
+        (Legacy::Imc(i), Cond::Reroute(want)) => holds_bool(*want, i.reroute?, || e("routing")),
+        (Legacy::Imc(i), Cond::RoutingRestricted(want)) => {
+            let restricted = i.authenticate || i.ip_addresses_ticked || i.internal_ticked;
+            holds_bool(*want, restricted, || {
+                if i.restrictions_recorded {
+                    vec![
+                        legacy_ev(o, "hosts_that_successfully_authenticate"),
+                        legacy_ev(o, "hosts_and_clients_with_these_ip_addresses"),
+                        legacy_ev(o, "hosts_connecting_to_these_internal_addresses"),
+                    ]
+                } else {
+                    e("routing_restrictions")
+                }
+            })
+        }
+        (Legacy::Imc(i), Cond::EmptyIpListTrick(want)) => {
+            let trick = i.ip_addresses_ticked && i.ip_addresses.is_empty();
+            holds_bool(*want, trick, || {
+                vec![
+                    legacy_ev(o, "hosts_and_clients_with_these_ip_addresses"),
+                    legacy_ev(o, "ip_addresses"),
+                ]
+            })
+        }
+        (Legacy::Imc(i), Cond::OverrideRelayBroad(want)) => {
+            let broad: Vec<_> = i
+                .routing_entries
+                .iter()
+                .filter(|r| r.override_relay && r.is_broad())
+                .collect();
+            holds_bool(*want, !broad.is_empty(), || {
+                let mut ev = legacy_ev(o, "routing_entries");
+                if let Some(b) = broad.first() {
+                    ev.value = format!("{} (override relay restrictions)", b.domain);
+                }
+                vec![ev]
+            })
+        }
+        (Legacy::Imc(i), Cond::EncapsulatedRelayHotfix(want)) => {
+            holds_bool(*want, i.hotfix_encapsulated_relay.unwrap_or(false), || {
+                e("hotfix_encapsulated_relay")
+            })
+        }
+        (Legacy::VirtualServer(v), Cond::RelayMode(want)) => {
+            let mode = match v.relay_mode? {
+                RelayMode::OnlyTheList => "only-the-list",
+                RelayMode::AllExcept => "all-except",
+            };
+            (mode == want).then(|| e("relay"))
+        }
+        (Legacy::VirtualServer(v), Cond::RelayListEmpty(want)) => {
+            let empty = v.relay_ips.size() == 0 && v.relay_names.is_empty();
+            holds_bool(*want, empty, || e("relay_list"))
+        }
+        (Legacy::VirtualServer(v), Cond::RelayListAddressesGt(n)) => {
+            (v.relay_ips.size() > *n).then(|| e("relay_list"))
+        }
+        (Legacy::VirtualServer(v), Cond::RelayListPublicAddressesGt(n)) => {
+            (v.relay_ips.public_count() > *n).then(|| e("relay_list"))
+        }
+        (Legacy::VirtualServer(v), Cond::RelayListNames(want)) => {
+            holds_bool(*want, !v.relay_names.is_empty(), || {
+                let mut ev = legacy_ev(o, "relay_list");
+                ev.value = v.relay_names.join(", ");
+                vec![ev]
+            })
+        }
+        (Legacy::VirtualServer(v), Cond::AuthenticatedRelay(want)) => {
+            holds_bool(*want, v.allow_authenticated_relay?, || {
+                e("allow_authenticated_relay")
+            })
+        }
+        (Legacy::VirtualServer(v), Cond::Authentication(m)) => {
+            let word = match m.as_str() {
+                "anonymous" => "anonymous",
+                "basic" => "basic",
+                _ => "integrated",
+            };
+            v.authentication
+                .as_ref()?
+                .iter()
+                .any(|a| a.to_ascii_lowercase().starts_with(word))
+                .then(|| e("authentication"))
+        }
+        (Legacy::VirtualServer(v), Cond::RelayListDecoded(want)) => {
+            holds_bool(*want, v.relay_list_undecoded.is_none(), || {
+                e(if v.relay_list_undecoded.is_some() {
+                    "msExchSmtpRelayIpList"
+                } else {
+                    "relay_list"
+                })
+            })
+        }
+        (Legacy::VirtualServer(v), Cond::InternetFacing(want)) => {
+            holds_bool(*want, v.internet_facing?, || e("internet_facing"))
+        }
+        (Legacy::Connector(c), Cond::AddressSpaceAll(want)) => {
+            let all = c.all_domains();
+            holds_bool(*want, !all.is_empty(), || e("address_space"))
+        }
+        (Legacy::Connector(c), Cond::RelayToAddressSpace(want)) => {
+            holds_bool(*want, c.allow_relay?, || e("allow_relay_to_these_domains"))
+        }
+        _ => None,
+    }
+}
+
 /// The exported property `name` of the subject, and the subject's source.
 fn raw_of<'s>(s: &'s Subject<'_, '_>, name: &str) -> (Option<&'s crate::model::Raw>, &'s Source) {
     match s {
@@ -583,6 +872,7 @@ fn raw_of<'s>(s: &'s Subject<'_, '_>, name: &str) -> (Option<&'s crate::model::R
             ace.raw.iter().find(|r| r.name.eq_ignore_ascii_case(name)),
             &ace.src,
         ),
+        Subject::Legacy(o) => (o.raw(name), &o.src),
     }
 }
 
@@ -687,5 +977,218 @@ mod tests {
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].0.contains("domain_scope"));
         assert!(p[1].0.contains("anonymus"));
+    }
+
+    /// Legacy objects from a settings-file snippet (the first `[[server]]` header is added).
+    fn legacy(body: &str) -> Vec<LegacyObject> {
+        let text = format!("[[server]]\nname = \"S\"\n{body}");
+        let mut b = crate::model::ModelBuilder::new();
+        let file: std::sync::Arc<str> = std::sync::Arc::from("s.toml");
+        crate::input::settings::parse(&text, "s.toml", &mut |r| {
+            b.add(&file, &r);
+        })
+        .unwrap();
+        b.finish().0.legacy
+    }
+
+    fn holds(c: Cond, o: &LegacyObject) -> bool {
+        let mut p = Vec::new();
+        c.validate(o.kind, &mut p);
+        assert!(p.is_empty(), "{p:?}");
+        c.eval(&Subject::Legacy(o)).is_some()
+    }
+
+    const IMC55: &str = "version = \"5.5\"\nservice_pack = 2\n[server.imc]\nrouting = \"Reroute incoming SMTP mail\"\n";
+
+    #[test]
+    fn reroute() {
+        let o = &legacy(IMC55)[0];
+        assert!(holds(Cond::Reroute(true), o));
+        let o = &legacy(
+            "version = \"5.5\"\n[server.imc]\nrouting = \"Do not reroute incoming SMTP mail\"\n",
+        )[0];
+        assert!(holds(Cond::Reroute(false), o));
+        assert_eq!(Cond::Reroute(true).kinds(), Some(&[ObjectKind::Imc][..]));
+    }
+
+    #[test]
+    fn routing_restricted() {
+        assert!(holds(Cond::RoutingRestricted(false), &legacy(IMC55)[0]));
+        let o = &legacy(&format!("{IMC55}[server.imc.routing_restrictions]\nhosts_that_successfully_authenticate = true\n"))[0];
+        assert!(holds(Cond::RoutingRestricted(true), o));
+    }
+
+    #[test]
+    fn empty_ip_list_trick() {
+        let o = &legacy(&format!("{IMC55}[server.imc.routing_restrictions]\nhosts_and_clients_with_these_ip_addresses = true\nip_addresses = []\n"))[0];
+        assert!(holds(Cond::EmptyIpListTrick(true), o));
+        let o = &legacy(&format!("{IMC55}[server.imc.routing_restrictions]\nhosts_and_clients_with_these_ip_addresses = true\nip_addresses = [\"10.0.0.5 255.255.255.255\"]\n"))[0];
+        assert!(holds(Cond::EmptyIpListTrick(false), o));
+    }
+
+    #[test]
+    fn override_relay_broad() {
+        let o = &legacy(&format!("{IMC55}routing_entries = [ {{ domain = \"*\", action = \"reroute to\", host = \"h\", override_relay_restrictions = true }} ]\n"))[0];
+        assert!(holds(Cond::OverrideRelayBroad(true), o));
+        let o = &legacy(&format!("{IMC55}routing_entries = [ {{ domain = \"#p.example\", action = \"reroute to\", host = \"h\", override_relay_restrictions = true }} ]\n"))[0];
+        assert!(holds(Cond::OverrideRelayBroad(false), o));
+    }
+
+    #[test]
+    fn service_pack_lt_and_hotfix() {
+        let o = &legacy(IMC55)[0];
+        assert!(holds(Cond::ServicePackLt(3), o));
+        assert!(!holds(Cond::ServicePackLt(2), o));
+        assert!(holds(Cond::EncapsulatedRelayHotfix(false), o));
+        // an unrecorded service pack never matches
+        let o = &legacy("version = \"5.5\"\n[server.imc]\n")[0];
+        assert!(!holds(Cond::ServicePackLt(4), o));
+        let o = &legacy("version = \"5.5\"\nhotfix_encapsulated_relay = true\n[server.imc]\n")[0];
+        assert!(holds(Cond::EncapsulatedRelayHotfix(true), o));
+    }
+
+    const SVS: &str = "version = \"2003\"\n[[server.smtp_virtual_server]]\nname = \"Default SMTP Virtual Server\"\n";
+
+    #[test]
+    fn relay_mode_and_empty_list() {
+        let o = &legacy(&format!("{SVS}relay = \"All except the list below\"\n"))[0];
+        assert!(holds(Cond::RelayMode("all-except".into()), o));
+        assert!(holds(Cond::RelayListEmpty(true), o));
+        let o = &legacy(&format!(
+            "{SVS}relay = \"Only the list below\"\nrelay_list = [\"10.0.0.5 255.255.255.255\"]\n"
+        ))[0];
+        assert!(holds(Cond::RelayMode("only-the-list".into()), o));
+        assert!(holds(Cond::RelayListEmpty(false), o));
+        let mut p = Vec::new();
+        Cond::RelayMode("all".into()).validate(ObjectKind::SmtpVirtualServer, &mut p);
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn relay_list_sizes_and_names() {
+        let o = &legacy(&format!("{SVS}relay_list = [\"10.0.0.0 255.0.0.0\", \"81.2.69.0 255.255.255.0\", \"partner.example\"]\n"))[0];
+        assert!(holds(Cond::RelayListAddressesGt(256), o));
+        assert!(holds(Cond::RelayListPublicAddressesGt(16), o));
+        assert!(!holds(Cond::RelayListPublicAddressesGt(256), o));
+        assert!(holds(Cond::RelayListNames(true), o));
+    }
+
+    #[test]
+    fn authenticated_relay_authentication_internet_facing() {
+        let o = &legacy(&format!("{SVS}allow_authenticated_relay = true\nauthentication = [\"Anonymous access\", \"Basic authentication\"]\ninternet_facing = true\n"))[0];
+        assert!(holds(Cond::AuthenticatedRelay(true), o));
+        assert!(holds(Cond::Authentication("basic".into()), o));
+        assert!(holds(Cond::Authentication("anonymous".into()), o));
+        assert!(!holds(Cond::Authentication("integrated".into()), o));
+        assert!(holds(Cond::InternetFacing(true), o));
+        let mut p = Vec::new();
+        Cond::InternetFacing(true).validate(ObjectKind::Imc, &mut p);
+        assert_eq!(p.len(), 1, "wrong kind is refused");
+    }
+
+    #[test]
+    fn address_space_all_and_relay() {
+        let o = &legacy("version = \"2003\"\n[[server.smtp_connector]]\nname = \"C\"\naddress_space = [\"SMTP:*;1\"]\nallow_relay_to_these_domains = true\n")[0];
+        assert!(holds(Cond::AddressSpaceAll(true), o));
+        assert!(holds(Cond::RelayToAddressSpace(true), o));
+        let o = &legacy("version = \"2003\"\n[[server.smtp_connector]]\nname = \"C\"\naddress_space = [\"SMTP:partner.example;1\"]\n")[0];
+        assert!(holds(Cond::AddressSpaceAll(false), o));
+        // not recorded: neither true nor false
+        assert!(!holds(Cond::RelayToAddressSpace(false), o));
+    }
+
+    fn with_registry(settings: &str, reg: &str) -> Vec<LegacyObject> {
+        let mut b = crate::model::ModelBuilder::new();
+        let f1: std::sync::Arc<str> = std::sync::Arc::from("s.toml");
+        let f2: std::sync::Arc<str> = std::sync::Arc::from("imc.reg");
+        if !settings.is_empty() {
+            crate::input::settings::parse(settings, "s.toml", &mut |r| {
+                b.add(&f1, &r);
+            })
+            .unwrap();
+        }
+        let text = format!("REGEDIT4\n\n[{}]\n{reg}", crate::input::reg::IMC_KEY);
+        crate::input::reg::parse(&text, "imc.reg", &mut |r| {
+            b.add(&f2, &r);
+        })
+        .unwrap();
+        b.finish().0.legacy
+    }
+
+    /// `a;b` as REGEDIT4 hex(7) bytes.
+    fn hex7(items: &[&str]) -> String {
+        let mut bytes: Vec<u8> = Vec::new();
+        for i in items {
+            bytes.extend(i.bytes());
+            bytes.push(0);
+        }
+        bytes.push(0);
+        bytes
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn relay_flags_deny_only() {
+        let o = &with_registry("", "\"RelayFlags\"=dword:00000001\n")[0];
+        assert!(holds(Cond::RelayFlagsDenyOnly(true), o));
+        let o = &with_registry("", "\"RelayFlags\"=dword:00000003\n")[0];
+        assert!(holds(Cond::RelayFlagsDenyOnly(false), o));
+        assert_eq!(o.identity, "(unknown server)\\Internet Mail Service");
+    }
+
+    #[test]
+    fn registry_allow_addresses() {
+        let reg = format!(
+            "\"RelayFlags\"=dword:00000002\n\"RelayAllowList\"=hex(7):{}\n",
+            hex7(&["10.0.0.0;255.0.0.0", "81.2.69.0;255.255.255.0"])
+        );
+        let o = &with_registry("", &reg)[0];
+        assert!(holds(Cond::RegistryAllowAddressesGt(256), o));
+        assert!(holds(Cond::RegistryAllowPublicAddressesGt(16), o));
+        // the list does not apply without bit 2
+        let o = &with_registry("", &reg.replace("dword:00000002", "dword:00000001"))[0];
+        assert!(!holds(Cond::RegistryAllowAddressesGt(256), o));
+    }
+
+    #[test]
+    fn registry_relay_values_attach_to_the_settings_imc() {
+        let reg = format!(
+            "\"RelayFlags\"=dword:00000002\n\"RelayAllowList\"=hex(7):{}\n",
+            hex7(&["192.168.1.25;255.255.255.255"])
+        );
+        let objs = with_registry(
+            "[[server]]\nname = \"M\"\nversion = \"5.5\"\n[server.imc]\nrouting = \"Do not reroute incoming SMTP mail\"\n",
+            &reg,
+        );
+        assert_eq!(objs.len(), 1, "attached, not a second IMC");
+        assert!(holds(Cond::RegistryRelayValues(true), &objs[0]));
+        assert!(holds(Cond::Reroute(false), &objs[0]));
+        let o = &with_registry("", "\"RelayFlags\"=dword:00000001\n")[0];
+        assert!(holds(Cond::RegistryRelayValues(false), o));
+    }
+
+    #[test]
+    fn relay_list_decoded() {
+        let o = &legacy(&format!("{SVS}relay = \"Only the list below\"\n"))[0];
+        assert!(holds(Cond::RelayListDecoded(true), o));
+        let mut b = crate::model::ModelBuilder::new();
+        let f: std::sync::Arc<str> = std::sync::Arc::from("smtp.ldf");
+        crate::input::ldif::parse(
+            "dn: CN=1,CN=SMTP,CN=Protocols,CN=MAIL,CN=Servers,DC=x\nobjectClass: protocolCfgSMTPServer\nmsExchSmtpRelayIpList:: AQIDBA==\n",
+            "smtp.ldf",
+            &mut |r| {
+                b.add(&f, &r);
+            },
+        )
+        .unwrap();
+        let objs = b.finish().0.legacy;
+        assert!(holds(Cond::RelayListDecoded(false), &objs[0]));
+        let ev = Cond::RelayListDecoded(false)
+            .eval(&Subject::Legacy(&objs[0]))
+            .unwrap();
+        assert_eq!(ev[0].line, Some(3));
     }
 }

@@ -57,7 +57,8 @@ impl Severity {
 
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad` honours width and alignment (`{:<8}` in `rules list`).
+        f.pad(self.as_str())
     }
 }
 
@@ -71,7 +72,7 @@ struct RawRule {
     /// `relay`, `spoofing`, `hygiene` or `evidence-incomplete`.
     category: String,
     object: String,
-    /// Exchange versions the rule applies to (`2007`, ..., `2019`, `SE`).
+    /// Exchange versions the rule applies to (`4.0`, `5.0`, `5.5`, `2000`, ..., `2019`, `SE`).
     versions: Vec<String>,
     message: String,
     when: Cond,
@@ -177,7 +178,7 @@ pub fn parse_rule(file: &str, text: &str) -> Result<Rule, RuleError> {
         fail(
             &raw.object,
             format!(
-                "unknown object kind `{}`, expected one of: receive-connector, ad-permission, accepted-domain, exchange-server",
+                "unknown object kind `{}`, expected one of: receive-connector, ad-permission, accepted-domain, exchange-server, imc, smtp-virtual-server, smtp-connector",
                 raw.object
             ),
         )
@@ -214,7 +215,7 @@ pub fn parse_rule(file: &str, text: &str) -> Result<Rule, RuleError> {
                 return Err(fail(
                     v,
                     format!(
-                        "unknown Exchange version `{v}`, expected one of: 2000, 2003, 2007, 2010, 2013, 2016, 2019, SE"
+                        "unknown Exchange version `{v}`, expected one of: 4.0, 5.0, 5.5, 2000, 2003, 2007, 2010, 2013, 2016, 2019, SE"
                     ),
                 ))
             }
@@ -663,6 +664,49 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                 }
             }
             ObjectKind::ExchangeServer => {}
+            ObjectKind::Imc | ObjectKind::SmtpVirtualServer | ObjectKind::SmtpConnector => {
+                for o in model.legacy.iter().filter(|o| o.kind == rule.object) {
+                    if !rule.applies_to(o.product) {
+                        continue;
+                    }
+                    let Some(evidence) = rule.when.eval(&Subject::Legacy(o)) else {
+                        continue;
+                    };
+                    let vars = |k: &str| -> Option<String> {
+                        match k {
+                            "object" => Some(o.identity.clone()),
+                            "server" => Some(o.server.clone()),
+                            "name" => Some(o.name.clone()),
+                            _ => o.raw(k).map(|r| r.value.clone()),
+                        }
+                    };
+                    out.push(Finding {
+                        rule: rule.id.clone(),
+                        severity: rule.severity,
+                        category: rule.category.clone(),
+                        title: rule.title.clone(),
+                        object: ObjectRef {
+                            kind: o.kind,
+                            id: o.identity.clone(),
+                            server: Some(o.server.clone()),
+                        },
+                        // Without a version (a .reg or LDIF export alone), the kind says
+                        // which generation the object belongs to.
+                        version: o.product.map(|p| p.as_str().to_string()).unwrap_or_else(
+                            || match o.kind {
+                                ObjectKind::Imc => "4.0-5.5".into(),
+                                _ => "2000/2003".into(),
+                            },
+                        ),
+                        message: render(&rule.message, &vars),
+                        evidence: dedup(evidence),
+                        remediation: render_command(&rule.remediation, &vars),
+                        fingerprint: fingerprint(&rule.id, o.kind, &o.identity),
+                        waiver: None,
+                        baseline: None,
+                    });
+                }
+            }
         }
     }
     sort_findings(&mut out);

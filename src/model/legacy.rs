@@ -1,0 +1,505 @@
+//! Legacy Exchange objects: the 4.0/5.0/5.5 Internet Mail Service (IMC), and the 2000/2003
+//! SMTP virtual servers and SMTP connectors (FORMATS.md §7-8).
+//!
+//! One [`LegacyObject`] per record of kind `imc`, `smtp-virtual-server` or `smtp-connector`:
+//! identity `SERVER\Name`, the server's version and service pack (each record carries them),
+//! the exported values for evidence (`raw`), and a typed [`Legacy`] detail the predicates in
+//! `crate::rules::cond` read. Relay-list entries are `net mask` (`10.0.0.0 255.0.0.0`),
+//! `net;mask` (registry form) or CIDR; entries that are names (domain-name entries of a
+//! 2000/2003 relay list) are kept apart, since they rely on reverse DNS.
+
+use super::ip_range::{IpRange, IpSet};
+use super::{ModelBuilder, Product, Raw, Source, Use};
+use crate::diag::Diagnostic;
+use crate::input::record::{ObjectKind, Record, Value};
+use std::sync::Arc;
+
+/// A routing entry of the IMC Routing tab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingEntry {
+    /// As entered: `contoso.com` (and its subdomains) or `#contoso.com` (that domain only).
+    pub domain: String,
+    /// `accept as inbound` or `reroute to`.
+    pub action: String,
+    pub host: Option<String>,
+    /// "Override relay restrictions. Always relay."
+    pub override_relay: bool,
+}
+
+impl RoutingEntry {
+    /// Reads `domain => action [host][; override relay restrictions]`.
+    pub fn parse(s: &str) -> Option<RoutingEntry> {
+        let (domain, rest) = s.split_once("=>")?;
+        let (rest, override_relay) = match rest.split_once(';') {
+            Some((r, o)) => (r, o.to_ascii_lowercase().contains("override")),
+            None => (rest, false),
+        };
+        let rest = rest.trim();
+        let (action, host) = match rest.strip_prefix("reroute to") {
+            Some(h) => (
+                "reroute to",
+                Some(h.trim().to_string()).filter(|h| !h.is_empty()),
+            ),
+            None => (rest, None),
+        };
+        Some(RoutingEntry {
+            domain: domain.trim().to_string(),
+            action: action.to_string(),
+            host,
+            override_relay,
+        })
+    }
+
+    /// Does the entry cover every domain or a whole public suffix (`*`, `com`, `*.co.uk`)?
+    /// An entry without `#` also covers every subdomain, so `com` is as broad as `*.com`.
+    pub fn is_broad(&self) -> bool {
+        let d = self.domain.trim();
+        if d.starts_with('#') {
+            return false;
+        }
+        let d = d.trim_start_matches("*.").trim_start_matches('.');
+        if d.is_empty() || d == "*" {
+            return true;
+        }
+        crate::rules::cond::domain_scope(&format!("*.{d}")).is_some()
+    }
+}
+
+/// IMC: Routing tab and Routing Restrictions.
+#[derive(Debug, Clone, Default)]
+pub struct Imc {
+    /// "Reroute incoming SMTP mail" (true) or "Do not reroute" (false); None: not recorded.
+    pub reroute: Option<bool>,
+    pub routing_entries: Vec<RoutingEntry>,
+    /// Whether the Routing Restrictions dialog was recorded at all.
+    pub restrictions_recorded: bool,
+    pub authenticate: bool,
+    pub ip_addresses_ticked: bool,
+    pub ip_addresses: Vec<String>,
+    pub internal_ticked: bool,
+    pub hotfix_encapsulated_relay: Option<bool>,
+    /// The relay values of the IMC registry key, from a `.reg` export.
+    pub registry: Option<RegistryRelay>,
+}
+
+/// `HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters` relay values.
+#[derive(Debug, Clone)]
+pub struct RegistryRelay {
+    /// Where the key is (the `.reg` file and the key's line).
+    pub src: Source,
+    /// `RelayFlags` and its line: 1 deny list applies, 2 allow list applies, 4 local-interface
+    /// list applies, 8 authenticated clients may relay.
+    pub flags: Option<(u32, u32)>,
+    /// `RelayAllowList` entries and their line.
+    pub allow: Option<(Vec<String>, u32)>,
+    /// The allow list as addresses (`net;mask`).
+    pub allow_ips: IpSet,
+    pub deny: Option<(Vec<String>, u32)>,
+    pub local: Option<(Vec<String>, u32)>,
+}
+
+impl RegistryRelay {
+    /// `RelayFlags` in words, for evidence.
+    pub fn flags_text(&self) -> String {
+        let Some((f, _)) = self.flags else {
+            return "(not in the export)".into();
+        };
+        let mut words = Vec::new();
+        for (bit, w) in [
+            (1, "deny list applies"),
+            (2, "allow list applies"),
+            (4, "local-interface list applies"),
+            (8, "authenticated clients may relay"),
+        ] {
+            if f & bit != 0 {
+                words.push(w);
+            }
+        }
+        format!(
+            "dword:{f:08x} ({})",
+            if words.is_empty() {
+                "no bit set".to_string()
+            } else {
+                words.join(", ")
+            }
+        )
+    }
+}
+
+/// "Only the list below" or "All except the list below".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayMode {
+    OnlyTheList,
+    AllExcept,
+}
+
+/// 2000/2003 SMTP virtual server: Access tab.
+#[derive(Debug, Clone, Default)]
+pub struct VirtualServer {
+    pub relay_mode: Option<RelayMode>,
+    /// The IP entries of the relay list.
+    pub relay_ips: IpSet,
+    /// Entries that are domain names (granted by reverse DNS).
+    pub relay_names: Vec<String>,
+    pub allow_authenticated_relay: Option<bool>,
+    /// Authentication methods ticked (on-screen names); None: not recorded.
+    pub authentication: Option<Vec<String>>,
+    pub internet_facing: Option<bool>,
+    /// Set when the relay list came as a blob relay-audit cannot decode with certainty
+    /// (`msExchSmtpRelayIpList` of an LDIF export): the relay choice and list are unknown.
+    pub relay_list_undecoded: Option<String>,
+}
+
+/// 2000/2003 SMTP connector: Address Space tab.
+#[derive(Debug, Clone, Default)]
+pub struct SmtpConnector {
+    /// As shown: `SMTP:*;1` (type:address;cost).
+    pub address_space: Vec<String>,
+    pub allow_relay: Option<bool>,
+}
+
+impl SmtpConnector {
+    /// The address-space entries that match every SMTP domain (`SMTP:*;1`, `*`).
+    pub fn all_domains(&self) -> Vec<&str> {
+        self.address_space
+            .iter()
+            .filter(|a| {
+                let t = a.trim();
+                let body = match t.split_once(':') {
+                    Some((ty, rest)) if ty.eq_ignore_ascii_case("smtp") => rest,
+                    Some(_) => return false,
+                    None => t,
+                };
+                let addr = body.split(';').next().unwrap_or("").trim();
+                addr == "*"
+            })
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Legacy {
+    Imc(Imc),
+    VirtualServer(VirtualServer),
+    Connector(SmtpConnector),
+}
+
+#[derive(Debug, Clone)]
+pub struct LegacyObject {
+    pub kind: ObjectKind,
+    /// `SERVER\Name`.
+    pub identity: String,
+    pub server: String,
+    pub name: String,
+    pub src: Source,
+    pub product: Option<Product>,
+    pub service_pack: Option<u32>,
+    pub raw: Vec<Raw>,
+    pub detail: Legacy,
+}
+
+impl LegacyObject {
+    pub fn raw(&self, name: &str) -> Option<&Raw> {
+        self.raw.iter().find(|r| r.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// `10.0.0.0 255.0.0.0`, `10.0.0.0;255.0.0.0`, `10.0.0.0/8`, `10.0.0.1`: an IP range; or
+/// `Err(())` for a name.
+pub fn parse_ip_mask(s: &str) -> Result<IpRange, String> {
+    let t = s.trim();
+    let mut parts = t.split([' ', ';', ',']).filter(|p| !p.is_empty());
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(a), Some(m), None) => IpRange::parse(&format!("{a}({m})")),
+        _ => IpRange::parse(t),
+    }
+}
+
+/// Does the entry look like a host or domain name rather than an address?
+fn is_name(s: &str) -> bool {
+    let t = s.trim();
+    t.chars().any(|c| c.is_ascii_alphabetic()) && !t.contains(':') && !t.contains('/')
+}
+
+const RAW_NAMES: &[&str] = &[
+    "Name",
+    "Server",
+    "version",
+    "service_pack",
+    "hotfix_encapsulated_relay",
+    "routing",
+    "routing_entries",
+    "routing_restrictions",
+    "hosts_that_successfully_authenticate",
+    "hosts_and_clients_with_these_ip_addresses",
+    "ip_addresses",
+    "hosts_connecting_to_these_internal_addresses",
+    "internal_addresses",
+    "never_route",
+    "relay",
+    "relay_list",
+    "allow_authenticated_relay",
+    "authentication",
+    "internet_facing",
+    "address_space",
+    "allow_relay_to_these_domains",
+    "msExchSmtpRelayIpList",
+    "msExchServerBindings",
+];
+
+fn list_of(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::List { items, .. }) => items.clone(),
+        Some(Value::Text(s)) if !s.trim().is_empty() => vec![s.trim().to_string()],
+        _ => vec![],
+    }
+}
+
+fn bool_of(v: Option<&Value>) -> Option<bool> {
+    v.and_then(super::parse_bool)
+}
+
+impl ModelBuilder {
+    pub(crate) fn add_legacy(&mut self, file: &Arc<str>, rec: &Record) -> Use {
+        let src = Source {
+            file: file.clone(),
+            line: rec.line,
+        };
+        if rec.kind == ObjectKind::Imc && rec.get("Name").is_none() {
+            // A `.reg` export: attached to its server's IMC once every file is read.
+            self.pending_registry.push((file.clone(), rec.clone()));
+            return Use::Added;
+        }
+        let (Some(name), Some(server)) = (Self::text(rec, "Name"), Self::text(rec, "Server"))
+        else {
+            self.diagnostics.push(Diagnostic::warning(
+                file,
+                Some(rec.line),
+                format!("{} without Name and Server; skipped", rec.kind.as_str()),
+            ));
+            return Use::Dropped;
+        };
+        let identity = format!("{server}\\{name}");
+        let raw: Vec<Raw> = RAW_NAMES.iter().filter_map(|n| Self::raw(rec, n)).collect();
+        let detail = match rec.kind {
+            ObjectKind::Imc => {
+                let mut entries = Vec::new();
+                for e in list_of(rec.value("routing_entries")) {
+                    match RoutingEntry::parse(&e) {
+                        Some(r) => entries.push(r),
+                        None => self.diagnostics.push(Diagnostic::warning(
+                            file,
+                            rec.get("routing_entries").map(|p| p.line),
+                            format!("routing entry '{e}' of {identity} not understood; ignored"),
+                        )),
+                    }
+                }
+                Legacy::Imc(Imc {
+                    reroute: Self::text(rec, "routing")
+                        .map(|r| !r.to_ascii_lowercase().starts_with("do not")),
+                    routing_entries: entries,
+                    restrictions_recorded: rec.get("routing_restrictions").is_some(),
+                    authenticate: bool_of(rec.value("hosts_that_successfully_authenticate"))
+                        .unwrap_or(false),
+                    ip_addresses_ticked: bool_of(
+                        rec.value("hosts_and_clients_with_these_ip_addresses"),
+                    )
+                    .unwrap_or(false),
+                    ip_addresses: list_of(rec.value("ip_addresses")),
+                    internal_ticked: bool_of(
+                        rec.value("hosts_connecting_to_these_internal_addresses"),
+                    )
+                    .unwrap_or(false),
+                    hotfix_encapsulated_relay: bool_of(rec.value("hotfix_encapsulated_relay")),
+                    registry: None,
+                })
+            }
+            ObjectKind::SmtpVirtualServer => {
+                let mut v = VirtualServer {
+                    relay_mode: Self::text(rec, "relay").map(|r| {
+                        if r.to_ascii_lowercase().starts_with("all except") {
+                            RelayMode::AllExcept
+                        } else {
+                            RelayMode::OnlyTheList
+                        }
+                    }),
+                    allow_authenticated_relay: bool_of(rec.value("allow_authenticated_relay")),
+                    authentication: rec.value("authentication").map(|v| list_of(Some(v))),
+                    internet_facing: bool_of(rec.value("internet_facing")),
+                    relay_list_undecoded: Self::text(rec, "msExchSmtpRelayIpList"),
+                    ..VirtualServer::default()
+                };
+                for e in list_of(rec.value("relay_list")) {
+                    match parse_ip_mask(&e) {
+                        Ok(r) => v.relay_ips.insert(r),
+                        Err(_) if is_name(&e) => v.relay_names.push(e.trim().to_string()),
+                        Err(err) => self.diagnostics.push(Diagnostic::warning(
+                            file,
+                            rec.get("relay_list").map(|p| p.line),
+                            format!("relay list entry of {identity} not understood: {err}"),
+                        )),
+                    }
+                }
+                Legacy::VirtualServer(v)
+            }
+            _ => Legacy::Connector(SmtpConnector {
+                address_space: list_of(rec.value("address_space")),
+                allow_relay: bool_of(rec.value("allow_relay_to_these_domains")),
+            }),
+        };
+        let obj = LegacyObject {
+            kind: rec.kind,
+            identity: identity.clone(),
+            server,
+            name,
+            src: src.clone(),
+            product: Self::text(rec, "version").and_then(|v| Product::parse(&v)),
+            service_pack: Self::text(rec, "service_pack").and_then(|v| v.parse().ok()),
+            raw,
+            detail,
+        };
+        let key = format!("{}|{identity}", rec.kind.as_str());
+        Self::upsert(
+            &mut self.diagnostics,
+            &mut self.model.legacy,
+            &mut self.seen_legacy,
+            &key,
+            obj,
+            rec.kind.as_str(),
+            &src,
+        )
+    }
+}
+
+impl ModelBuilder {
+    /// Attaches each `.reg` export to the IMC of the one Exchange 4.0-5.5 server the inputs
+    /// describe (a `.reg` file does not name its computer). With no such server the values
+    /// form an IMC of their own, judged without a version; with several, a warning says the
+    /// registry could not be attributed.
+    pub(crate) fn attach_registry(&mut self) {
+        for (file, rec) in std::mem::take(&mut self.pending_registry) {
+            let src = Source {
+                file: file.clone(),
+                line: rec.line,
+            };
+            let list = |name: &str| rec.get(name).map(|p| (list_of(Some(&p.value)), p.line));
+            let mut reg = RegistryRelay {
+                src: src.clone(),
+                flags: rec.get("RelayFlags").and_then(|p| {
+                    p.value
+                        .as_text()
+                        .and_then(|t| t.parse().ok())
+                        .map(|f| (f, p.line))
+                }),
+                allow: list("RelayAllowList"),
+                allow_ips: IpSet::new(),
+                deny: list("RelayDenyList"),
+                local: list("RelayLocalIPList"),
+            };
+            if let Some((entries, line)) = &reg.allow {
+                for e in entries {
+                    match parse_ip_mask(e) {
+                        Ok(r) => reg.allow_ips.insert(r),
+                        Err(err) => self.diagnostics.push(Diagnostic::warning(
+                            &file,
+                            Some(*line),
+                            format!("RelayAllowList entry not understood: {err}"),
+                        )),
+                    }
+                }
+            }
+            let imcs: Vec<usize> = (0..self.model.legacy.len())
+                .filter(|&i| self.model.legacy[i].kind == ObjectKind::Imc)
+                .collect();
+            let legacy_servers: Vec<&super::ExchangeServer> = self
+                .model
+                .servers
+                .iter()
+                .filter(|s| s.product.is_some_and(|p| p <= Product::Ex55))
+                .collect();
+            if let [i] = imcs.as_slice() {
+                if let Legacy::Imc(imc) = &mut self.model.legacy[*i].detail {
+                    imc.registry = Some(reg);
+                }
+                continue;
+            }
+            if imcs.len() > 1 {
+                self.diagnostics.push(Diagnostic::warning(
+                    &file,
+                    Some(rec.line),
+                    "the IMC registry export names no computer and the inputs describe several Internet Mail Services: judged on its own",
+                ));
+            }
+            let (server, product, service_pack) = match legacy_servers.as_slice() {
+                [s] if imcs.is_empty() => (s.name.clone(), s.product, s.service_pack),
+                _ => ("(unknown server)".to_string(), None, None),
+            };
+            let name = "Internet Mail Service".to_string();
+            self.model.legacy.push(LegacyObject {
+                kind: ObjectKind::Imc,
+                identity: format!("{server}\\{name}"),
+                server,
+                name,
+                src,
+                product,
+                service_pack,
+                raw: Vec::new(),
+                detail: Legacy::Imc(Imc {
+                    registry: Some(reg),
+                    ..Imc::default()
+                }),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_entries_read_back_and_breadth() {
+        let e = RoutingEntry::parse(
+            "#p.example => reroute to mx.p.example; override relay restrictions",
+        )
+        .unwrap();
+        assert_eq!(e.domain, "#p.example");
+        assert_eq!(e.host.as_deref(), Some("mx.p.example"));
+        assert!(e.override_relay);
+        assert!(!e.is_broad());
+        for broad in ["*", "com", "co.uk", "*.com"] {
+            let e = RoutingEntry::parse(&format!("{broad} => accept as inbound")).unwrap();
+            assert!(e.is_broad(), "{broad}");
+        }
+        assert!(!RoutingEntry::parse("contoso.com => accept as inbound")
+            .unwrap()
+            .is_broad());
+    }
+
+    #[test]
+    fn relay_entries_parse_as_ip_and_mask() {
+        assert_eq!(parse_ip_mask("10.0.0.0 255.0.0.0").unwrap().size(), 1 << 24);
+        assert_eq!(
+            parse_ip_mask("192.168.1.25;255.255.255.255")
+                .unwrap()
+                .size(),
+            1
+        );
+        assert!(parse_ip_mask("mail.partner.example").is_err());
+        assert!(is_name("mail.partner.example"));
+    }
+
+    #[test]
+    fn address_space_star() {
+        let c = SmtpConnector {
+            address_space: vec![
+                "SMTP:*;1".into(),
+                "SMTP:contoso.com;1".into(),
+                "X400:*;1".into(),
+            ],
+            allow_relay: Some(true),
+        };
+        assert_eq!(c.all_domains(), vec!["SMTP:*;1"]);
+    }
+}
