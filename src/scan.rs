@@ -377,19 +377,8 @@ fn scan_file(
     let format = match detect_format(&preview) {
         Ok(f) => f,
         Err(reason) => {
-            if explicit {
-                fail(
-                    &mut summary,
-                    errors,
-                    InputError::new(&name, None, format!("not a recognizable export: {reason}")),
-                );
-            } else {
-                summary.status = "skipped";
-                summary.skipped.push(SkippedItem {
-                    line: None,
-                    count: 1,
-                    reason,
-                });
+            if let Err(e) = not_an_export(&mut summary, explicit, &name, reason) {
+                fail(&mut summary, errors, e);
             }
             return summary;
         }
@@ -429,21 +418,7 @@ fn scan_file(
                             "registry export without the key {}",
                             crate::input::reg::IMC_KEY
                         );
-                        if explicit {
-                            Err(InputError::new(
-                                &name,
-                                None,
-                                format!("not a recognizable export: {reason}"),
-                            ))
-                        } else {
-                            summary.status = "skipped";
-                            summary.skipped.push(SkippedItem {
-                                line: None,
-                                count: 1,
-                                reason,
-                            });
-                            Ok(())
-                        }
+                        not_an_export(&mut summary, explicit, &name, reason)
                     }
                 },
             }
@@ -467,21 +442,7 @@ fn scan_file(
                     }
                     Ok(_) => {
                         let reason = "LDIF without protocolCfgSMTPServer or msExchRoutingSMTPConnector entries".to_string();
-                        if explicit {
-                            Err(InputError::new(
-                                &name,
-                                None,
-                                format!("not a recognizable export: {reason}"),
-                            ))
-                        } else {
-                            summary.status = "skipped";
-                            summary.skipped.push(SkippedItem {
-                                line: None,
-                                count: 1,
-                                reason,
-                            });
-                            Ok(())
-                        }
+                        not_an_export(&mut summary, explicit, &name, reason)
                     }
                 },
             }
@@ -521,23 +482,7 @@ fn scan_file(
                         ),
                         None => "text with no Get-ReceiveConnector, Get-ADPermission, Get-AcceptedDomain or Get-ExchangeServer object".to_string(),
                     };
-                    if explicit {
-                        Err(InputError::new(
-                            &name,
-                            None,
-                            format!("not a recognizable export: {reason}"),
-                        ))
-                    } else {
-                        summary.status = "skipped";
-                        summary.format = None;
-                        summary.encoding = None;
-                        summary.skipped.push(SkippedItem {
-                            line: None,
-                            count: 1,
-                            reason,
-                        });
-                        Ok(())
-                    }
+                    not_an_export(&mut summary, explicit, &name, reason)
                 }
                 Ok(parsed) => {
                     run.read = parsed.objects;
@@ -553,15 +498,7 @@ fn scan_file(
                 }
                 // Prose that merely contains a "Name: value" line is not an export.
                 Err(e) if !explicit && run.read == 0 && !e.message.starts_with("cannot read") => {
-                    summary.status = "skipped";
-                    summary.format = None;
-                    summary.encoding = None;
-                    summary.skipped.push(SkippedItem {
-                        line: None,
-                        count: 1,
-                        reason: e.message,
-                    });
-                    Ok(())
+                    not_an_export(&mut summary, false, &name, e.message)
                 }
                 Err(e) => Err(e),
             }
@@ -641,6 +578,32 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
         diagnostics,
         errors,
     }
+}
+
+/// A file that turned out not to be an export: an error when it was named on the command
+/// line, a skipped file (with the reason) inside a folder walk.
+fn not_an_export(
+    summary: &mut InputSummary,
+    explicit: bool,
+    name: &str,
+    reason: String,
+) -> Result<(), InputError> {
+    if explicit {
+        return Err(InputError::new(
+            name,
+            None,
+            format!("not a recognizable export: {reason}"),
+        ));
+    }
+    summary.status = "skipped";
+    summary.format = None;
+    summary.encoding = None;
+    summary.skipped.push(SkippedItem {
+        line: None,
+        count: 1,
+        reason,
+    });
+    Ok(())
 }
 
 /// Runs the whole pipeline.
