@@ -19,8 +19,11 @@
 //!    domain), or no mail accepted at all; with the site file's remarks (a NAT address stands
 //!    for the whole Internet).
 //!
-//! The transcript uses the wording of the server's version (2007+ only; 2000/2003 come
-//! later). The banner's date is `RELAY_AUDIT_TODAY` (or today) at midnight UTC, so output is
+//! The transcript uses the wording of the server's version. Exchange 2000/2003 and 5.5 have
+//! no receive connectors: their SMTP virtual server (relay list "Only the list below" / "All
+//! except the list below", authenticated relay) or Internet Mail Service (rerouting, routing
+//! restrictions) decides, worded as SEEDS.md §1-§3 show (`550 5.7.1 Unable to relay for ...`,
+//! `550 Relaying is prohibited`). The banner's date is `RELAY_AUDIT_TODAY` (or today) at midnight UTC, so output is
 //! reproducible. EHLO extensions are derived from AuthMechanism and MaxMessageSize and are
 //! approximate; DATA, content filtering and recipient existence are not simulated.
 
@@ -194,6 +197,10 @@ pub struct Explanation {
     pub transcript: Vec<LineOut>,
     pub verdict: VerdictOut,
     pub notes: Vec<String>,
+    /// Exchange 2000/2003 SMTP virtual server or 5.5 Internet Mail Service simulated (no
+    /// receive connectors; `connector`, `candidates`, `session` and `rights` stay empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legacy_object: Option<String>,
 }
 
 /// The domain part of an address (`<a@x.test>` → `x.test`), lower-case.
@@ -443,6 +450,9 @@ pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Expl
     }
     let product = server_obj.and_then(|s| s.product);
     if let Some(p) = product.filter(|p| *p <= Product::Ex2003) {
+        if let Some(e) = explain_legacy(model, req, p) {
+            return Ok(e);
+        }
         return Err(format!(
             "{} is Exchange {}: explain simulates Exchange 2007+ receive connectors only",
             req.server,
@@ -552,6 +562,7 @@ pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Expl
                 site: site_notes,
             },
             notes,
+            legacy_object: None,
         });
     };
     let c = win.connector;
@@ -892,6 +903,193 @@ pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Expl
         transcript: t.0,
         verdict,
         notes,
+        legacy_object: None,
+    })
+}
+
+/// The telnet test against a 2000/2003 SMTP virtual server or a 5.5 Internet Mail Service
+/// (SEEDS.md §1-§3, §5). `None` when the export holds no such object for the server.
+fn explain_legacy(model: &Model, req: &Request, product: Product) -> Option<Explanation> {
+    use crate::model::legacy::{Legacy, RelayMode};
+    let objs: Vec<_> = model
+        .legacy
+        .iter()
+        .filter(|o| same_server(&o.server, &req.server))
+        .collect();
+    let vs = objs
+        .iter()
+        .find(|o| matches!(o.detail, Legacy::VirtualServer(_)));
+    let imc = objs.iter().find(|o| matches!(o.detail, Legacy::Imc(_)));
+    let o = vs.or(imc)?;
+    let host = o.server.clone();
+    let today = req.today.unwrap_or_else(crate::review::today);
+    let authed = req.auth != Auth::None;
+    let mut t = Transcript(Vec::new());
+    let mut notes = Vec::new();
+    let client = req.client;
+    let (relay, smtp, code, summary);
+    match &o.detail {
+        Legacy::VirtualServer(v) => {
+            t.s(format!(
+                "220 {host} Microsoft ESMTP MAIL Service, Version: 6.0.3790.0 ready at {}",
+                banner_date(today)
+            ));
+            t.c(format!(
+                "EHLO {}",
+                domain_of(&req.mail_from).unwrap_or_default()
+            ));
+            t.s("250 OK");
+            t.c(format!("MAIL FROM:<{}>", bare(&req.mail_from)));
+            t.s(format!("250 2.1.0 {}....Sender OK", bare(&req.mail_from)));
+            t.c(format!("RCPT TO:<{}>", bare(&req.rcpt)));
+            let listed = v.relay_ips.contains(client);
+            let by_list = match v.relay_mode {
+                Some(RelayMode::OnlyTheList) => listed,
+                Some(RelayMode::AllExcept) => !listed,
+                None => false,
+            };
+            let by_auth = authed && v.allow_authenticated_relay == Some(true);
+            relay = by_list || by_auth;
+            if !v.relay_names.is_empty() {
+                notes.push(format!(
+                    "the relay list also names {}: granted by reverse DNS of the client, which relay-audit cannot resolve offline",
+                    v.relay_names.join(", ")
+                ));
+            }
+            summary = if by_list {
+                match v.relay_mode {
+                    Some(RelayMode::AllExcept) => format!(
+                        "{} relays for every client except its list (\"All except the list below\") and {client} is not in it: open relay",
+                        o.identity
+                    ),
+                    _ => format!(
+                        "{client} is in the relay list of {} (\"Only the list below\")",
+                        o.identity
+                    ),
+                }
+            } else if by_auth {
+                format!("{} lets authenticated clients relay", o.identity)
+            } else {
+                format!("{client} may not relay through {}", o.identity)
+            };
+            smtp = if relay {
+                format!("250 2.1.5 {}", bare(&req.rcpt))
+            } else {
+                format!("550 5.7.1 Unable to relay for {}", bare(&req.rcpt))
+            };
+            code = if relay {
+                "relay-allowed"
+            } else {
+                "relay-refused"
+            };
+        }
+        Legacy::Imc(i) => {
+            t.s(format!(
+                "220 {host} ESMTP Server (Microsoft Exchange Internet Mail Service 5.5) ready"
+            ));
+            t.c(format!(
+                "HELO {}",
+                domain_of(&req.mail_from).unwrap_or_default()
+            ));
+            t.s("250 OK");
+            t.c(format!("MAIL FROM:<{}>", bare(&req.mail_from)));
+            t.s("250 OK");
+            t.c(format!("RCPT TO:<{}>", bare(&req.rcpt)));
+            let ips: Vec<_> = i
+                .ip_addresses
+                .iter()
+                .filter_map(|e| crate::model::legacy::parse_ip_mask(e).ok())
+                .collect();
+            let in_list = ips.iter().any(|r| r.contains(client));
+            if i.reroute == Some(false) {
+                relay = false;
+                smtp = "250 OK".to_string();
+                code = "not-relay";
+                summary = format!(
+                    "{} does not reroute: the recipient is accepted, then returned as a non-delivery report (not a relay, but backscatter)",
+                    o.identity
+                );
+            } else {
+                let restricted = i.ip_addresses_ticked || i.authenticate || i.internal_ticked;
+                let allowed =
+                    !restricted || (i.ip_addresses_ticked && in_list) || (i.authenticate && authed);
+                relay = allowed;
+                smtp = if allowed {
+                    "250 OK".to_string()
+                } else {
+                    "550 Relaying is prohibited".to_string()
+                };
+                code = if allowed {
+                    "relay-allowed"
+                } else {
+                    "relay-refused"
+                };
+                summary = if !restricted {
+                    format!(
+                        "{} reroutes with no routing restriction: open relay",
+                        o.identity
+                    )
+                } else if allowed {
+                    format!("{client} passes the routing restrictions of {}", o.identity)
+                } else if i.ip_addresses_ticked && ips.is_empty() {
+                    format!(
+                        "\"these IP addresses\" is ticked with an empty list on {}: nobody may relay",
+                        o.identity
+                    )
+                } else {
+                    format!("{client} fails the routing restrictions of {}", o.identity)
+                };
+                if restricted
+                    && o.service_pack.is_some_and(|sp| sp < 3)
+                    && i.hotfix_encapsulated_relay != Some(true)
+                {
+                    notes.push(format!(
+                        "{} is below SP3 without the hotfix: the encapsulated-address bypass (MS99-027) defeats the routing restrictions",
+                        o.identity
+                    ));
+                }
+            }
+        }
+        Legacy::Connector(_) => return None,
+    }
+    t.s(smtp.clone());
+    let addr = |a: &str| AddressOut {
+        address: bare(a).to_string(),
+        domain: domain_of(a).unwrap_or_default(),
+        accepted_domain: None,
+    };
+    Some(Explanation {
+        tool: tool(),
+        request: RequestOut {
+            server: req.server.clone(),
+            client: client.to_string(),
+            port: req.port,
+            local: req.local.map(|l| l.to_string()),
+            auth: req.auth.as_str(),
+            mail_from: req.mail_from.clone(),
+            rcpt: req.rcpt.clone(),
+        },
+        server: ServerOut {
+            name: o.server.clone(),
+            product: Some(product.as_str()),
+            version: None,
+        },
+        connector: None,
+        candidates: Vec::new(),
+        session: None,
+        rights: Vec::new(),
+        sender: addr(&req.mail_from),
+        recipient: addr(&req.rcpt),
+        transcript: t.0,
+        verdict: VerdictOut {
+            code,
+            relay,
+            smtp,
+            summary,
+            site: Vec::new(),
+        },
+        notes,
+        legacy_object: Some(o.identity.clone()),
     })
 }
 
@@ -1028,86 +1226,93 @@ pub fn write_text(e: &Explanation) -> String {
             }
         ),
     );
-    match &e.connector {
-        Some(c) => {
-            step(&mut o, &format!("Connector: {} answers", c.id));
-            if let Some(w) = e.candidates.iter().find(|x| x.status == "won") {
-                let _ = writeln!(o, "   it {}", w.reason);
+    if let Some(x) = &e.legacy_object {
+        step(
+            &mut o,
+            &format!("Relay settings: {x} (no receive connectors before Exchange 2007)"),
+        );
+    } else {
+        match &e.connector {
+            Some(c) => {
+                step(&mut o, &format!("Connector: {} answers", c.id));
+                if let Some(w) = e.candidates.iter().find(|x| x.status == "won") {
+                    let _ = writeln!(o, "   it {}", w.reason);
+                }
+            }
+            None => step(&mut o, "Connector: none answers"),
+        }
+        let losers: Vec<&CandidateOut> = e
+            .candidates
+            .iter()
+            .filter(|x| !matches!(x.status, "won" | "other-port"))
+            .collect();
+        let elsewhere: Vec<&str> = e
+            .candidates
+            .iter()
+            .filter(|x| x.status == "other-port")
+            .map(|x| x.connector.as_str())
+            .collect();
+        if !losers.is_empty() || !elsewhere.is_empty() {
+            let _ = writeln!(o, "   not chosen:");
+            for x in losers {
+                let _ = writeln!(o, "   - {}: {}", x.connector, x.reason);
+            }
+            if !elsewhere.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "   - not listening on port {} for this client: {}",
+                    e.request.port,
+                    elsewhere.join(", ")
+                );
             }
         }
-        None => step(&mut o, "Connector: none answers"),
-    }
-    let losers: Vec<&CandidateOut> = e
-        .candidates
-        .iter()
-        .filter(|x| !matches!(x.status, "won" | "other-port"))
-        .collect();
-    let elsewhere: Vec<&str> = e
-        .candidates
-        .iter()
-        .filter(|x| x.status == "other-port")
-        .map(|x| x.connector.as_str())
-        .collect();
-    if !losers.is_empty() || !elsewhere.is_empty() {
-        let _ = writeln!(o, "   not chosen:");
-        for x in losers {
-            let _ = writeln!(o, "   - {}: {}", x.connector, x.reason);
+        if let Some(s) = &e.session {
+            step(&mut o, &format!("Session: {}", s.description));
         }
-        if !elsewhere.is_empty() {
-            let _ = writeln!(
-                o,
-                "   - not listening on port {} for this client: {}",
-                e.request.port,
-                elsewhere.join(", ")
-            );
-        }
-    }
-    if let Some(s) = &e.session {
-        step(&mut o, &format!("Session: {}", s.description));
-    }
-    if let Some(c) = &e.connector {
-        step(&mut o, &format!("Rights of this session on {}", c.id));
-        for r in &e.rights {
-            let state = if r.held {
-                "held"
-            } else if !r.denied_by.is_empty() {
-                "denied"
-            } else {
-                "not held"
-            };
-            let _ = writeln!(o, "   {:<48} {state}", r.right);
-            for g in r.via.iter().chain(r.denied_by.iter()) {
-                let _ = writeln!(o, "      {}", g.text);
+        if let Some(c) = &e.connector {
+            step(&mut o, &format!("Rights of this session on {}", c.id));
+            for r in &e.rights {
+                let state = if r.held {
+                    "held"
+                } else if !r.denied_by.is_empty() {
+                    "denied"
+                } else {
+                    "not held"
+                };
+                let _ = writeln!(o, "   {:<48} {state}", r.right);
+                for g in r.via.iter().chain(r.denied_by.iter()) {
+                    let _ = writeln!(o, "      {}", g.text);
+                }
             }
         }
+        let dom = |a: &AddressOut| match &a.accepted_domain {
+            Some(d) => format!(
+                "{} is in accepted domain {} ({}, {}:{})",
+                a.domain, d.identity, d.domain_type, d.file, d.line
+            ),
+            None if a.domain.is_empty() => "no domain".to_string(),
+            None => format!("{} is not an accepted domain", a.domain),
+        };
+        step(
+            &mut o,
+            &format!("Sender {}: {}", bare(&e.sender.address), dom(&e.sender)),
+        );
+        let need = match &e.recipient.accepted_domain {
+            Some(d) if d.domain_type.eq_ignore_ascii_case("Authoritative") => {
+                "not relay: ms-Exch-SMTP-Submit is enough"
+            }
+            Some(_) => "relay to an accepted relay domain: ms-Exch-SMTP-Submit is enough",
+            None => "relay: needs ms-Exch-SMTP-Accept-Any-Recipient",
+        };
+        step(
+            &mut o,
+            &format!(
+                "Recipient {}: {} ({need})",
+                bare(&e.recipient.address),
+                dom(&e.recipient)
+            ),
+        );
     }
-    let dom = |a: &AddressOut| match &a.accepted_domain {
-        Some(d) => format!(
-            "{} is in accepted domain {} ({}, {}:{})",
-            a.domain, d.identity, d.domain_type, d.file, d.line
-        ),
-        None if a.domain.is_empty() => "no domain".to_string(),
-        None => format!("{} is not an accepted domain", a.domain),
-    };
-    step(
-        &mut o,
-        &format!("Sender {}: {}", bare(&e.sender.address), dom(&e.sender)),
-    );
-    let need = match &e.recipient.accepted_domain {
-        Some(d) if d.domain_type.eq_ignore_ascii_case("Authoritative") => {
-            "not relay: ms-Exch-SMTP-Submit is enough"
-        }
-        Some(_) => "relay to an accepted relay domain: ms-Exch-SMTP-Submit is enough",
-        None => "relay: needs ms-Exch-SMTP-Accept-Any-Recipient",
-    };
-    step(
-        &mut o,
-        &format!(
-            "Recipient {}: {} ({need})",
-            bare(&e.recipient.address),
-            dom(&e.recipient)
-        ),
-    );
     let _ = writeln!(o);
     let _ = writeln!(o, "Verdict: {}", e.verdict.summary);
     for s in &e.verdict.site {

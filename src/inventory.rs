@@ -1,4 +1,4 @@
-//! `relay-audit inventory`: a pre-migration summary of an Exchange 2007+ organisation.
+//! `relay-audit inventory`: a pre-migration summary of an Exchange organisation.
 //!
 //! * the servers and their versions;
 //! * the receive connectors: default (as setup creates them) or custom, and which defaults
@@ -11,12 +11,18 @@
 //!   `Add-ADPermission ... ms-Exch-SMTP-Accept-Any-Recipient`), every value single-quoted with
 //!   `'` doubled ([`crate::rules::ps_quote_content`]). A relay on a default connector, or one
 //!   open to every address, is not copied: the script says what to do instead.
+//! * the same for legacy servers: a 2000/2003 SMTP virtual server's "Only the list below"
+//!   relay list, or a 5.5 IMC's routing-restriction IP list / registry allow list, becomes a
+//!   `Relay <server>` connector (domain-name entries and "All except the list below" are not
+//!   migrated; the script says why). Without `--target-server` the legacy server's name is
+//!   used and a comment says to change it.
 
 use crate::analysis::matrix::{self, held, MatrixOut, PrincipalKind, ANY_RECIPIENT, SUBMIT};
 use crate::analysis::permissions::{ConnectorFacts, Facts, Via, GROUP_GRANTS};
 use crate::analysis::selection::{self, binding_ip, fmt_binding};
 use crate::analysis::site::{abbreviate, same_server, Site};
 use crate::model::ip_range::{IpRange, IpSet};
+use crate::model::legacy::{parse_ip_mask, Legacy, LegacyObject, RelayMode};
 use crate::model::principal::Principal;
 use crate::model::{Model, ReceiveConnector};
 use crate::rules::ps_quote_content;
@@ -326,6 +332,12 @@ pub fn inventory(model: &Model, site: Option<&Site>, opts: &Options) -> Inventor
         }
     }
 
+    for o in &model.legacy {
+        if let Some(m) = migrate_legacy(o, opts) {
+            migration.push(m);
+        }
+    }
+
     let mut script = String::new();
     if !migration.is_empty() {
         script.push_str(
@@ -349,6 +361,155 @@ pub fn inventory(model: &Model, site: Option<&Site>, opts: &Options) -> Inventor
         script,
         site: site.map(|s| s.file.clone()),
     }
+}
+
+/// The relay list of a 2000/2003 SMTP virtual server ("Only the list below" with IP entries)
+/// or of a 5.5 IMC (routing restrictions "these IP addresses", or the registry allow list when
+/// `RelayFlags` applies it) as a 2016+/SE anonymous relay connector.
+fn migrate_legacy(o: &LegacyObject, opts: &Options) -> Option<Migration> {
+    let (given, target) = match opts.target_server.as_deref().map(str::trim) {
+        Some(t) if !t.is_empty() => (true, t.to_string()),
+        _ => (false, o.server.clone()),
+    };
+    let mut ranges: Vec<IpRange> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut refuse: Option<String> = None;
+    let what;
+    match &o.detail {
+        Legacy::VirtualServer(v) => {
+            what = "SMTP virtual server relay list";
+            if v.relay_list_undecoded.is_some() {
+                refuse = Some(format!(
+                    "the relay list of {} was exported as a blob relay-audit cannot decode: read it in the console (Access, Relay) before migrating",
+                    o.identity
+                ));
+            }
+            match v.relay_mode {
+                Some(RelayMode::AllExcept) => {
+                    refuse = Some(format!(
+                        "{} relays for every address except its list (\"All except the list below\"): it was an open relay; do not carry it over, scope a new connector to the hosts that need relay (SMTP logs show them)",
+                        o.identity
+                    ));
+                }
+                Some(RelayMode::OnlyTheList) => {}
+                None if refuse.is_none() => return None,
+                None => {}
+            }
+            ranges.extend(v.relay_ips.ranges());
+            names.extend(v.relay_names.iter().cloned());
+        }
+        Legacy::Imc(imc) => {
+            what = "Internet Mail Service relay list";
+            if imc.ip_addresses_ticked {
+                for e in &imc.ip_addresses {
+                    match parse_ip_mask(e) {
+                        Ok(r) => ranges.push(r),
+                        Err(_) => names.push(e.trim().to_string()),
+                    }
+                }
+            }
+            if let Some(reg) = &imc.registry {
+                let applies = reg.flags.is_some_and(|(f, _)| f & 2 != 0);
+                if applies {
+                    for r in reg.allow_ips.ranges() {
+                        if !ranges.contains(&r) {
+                            ranges.push(r);
+                        }
+                    }
+                }
+            }
+        }
+        Legacy::Connector(_) => return None,
+    }
+    if refuse.is_none() && ranges.is_empty() {
+        return None;
+    }
+    let set = IpSet::from_ranges(ranges.iter().copied());
+    if refuse.is_none() && set.covers_all() {
+        refuse = Some(format!(
+            "the relay list of {} lets every address relay: copying it would carry an open relay over",
+            o.identity
+        ));
+    }
+    let name = format!("Relay {}", o.server);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# {} -> {}: {what} ({})",
+        comment_safe(&o.identity),
+        comment_safe(&target),
+        o.product.map(|p| p.as_str()).unwrap_or("legacy Exchange")
+    );
+    let mut warnings = Vec::new();
+    if !given {
+        let w = format!(
+            "no --target-server given: {} is the legacy server's name; change -Server to the Exchange 2016/2019/SE server that takes over",
+            o.server
+        );
+        let _ = writeln!(s, "# CHANGE THE TARGET: {}", comment_safe(&w));
+        warnings.push(w);
+    }
+    let ranges_s: Vec<String> = ranges.iter().map(|r| r.to_string()).collect();
+    if let Some(why) = &refuse {
+        let _ = writeln!(s, "# NOT MIGRATED: {}", comment_safe(why));
+        warnings.push(why.clone());
+        return Some(Migration {
+            connector: o.identity.clone(),
+            target_server: target,
+            kind: "anonymous-relay",
+            migrated: false,
+            remote_ip_ranges: ranges_s,
+            warnings,
+            script: s,
+        });
+    }
+    let public = set.public();
+    if !public.is_empty() {
+        warnings.push(format!(
+            "{} public address(es) in the relay list ({}): check each before copying",
+            public.size(),
+            abbreviate(&public, 6)
+        ));
+    }
+    for e in ranges.iter().filter(|e| e.size() > SMALL_RANGE) {
+        warnings.push(format!(
+            "the entry {e} holds {} addresses: relay for a whole network rather than the devices that need it; scope the new connector to those devices",
+            e.size()
+        ));
+    }
+    for w in warnings.iter().skip(usize::from(!given)) {
+        let _ = writeln!(s, "# WARNING: {}", comment_safe(w));
+    }
+    for n in &names {
+        let w = format!(
+            "the entry '{n}' is a domain name (granted by reverse DNS): RemoteIPRanges takes addresses only, so it cannot be migrated; add the addresses of its hosts by hand"
+        );
+        let _ = writeln!(s, "# NOT MIGRATED: {}", comment_safe(&w));
+        warnings.push(w);
+    }
+    let quoted = ranges_s.iter().map(|r| q(r)).collect::<Vec<_>>().join(",");
+    let _ = writeln!(
+        s,
+        "New-ReceiveConnector -Name {} -Server {} -TransportRole FrontendTransport -Custom -Bindings 0.0.0.0:25 -RemoteIPRanges {} -PermissionGroups AnonymousUsers",
+        q(&name),
+        q(&target),
+        quoted
+    );
+    let _ = writeln!(
+        s,
+        "Get-ReceiveConnector {} | Add-ADPermission -User {} -ExtendedRights ms-Exch-SMTP-Accept-Any-Recipient",
+        q(&format!("{target}\\{name}")),
+        q("NT AUTHORITY\\ANONYMOUS LOGON")
+    );
+    Some(Migration {
+        connector: o.identity.clone(),
+        target_server: target,
+        kind: "anonymous-relay",
+        migrated: true,
+        remote_ip_ranges: ranges_s,
+        warnings,
+        script: s,
+    })
 }
 
 fn migrate(

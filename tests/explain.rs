@@ -331,3 +331,119 @@ fn unknown_server_and_site_inside_the_export_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("must not come from inside"));
 }
+
+/// `explain` of a legacy seed: `--server S --from IP`, JSON.
+fn explain_legacy(path: &str, server: &str, from: &str) -> Value {
+    let out = relay_audit()
+        .env("RELAY_AUDIT_TODAY", "2023-03-14")
+        .args(["explain", path, "--server", server, "--from", from])
+        .args([
+            "--mail-from",
+            "a@x.test",
+            "--rcpt",
+            "b@y.test",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "explain {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn legacy_2003_open_relays_for_an_outsider() {
+    let v = explain_legacy("fixtures/legacy-2003-open/settings", "MAIL", "203.0.113.9");
+    assert_eq!(v["verdict"]["relay"], true, "{v:#}");
+    assert_eq!(v["verdict"]["smtp"], "250 2.1.5 b@y.test");
+    let lines: Vec<&str> = v["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert!(lines[0]
+        .starts_with("220 MAIL Microsoft ESMTP MAIL Service, Version: 6.0.3790.0 ready at "));
+    assert!(
+        lines.contains(&"250 2.1.0 a@x.test....Sender OK"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn legacy_2003_secured_refuses_relay() {
+    let v = explain_legacy(
+        "fixtures/legacy-2003-secured/settings",
+        "MAIL",
+        "203.0.113.9",
+    );
+    assert_eq!(v["verdict"]["relay"], false, "{v:#}");
+    assert_eq!(
+        v["verdict"]["smtp"],
+        "550 5.7.1 Unable to relay for b@y.test"
+    );
+}
+
+#[test]
+fn legacy_55_open_relays() {
+    let v = explain_legacy("fixtures/legacy-55-open/settings", "MAIL55", "203.0.113.9");
+    assert_eq!(v["verdict"]["relay"], true, "{v:#}");
+    assert_eq!(v["verdict"]["smtp"], "250 OK");
+}
+
+#[test]
+fn legacy_55_ip_list_trick_refuses_relay() {
+    let v = explain_legacy(
+        "fixtures/legacy-55-ip-list-trick/settings",
+        "MAIL55",
+        "203.0.113.9",
+    );
+    assert_eq!(v["verdict"]["relay"], false, "{v:#}");
+    assert_eq!(v["verdict"]["smtp"], "550 Relaying is prohibited");
+}
+
+#[test]
+fn legacy_55_do_not_reroute_is_backscatter_and_sp2_gets_the_bypass_note() {
+    let dir =
+        std::env::temp_dir().join(format!("relay-audit-explain-legacy-{}", std::process::id()));
+    for (sub, body) in [
+        (
+            "noreroute",
+            "[[server]]\nname = \"MAIL55\"\nversion = \"5.5\"\nservice_pack = 3\n\n[server.imc]\nrouting = \"Do not reroute incoming SMTP mail\"\n",
+        ),
+        (
+            "sp2",
+            "[[server]]\nname = \"MAIL55\"\nversion = \"5.5\"\nservice_pack = 2\n\n[server.imc]\nrouting = \"Reroute incoming SMTP mail\"\n\n[server.imc.routing_restrictions]\nhosts_that_successfully_authenticate = true\nhosts_and_clients_with_these_ip_addresses = false\nip_addresses = []\nhosts_connecting_to_these_internal_addresses = false\n",
+        ),
+    ] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        std::fs::write(dir.join(sub).join("settings.toml"), body).unwrap();
+    }
+    let v = explain_legacy(
+        dir.join("noreroute").to_str().unwrap(),
+        "MAIL55",
+        "203.0.113.9",
+    );
+    assert_eq!(v["verdict"]["relay"], false, "{v:#}");
+    assert_eq!(v["verdict"]["code"], "not-relay");
+    assert!(v["verdict"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("backscatter"));
+    let v = explain_legacy(dir.join("sp2").to_str().unwrap(), "MAIL55", "203.0.113.9");
+    assert_eq!(v["verdict"]["smtp"], "550 Relaying is prohibited", "{v:#}");
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("MS99-027")),
+        "{v:#}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

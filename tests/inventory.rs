@@ -216,3 +216,113 @@ fn text_output_has_every_section() {
         assert!(t.contains(s), "missing {s}:\n{t}");
     }
 }
+
+/// Writes a 2003 settings file whose relay list is "Only the list below" with two IP entries
+/// and a domain name; returns its directory.
+fn legacy_2003_only_the_list(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "relay-audit-inv-legacy-{tag}-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("settings.toml"),
+        r#"[[server]]
+name = "MAIL"
+version = "2003"
+service_pack = 2
+
+[[server.smtp_virtual_server]]
+name = "Default SMTP Virtual Server"
+relay = "Only the list below"
+relay_list = ["192.168.1.25 255.255.255.255", "10.20.0.0 255.255.255.0", "relay.partner.example"]
+allow_authenticated_relay = false
+authentication = ["Anonymous access"]
+"#,
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn legacy_2003_relay_list_becomes_a_2016_relay_connector() {
+    let dir = legacy_2003_only_the_list("target");
+    let v = inventory_json(dir.to_str().unwrap(), &["--target-server", "EX2019"]);
+    let script = v["script"].as_str().unwrap();
+    let mut got = remote_ranges(script);
+    got.sort();
+    assert_eq!(got, vec!["10.20.0.0/24", "192.168.1.25"], "{script}");
+    let new = script
+        .lines()
+        .find(|l| l.starts_with("New-ReceiveConnector "))
+        .unwrap();
+    assert!(
+        new.starts_with("New-ReceiveConnector -Name 'Relay MAIL' -Server 'EX2019' -TransportRole FrontendTransport -Custom -Bindings 0.0.0.0:25 -RemoteIPRanges "),
+        "{new}"
+    );
+    assert!(new.ends_with(" -PermissionGroups AnonymousUsers"), "{new}");
+    assert!(
+        script.contains("Get-ReceiveConnector 'EX2019\\Relay MAIL' | Add-ADPermission -User 'NT AUTHORITY\\ANONYMOUS LOGON' -ExtendedRights ms-Exch-SMTP-Accept-Any-Recipient"),
+        "{script}"
+    );
+    assert!(
+        script.lines().any(|l| l.starts_with('#')
+            && l.contains("relay.partner.example")
+            && l.contains("cannot be migrated")),
+        "{script}"
+    );
+    let m = &v["migration"][0];
+    assert_eq!(m["migrated"], true);
+    let mut ranges = strings(&m["remote_ip_ranges"]);
+    ranges.sort();
+    assert_eq!(ranges, vec!["10.20.0.0/24", "192.168.1.25"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn legacy_target_defaults_to_the_legacy_server_with_a_comment() {
+    let dir = legacy_2003_only_the_list("default");
+    let v = inventory_json(dir.to_str().unwrap(), &[]);
+    let script = v["script"].as_str().unwrap();
+    assert!(script.contains("-Server 'MAIL'"), "{script}");
+    assert!(
+        script
+            .lines()
+            .any(|l| l.starts_with("# CHANGE THE TARGET") && l.contains("--target-server")),
+        "{script}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn legacy_all_except_the_list_is_not_migrated() {
+    let v = inventory_json(
+        "fixtures/legacy-2003-open/settings",
+        &["--target-server", "EX2019"],
+    );
+    let script = v["script"].as_str().unwrap();
+    assert!(!script.contains("New-ReceiveConnector"), "{script}");
+    assert!(
+        script
+            .lines()
+            .any(|l| l.starts_with("# NOT MIGRATED") && l.contains("open relay")),
+        "{script}"
+    );
+    assert_eq!(v["migration"][0]["migrated"], false);
+}
+
+#[test]
+fn legacy_55_registry_allow_list_becomes_a_relay_connector() {
+    let v = inventory_json(
+        "fixtures/legacy-55-registry/reg-and-settings",
+        &["--target-server", "EX2019"],
+    );
+    let script = v["script"].as_str().unwrap();
+    let mut got = remote_ranges(script);
+    got.sort();
+    assert_eq!(got, vec!["10.0.0.0/8", "192.168.1.25"], "{script}");
+    assert!(
+        script.contains("-Name 'Relay MAIL55' -Server 'EX2019'"),
+        "{script}"
+    );
+}
