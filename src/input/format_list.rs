@@ -578,36 +578,30 @@ impl<'f, 's> Parser<'f, 's> {
                 "not a Format-List export: no \"Name : Value\" lines found",
             ));
         }
-        if self.unknown_objects > MAX_UNKNOWN {
-            self.diagnostics.push(Diagnostic::warning(
-                self.file,
-                None,
-                format!(
-                    "{} more objects of unknown kind skipped",
-                    self.unknown_objects - MAX_UNKNOWN
-                ),
-            ));
-        }
-        if self.ignored_lines > MAX_NOTES {
-            self.diagnostics.push(Diagnostic::info(
-                self.file,
-                None,
-                format!(
-                    "{} more lines outside any object ignored",
-                    self.ignored_lines - MAX_NOTES
-                ),
-            ));
-        }
-        if self.warning_lines > MAX_NOTES {
-            self.diagnostics.push(Diagnostic::info(
-                self.file,
-                None,
-                format!(
-                    "{} more PowerShell messages ignored",
-                    self.warning_lines - MAX_NOTES
-                ),
-            ));
-        }
+        crate::input::lines::summarise_overflow(
+            &mut self.diagnostics,
+            self.file,
+            crate::diag::Level::Warning,
+            self.unknown_objects,
+            MAX_UNKNOWN,
+            "objects of unknown kind skipped",
+        );
+        crate::input::lines::summarise_overflow(
+            &mut self.diagnostics,
+            self.file,
+            crate::diag::Level::Info,
+            self.ignored_lines,
+            MAX_NOTES,
+            "lines outside any object ignored",
+        );
+        crate::input::lines::summarise_overflow(
+            &mut self.diagnostics,
+            self.file,
+            crate::diag::Level::Info,
+            self.warning_lines,
+            MAX_NOTES,
+            "PowerShell messages ignored",
+        );
         Ok(Parsed {
             records: Vec::new(),
             diagnostics: self.diagnostics,

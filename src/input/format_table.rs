@@ -933,36 +933,30 @@ impl<'f, 's> Parser<'f, 's> {
                 "not a Format-Table export: no header row with a row of dashes under it",
             ));
         }
-        if self.table_warnings > MAX_TABLE_WARNINGS {
-            self.diagnostics.push(Diagnostic::warning(
-                self.file,
-                None,
-                format!(
-                    "{} more table warnings left out",
-                    self.table_warnings - MAX_TABLE_WARNINGS
-                ),
-            ));
-        }
-        if self.ignored_lines > MAX_NOTES {
-            self.diagnostics.push(Diagnostic::info(
-                self.file,
-                None,
-                format!(
-                    "{} more lines outside any table ignored",
-                    self.ignored_lines - MAX_NOTES
-                ),
-            ));
-        }
-        if self.message_lines > MAX_NOTES {
-            self.diagnostics.push(Diagnostic::info(
-                self.file,
-                None,
-                format!(
-                    "{} more PowerShell messages ignored",
-                    self.message_lines - MAX_NOTES
-                ),
-            ));
-        }
+        crate::input::lines::summarise_overflow(
+            &mut self.diagnostics,
+            self.file,
+            crate::diag::Level::Warning,
+            self.table_warnings,
+            MAX_TABLE_WARNINGS,
+            "table warnings left out",
+        );
+        crate::input::lines::summarise_overflow(
+            &mut self.diagnostics,
+            self.file,
+            crate::diag::Level::Info,
+            self.ignored_lines,
+            MAX_NOTES,
+            "lines outside any table ignored",
+        );
+        crate::input::lines::summarise_overflow(
+            &mut self.diagnostics,
+            self.file,
+            crate::diag::Level::Info,
+            self.message_lines,
+            MAX_NOTES,
+            "PowerShell messages ignored",
+        );
         Ok(Parsed {
             records: Vec::new(),
             diagnostics: self.diagnostics,

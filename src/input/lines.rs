@@ -109,3 +109,22 @@ pub(crate) fn split_items(inner: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// After `max` notes of one sort, the rest of them are summarised in one line.
+pub(crate) fn summarise_overflow(
+    diagnostics: &mut Vec<crate::diag::Diagnostic>,
+    file: &str,
+    level: crate::diag::Level,
+    count: u32,
+    max: u32,
+    what: &str,
+) {
+    if count > max {
+        diagnostics.push(crate::diag::Diagnostic {
+            level,
+            file: file.to_string(),
+            line: None,
+            message: format!("{} more {what}", count - max),
+        });
+    }
+}
