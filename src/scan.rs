@@ -244,6 +244,8 @@ enum Format {
     Reg,
     /// An `ldifde` export of SMTP virtual servers and connectors (FORMATS.md §7).
     Ldif,
+    /// An IIS 6 `MetaBase.xml` (FORMATS.md §7).
+    Metabase,
     CliXml,
     Table,
     Csv,
@@ -256,6 +258,7 @@ impl Format {
             Format::Settings => "settings",
             Format::Reg => "reg",
             Format::Ldif => "ldif",
+            Format::Metabase => "metabase",
             Format::CliXml => "clixml",
             Format::Csv => "csv",
             Format::Table => "format-table",
@@ -272,7 +275,13 @@ fn detect_format(preview: &[u8]) -> Result<Format, String> {
         if t.contains("<Objs") {
             return Ok(Format::CliXml);
         }
-        return Err("XML, but not a PowerShell CliXML export (no <Objs> root)".into());
+        if crate::input::metabase::looks_like_metabase(t) {
+            return Ok(Format::Metabase);
+        }
+        return Err(
+            "XML, but neither a PowerShell CliXML export (no <Objs> root) nor an IIS MetaBase.xml"
+                .into(),
+        );
     }
     if crate::input::reg::looks_like_reg(&text) {
         return Ok(Format::Reg);
@@ -445,6 +454,25 @@ fn scan_file(
                         not_an_export(&mut summary, explicit, &name, reason)
                     }
                 },
+            }
+        }
+        Format::Metabase => {
+            match crate::input::metabase::parse(reader, &name, &mut |rec| run.take(&rec)) {
+                Err(e) => Err(e),
+                Ok(p) if p.servers > 0 => {
+                    if p.other_elements > 0 {
+                        summary.skipped.push(SkippedItem {
+                            line: None,
+                            count: p.other_elements,
+                            reason: "metabase elements other than SMTP virtual servers (web and FTP sites, filters, ...)".into(),
+                        });
+                    }
+                    Ok(())
+                }
+                Ok(_) => {
+                    let reason = "IIS metabase without an IIsSmtpServer element".to_string();
+                    not_an_export(&mut summary, explicit, &name, reason)
+                }
             }
         }
         Format::CliXml => {

@@ -8,10 +8,10 @@
 //!
 //! - `msExchSmtpRelayForAuth` → `allow_authenticated_relay`;
 //! - `msExchAuthenticationFlags` (1 anonymous, 2 basic, 4 integrated) → `authentication`;
-//! - `msExchServerBindings` kept as is (evidence);
-//! - `msExchSmtpRelayIpList`: the IIS IPSECLIST blob is documented only by example, and
-//!   relay-audit does not guess at its layout: a present blob is kept undecoded
-//!   (its size and first bytes) as `msExchSmtpRelayIpList`, which the `SVS-RELAY-LIST-UNDECODED` rule reports;
+//! - `msExchServerBindings` → `server_bindings`;
+//! - `msExchSmtpRelayIpList` (the IIS IPSECLIST blob) → `relay_ip_list`, as hex; the model
+//!   decodes it where it can do so with certainty (`crate::model::ipseclist`);
+//! - the `CN` (`1` for the Default SMTP Virtual Server) → `instance`;
 //! - `routingList` (`SMTP:*;1`) → `address_space`.
 //!
 //! The server comes from the DN (`CN=1,CN=SMTP,CN=Protocols,CN=<server>,CN=Servers,...`; `CN=1`
@@ -218,6 +218,7 @@ pub fn parse(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<Par
             rec = Record::new(ObjectKind::SmtpVirtualServer, e.line);
             rec.push("Name", Value::Text(name), dn.2);
             rec.push("Server", Value::Text(server), dn.2);
+            rec.push("instance", Value::Text(cn.clone()), dn.2);
             if let Some((_, v, l)) = e.first("msExchSmtpRelayForAuth") {
                 rec.push("allow_authenticated_relay", Value::Text(v.text()), *l);
             }
@@ -251,7 +252,7 @@ pub fn parse(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<Par
                 .collect();
             if let Some(first) = e.first("msExchServerBindings") {
                 rec.push(
-                    "msExchServerBindings",
+                    "server_bindings",
                     Value::List {
                         items: bindings,
                         truncated: false,
@@ -264,17 +265,8 @@ pub fn parse(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<Par
                     Val::Bytes(b) => b.clone(),
                     Val::Text(t) => t.as_bytes().to_vec(),
                 };
-                let head: Vec<String> = bytes.iter().take(16).map(|b| format!("{b:02x}")).collect();
-                rec.push(
-                    "msExchSmtpRelayIpList",
-                    Value::Text(format!(
-                        "{} bytes ({}{}): the IPSECLIST layout is not documented, so the relay choice and list are unknown",
-                        bytes.len(),
-                        head.join(" "),
-                        if bytes.len() > 16 { " ..." } else { "" }
-                    )),
-                    *l,
-                );
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                rec.push("relay_ip_list", Value::Text(hex), *l);
             }
         } else {
             // CN=<connector>,CN=Connections,CN=<routing group>,...
@@ -333,12 +325,12 @@ mod tests {
             r.value("authentication").unwrap().display(),
             "Anonymous access, Basic authentication"
         );
-        assert!(r
-            .value("msExchSmtpRelayIpList")
-            .unwrap()
-            .display()
-            .contains("4 bytes (01 02 03 04)"));
-        assert_eq!(r.get("msExchSmtpRelayIpList").unwrap().line, 8);
+        assert_eq!(
+            r.value("relay_ip_list").unwrap().as_text(),
+            Some("01020304")
+        );
+        assert_eq!(r.get("relay_ip_list").unwrap().line, 8);
+        assert_eq!(r.value("instance").unwrap().as_text(), Some("1"));
     }
 
     #[test]

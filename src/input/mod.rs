@@ -12,6 +12,7 @@ pub mod format_list;
 pub mod format_table;
 pub mod ldif;
 pub(crate) mod lines;
+pub mod metabase;
 pub mod record;
 pub mod reg;
 pub mod settings;

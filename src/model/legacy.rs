@@ -146,8 +146,35 @@ pub struct VirtualServer {
     pub authentication: Option<Vec<String>>,
     pub internet_facing: Option<bool>,
     /// Set when the relay list came as a blob relay-audit cannot decode with certainty
-    /// (`msExchSmtpRelayIpList` of an LDIF export): the relay choice and list are unknown.
+    /// (`msExchSmtpRelayIpList` of an LDIF export, `RelayIpList` of a MetaBase.xml): the
+    /// relay choice and list are unknown. Holds the blob's size, first bytes and the reason.
     pub relay_list_undecoded: Option<String>,
+    /// The relay list as exported (blob bytes), when it came as a blob.
+    pub relay_blob: Option<Vec<u8>>,
+    /// The instance number (`CN=1`, `/LM/SmtpSvc/1`).
+    pub instance: Option<String>,
+    pub bindings: Option<Vec<String>>,
+    /// The IIS metabase copy of this virtual server, when a MetaBase.xml was read too.
+    pub metabase: Option<MetabaseCopy>,
+}
+
+/// The metabase copy of an Active Directory virtual server, and how it differs.
+#[derive(Debug, Clone)]
+pub struct MetabaseCopy {
+    pub src: Source,
+    pub location: String,
+    pub drift: Vec<Drift>,
+}
+
+/// One property whose metabase value differs from Active Directory's.
+#[derive(Debug, Clone)]
+pub struct Drift {
+    /// On-screen name of the setting.
+    pub setting: &'static str,
+    pub ad: String,
+    pub ad_line: Option<u32>,
+    pub metabase: String,
+    pub metabase_line: u32,
 }
 
 /// 2000/2003 SMTP connector: Address Space tab.
@@ -244,8 +271,7 @@ const RAW_NAMES: &[&str] = &[
     "internet_facing",
     "address_space",
     "allow_relay_to_these_domains",
-    "msExchSmtpRelayIpList",
-    "msExchServerBindings",
+    "server_bindings",
 ];
 
 fn list_of(v: Option<&Value>) -> Vec<String> {
@@ -266,6 +292,11 @@ impl ModelBuilder {
             file: file.clone(),
             line: rec.line,
         };
+        if rec.get(crate::input::metabase::LOCATION).is_some() {
+            // A MetaBase.xml names no computer: attributed once every file is read.
+            self.pending_metabase.push((file.clone(), rec.clone()));
+            return Use::Added;
+        }
         if rec.kind == ObjectKind::Imc && rec.get("Name").is_none() {
             // A `.reg` export: attached to its server's IMC once every file is read.
             self.pending_registry.push((file.clone(), rec.clone()));
@@ -281,7 +312,8 @@ impl ModelBuilder {
             return Use::Dropped;
         };
         let identity = format!("{server}\\{name}");
-        let raw: Vec<Raw> = RAW_NAMES.iter().filter_map(|n| Self::raw(rec, n)).collect();
+        let mut raw: Vec<Raw> = RAW_NAMES.iter().filter_map(|n| Self::raw(rec, n)).collect();
+        let mut extra_raw = Vec::new();
         let detail = match rec.kind {
             ObjectKind::Imc => {
                 let mut entries = Vec::new();
@@ -316,31 +348,8 @@ impl ModelBuilder {
                 })
             }
             ObjectKind::SmtpVirtualServer => {
-                let mut v = VirtualServer {
-                    relay_mode: Self::text(rec, "relay").map(|r| {
-                        if r.to_ascii_lowercase().starts_with("all except") {
-                            RelayMode::AllExcept
-                        } else {
-                            RelayMode::OnlyTheList
-                        }
-                    }),
-                    allow_authenticated_relay: bool_of(rec.value("allow_authenticated_relay")),
-                    authentication: rec.value("authentication").map(|v| list_of(Some(v))),
-                    internet_facing: bool_of(rec.value("internet_facing")),
-                    relay_list_undecoded: Self::text(rec, "msExchSmtpRelayIpList"),
-                    ..VirtualServer::default()
-                };
-                for e in list_of(rec.value("relay_list")) {
-                    match parse_ip_mask(&e) {
-                        Ok(r) => v.relay_ips.insert(r),
-                        Err(_) if is_name(&e) => v.relay_names.push(e.trim().to_string()),
-                        Err(err) => self.diagnostics.push(Diagnostic::warning(
-                            file,
-                            rec.get("relay_list").map(|p| p.line),
-                            format!("relay list entry of {identity} not understood: {err}"),
-                        )),
-                    }
-                }
+                let (v, raw) = self.virtual_server(file, rec, &identity);
+                extra_raw = raw;
                 Legacy::VirtualServer(v)
             }
             _ => Legacy::Connector(SmtpConnector {
@@ -348,6 +357,7 @@ impl ModelBuilder {
                 allow_relay: bool_of(rec.value("allow_relay_to_these_domains")),
             }),
         };
+        raw.extend(extra_raw);
         let obj = LegacyObject {
             kind: rec.kind,
             identity: identity.clone(),
@@ -369,6 +379,119 @@ impl ModelBuilder {
             rec.kind.as_str(),
             &src,
         )
+    }
+}
+
+impl ModelBuilder {
+    /// The Access tab of a 2000/2003 SMTP virtual server from a settings-file, LDIF or
+    /// metabase record; a relay-list blob is decoded here (or said to be unknown). Returns
+    /// the evidence rows the decoding produced (`relay`, `relay_list` or the blob itself).
+    pub(crate) fn virtual_server(
+        &mut self,
+        file: &Arc<str>,
+        rec: &Record,
+        identity: &str,
+    ) -> (VirtualServer, Vec<Raw>) {
+        let mut v = VirtualServer {
+            relay_mode: Self::text(rec, "relay").map(|r| {
+                if r.to_ascii_lowercase().starts_with("all except") {
+                    RelayMode::AllExcept
+                } else {
+                    RelayMode::OnlyTheList
+                }
+            }),
+            allow_authenticated_relay: bool_of(rec.value("allow_authenticated_relay")),
+            authentication: rec.value("authentication").map(|v| list_of(Some(v))),
+            internet_facing: bool_of(rec.value("internet_facing")),
+            instance: Self::text(rec, "instance"),
+            bindings: rec.value("server_bindings").map(|v| list_of(Some(v))),
+            ..VirtualServer::default()
+        };
+        let mut raw = Vec::new();
+        let mut entries = list_of(rec.value("relay_list"));
+        if let Some(p) = rec.get("relay_ip_list") {
+            let attr: &'static str = if rec.get(crate::input::metabase::LOCATION).is_some() {
+                "RelayIpList"
+            } else {
+                "msExchSmtpRelayIpList"
+            };
+            let bytes = p
+                .value
+                .as_text()
+                .and_then(super::ipseclist::from_hex)
+                .unwrap_or_default();
+            match super::ipseclist::decode(&bytes) {
+                Ok(list) => {
+                    let mode = match list.mode {
+                        RelayMode::OnlyTheList => "Only the list below",
+                        RelayMode::AllExcept => "All except the list below",
+                    };
+                    v.relay_mode = Some(list.mode);
+                    entries = list
+                        .addresses
+                        .iter()
+                        .map(|(a, m)| format!("{a} {m}"))
+                        .chain(list.names.iter().cloned())
+                        .collect();
+                    raw.push(Raw {
+                        name: "relay",
+                        value: format!("{mode} (decoded from {attr})"),
+                        line: p.line,
+                        truncated: false,
+                    });
+                    raw.push(Raw {
+                        name: "relay_list",
+                        value: entries.join(", "),
+                        line: p.line,
+                        truncated: false,
+                    });
+                }
+                Err(why) => {
+                    let text = format!("{}: {why}", super::ipseclist::describe(&bytes));
+                    raw.push(Raw {
+                        name: attr,
+                        value: text.clone(),
+                        line: p.line,
+                        truncated: false,
+                    });
+                    v.relay_list_undecoded = Some(text);
+                }
+            }
+            v.relay_blob = Some(bytes);
+        }
+        for e in entries {
+            match parse_ip_mask(&e) {
+                Ok(r) => v.relay_ips.insert(r),
+                Err(_) if is_name(&e) => v.relay_names.push(e.trim().to_string()),
+                Err(err) => self.diagnostics.push(Diagnostic::warning(
+                    file,
+                    rec.get("relay_list")
+                        .or_else(|| rec.get("relay_ip_list"))
+                        .map(|p| p.line),
+                    format!("relay list entry of {identity} not understood: {err}"),
+                )),
+            }
+        }
+        (v, raw)
+    }
+
+    /// Objects read without a version (LDIF, `.reg`, MetaBase.xml) take their server's
+    /// version and service pack from a settings file or `Get-ExchangeServer`.
+    pub(crate) fn legacy_versions_from_servers(&mut self) {
+        for o in &mut self.model.legacy {
+            if o.product.is_some() {
+                continue;
+            }
+            if let Some(s) = self
+                .model
+                .servers
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(&o.server))
+            {
+                o.product = s.product;
+                o.service_pack = o.service_pack.or(s.service_pack);
+            }
+        }
     }
 }
 

@@ -11,7 +11,9 @@
 //! is converted as soon as it is read and then dropped.
 
 pub mod ip_range;
+pub mod ipseclist;
 pub mod legacy;
+mod metabase;
 pub mod principal;
 
 use crate::diag::Diagnostic;
@@ -416,6 +418,8 @@ pub struct ModelBuilder {
     pub(crate) seen_legacy: HashMap<String, usize>,
     /// `.reg` exports of the IMC key, attached in [`ModelBuilder::finish`].
     pub(crate) pending_registry: Vec<(Arc<str>, Record)>,
+    /// `MetaBase.xml` SMTP virtual servers, attributed in [`ModelBuilder::finish`].
+    pub(crate) pending_metabase: Vec<(Arc<str>, Record)>,
     missing_rights: usize,
 }
 
@@ -437,6 +441,8 @@ impl ModelBuilder {
 
     pub fn finish(mut self) -> (Model, Vec<Diagnostic>) {
         self.attach_registry();
+        self.legacy_versions_from_servers();
+        self.attach_metabase();
         (self.model, self.diagnostics)
     }
 

@@ -210,6 +210,10 @@ pub enum Cond {
     /// smtp-virtual-server: the relay list is known: recorded in a settings file, or (false)
     /// exported as an `msExchSmtpRelayIpList` blob relay-audit cannot decode with certainty.
     RelayListDecoded(bool),
+    /// smtp-virtual-server: a MetaBase.xml copy of the server was read and differs from the
+    /// Active Directory settings (relay restrictions, authenticated relay, authentication,
+    /// bindings). Evidence: each setting, with both values and both lines.
+    MetabaseDrift(bool),
     /// smtp-connector: the address space holds `*` (every SMTP domain).
     AddressSpaceAll(bool),
     /// smtp-connector: "Allow messages to be relayed to these domains" is ticked.
@@ -264,7 +268,8 @@ impl Cond {
             | Cond::AuthenticatedRelay(_)
             | Cond::Authentication(_)
             | Cond::InternetFacing(_)
-            | Cond::RelayListDecoded(_) => Some(&[SmtpVirtualServer]),
+            | Cond::RelayListDecoded(_)
+            | Cond::MetabaseDrift(_) => Some(&[SmtpVirtualServer]),
             Cond::AddressSpaceAll(_) | Cond::RelayToAddressSpace(_) => Some(&[SmtpConnector]),
             _ => Some(&[ReceiveConnector]),
         }
@@ -405,6 +410,7 @@ impl Cond {
             Cond::Authentication(_) => "authentication",
             Cond::InternetFacing(_) => "internet_facing",
             Cond::RelayListDecoded(_) => "relay_list_decoded",
+            Cond::MetabaseDrift(_) => "metabase_drift",
             Cond::AddressSpaceAll(_) => "address_space_all",
             Cond::RelayToAddressSpace(_) => "relay_to_address_space",
             Cond::RelayFlagsDenyOnly(_) => "relay_flags_deny_only",
@@ -839,11 +845,34 @@ fn eval_legacy(cond: &Cond, o: &LegacyObject) -> Option<Vec<Evidence>> {
         }
         (Legacy::VirtualServer(v), Cond::RelayListDecoded(want)) => {
             holds_bool(*want, v.relay_list_undecoded.is_none(), || {
-                e(if v.relay_list_undecoded.is_some() {
-                    "msExchSmtpRelayIpList"
-                } else {
+                e(if v.relay_list_undecoded.is_none() {
                     "relay_list"
+                } else if o.raw("RelayIpList").is_some() {
+                    "RelayIpList"
+                } else {
+                    "msExchSmtpRelayIpList"
                 })
+            })
+        }
+        (Legacy::VirtualServer(v), Cond::MetabaseDrift(want)) => {
+            let copy = v.metabase.as_ref()?;
+            holds_bool(*want, !copy.drift.is_empty(), || {
+                let mut out = Vec::new();
+                for d in &copy.drift {
+                    out.push(ev(
+                        &o.src,
+                        &format!("{} (Active Directory)", d.setting),
+                        d.ad.clone(),
+                        d.ad_line,
+                    ));
+                    out.push(ev(
+                        &copy.src,
+                        &format!("{} (metabase {})", d.setting, copy.location),
+                        d.metabase.clone(),
+                        Some(d.metabase_line),
+                    ));
+                }
+                out
             })
         }
         (Legacy::VirtualServer(v), Cond::InternetFacing(want)) => {
