@@ -544,3 +544,62 @@ fn settings_templates_scan_and_typos_name_line_and_column() {
         ))
         .stderr(predicate::str::contains("service_pack"));
 }
+
+// Issue 4 "done when": a folder mixing a 5.5 .reg, a 2003 LDIF, a MetaBase.xml, a settings file
+// and 2019 CliXML is audited in one run, each finding labelled with its server and version.
+#[test]
+fn a_mixed_legacy_folder_is_audited_in_one_run_with_server_and_version() {
+    let dir = root().join("fixtures/legacy-mixed/all");
+    let (code, json) = scan_json(&[&dir], &[]);
+    assert_eq!(code, 1, "{json}");
+    let mut formats: Vec<&str> = json["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i["status"], "ok", "{i}");
+            i["format"].as_str().unwrap()
+        })
+        .collect();
+    formats.sort();
+    formats.dedup();
+    assert_eq!(formats, ["clixml", "ldif", "metabase", "reg", "settings"]);
+    let labels: std::collections::BTreeSet<(String, String, String)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["object"]["server"].as_str().unwrap().to_string(),
+                f["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        ("RC-ANON-RELAY-INTERNET", "EX01", "2019"),
+        ("IMC-NO-REROUTE-BACKSCATTER", "MAIL55", "5.5"),
+        ("SVS-METABASE-DRIFT", "MAIL", "2003"),
+    ] {
+        let want = (want.0.to_string(), want.1.to_string(), want.2.to_string());
+        assert!(labels.contains(&want), "{want:?} not in {labels:?}");
+    }
+    // The drift names both files and lines.
+    let drift = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "SVS-METABASE-DRIFT")
+        .unwrap();
+    let files: Vec<&str> = drift["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["file"].as_str().unwrap())
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with("smtp.ldf")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("MAIL-MetaBase.xml")),
+        "{files:?}"
+    );
+}

@@ -267,6 +267,12 @@ pub fn parse(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<Par
                 };
                 let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
                 rec.push("relay_ip_list", Value::Text(hex), *l);
+            } else {
+                rec.push(
+                    "relay_ip_list_absent",
+                    Value::Text("msExchSmtpRelayIpList".into()),
+                    e.line,
+                );
             }
         } else {
             // CN=<connector>,CN=Connections,CN=<routing group>,...

@@ -240,6 +240,12 @@ fn record(server: &Element, service: Option<&Element>, file: &str) -> Result<Rec
         let hex = clean_hex(&p.value).map_err(|m| bad(&p, format!("RelayIpList: {m}")))?;
         rec.push("relay_ip_list", Value::Text(hex), p.line);
         mark_inherited(&mut rec, "relay_ip_list", inherited);
+    } else {
+        rec.push(
+            "relay_ip_list_absent",
+            Value::Text("RelayIpList".into()),
+            server.line,
+        );
     }
     Ok(rec)
 }

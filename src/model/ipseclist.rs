@@ -1,23 +1,35 @@
 //! The IIS `IPSECLIST` blob: `msExchSmtpRelayIpList` (Active Directory) and `RelayIpList`
 //! (IIS metabase) of an Exchange 2000/2003 SMTP virtual server (FORMATS.md §7).
 //!
-//! Layout, little-endian DWORDs (what relay-audit relies on; see `docs/ipseclist.md` for the
-//! evidence behind each field):
+//! The layout is the one the Windows SDK header `iiscnfg.h` documents ("MD_IP_SEC binary
+//! format description"); all DWORDs little-endian, a SELFREFINDEX is an offset from the start
+//! of the blob with the high bit set:
 //!
 //! ```text
-//! 0   deny-by-address list    self-relative offset (0x80000000 | offset)
-//! 4   grant-by-address list   self-relative offset
-//! 8   deny-by-name list       self-relative offset
-//! 12  grant-by-name list      self-relative offset
-//! 16  (flags; 1 in every sample)   20  offset of the storage area
-//! address list: count of entries, count of addresses, then per entry (20 bytes):
-//!     family (2 = AF_INET), items (mask + addresses), address size (4), 0, mask (self-relative)
-//! storage: per entry, the mask followed by its addresses, 4 bytes each (network order)
+//! header      iDenyAddr, iGrantAddr, iDenyName, iGrantName (SELFREFINDEX), dwFlags,
+//!             cRefSize (size of the reference area: where masks, addresses and names begin)
+//! ADDRESS_HEADER     cEntries, cAddresses (addresses in all entries), Entries[]
+//! ADDRESS_LIST_ENTRY iFamily (2, AF_INET), cAddresses (the mask's slot + its addresses),
+//!                    cFullBytes, LastByte (the mask as 0xFF bytes + last byte),
+//!                    iFirstAddress -> the mask, then the addresses, 4 bytes each
+//! NAME_HEADER        cEntries, cNames, Entries[]
+//! NAME_LIST_ENTRY    cComponents (labels of the name), cNames, iName[cNames] -> '\0'-ended
 //! ```
 //!
-//! Only what is certain is decoded: a blob that breaks any check (an offset outside the blob,
-//! counts that disagree, a family other than IPv4, bytes left over) is `Err` with the reason,
-//! and the model reports the relay list as unknown rather than guess.
+//! One entry per mask; the SMTP Relay Restrictions dialog fills the grant lists for "Only the
+//! list below" and the deny lists for "All except the list below". What the bytes mean for
+//! relay (`docs/ipseclist.md` has the evidence for each):
+//!
+//! - deny entries: "All except the list below", those entries refused, everyone else relays;
+//! - grant entries only: "Only the list below"; the dialog stores an *empty* "Only the list
+//!   below" as the single grant entry 0.0.0.0 mask 255.255.255.255, which matches no client;
+//! - no entry at all, or a zero-length value: "All except the list below" with an empty list
+//!   (everyone relays) — which is why the dialog needs that sentinel.
+//!
+//! Everything else is checked and a blob that breaks any check (an offset outside the blob or
+//! into the wrong area, counts that disagree, a family other than IPv4, a mask that disagrees
+//! with its byte counts, both grant and deny entries) is `Err` with the reason: the model then
+//! reports the relay list as unknown rather than guess.
 
 use std::net::Ipv4Addr;
 
@@ -27,30 +39,39 @@ use super::legacy::RelayMode;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelayList {
     pub mode: RelayMode,
-    /// `(address, mask)` entries, in blob order.
+    /// `(address, mask)` entries of the list in force, in blob order (the sentinel removed).
     pub addresses: Vec<(Ipv4Addr, Ipv4Addr)>,
-    /// Domain-name entries.
+    /// Domain-name entries of the list in force.
     pub names: Vec<String>,
+    /// How the mode was read from the bytes, for evidence.
+    pub how: &'static str,
 }
 
 const SELF_REL: u32 = 0x8000_0000;
 const AF_INET: u32 = 2;
-/// Entries per list beyond which a blob is refused (a GUI list holds a few hundred at most).
-const MAX_ENTRIES: u32 = 65_536;
+/// Entries per list beyond which a blob is refused (a dialog list holds a few hundred at most).
+const MAX_ITEMS: u32 = 1 << 16;
 
-struct Blob<'a>(&'a [u8]);
+struct Blob<'a> {
+    bytes: &'a [u8],
+    /// Where the data area (masks, addresses, names) begins.
+    data: usize,
+    /// Bytes of the reference area read so far, and data ranges claimed (no overlaps).
+    claimed: Vec<(usize, usize)>,
+}
 
 impl Blob<'_> {
     fn dword(&self, at: usize) -> Result<u32, String> {
         let b = self
-            .0
+            .bytes
             .get(at..at + 4)
-            .ok_or_else(|| format!("offset {at} is past the end ({} bytes)", self.0.len()))?;
+            .ok_or_else(|| format!("offset {at} is past the end ({} bytes)", self.bytes.len()))?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// A self-relative pointer (high bit set) to an offset inside the blob.
-    fn pointer(&self, at: usize) -> Result<usize, String> {
+    /// A SELFREFINDEX at `at`, pointing into the reference area (`data = false`) or the data
+    /// area (`data = true`).
+    fn pointer(&self, at: usize, data: bool) -> Result<usize, String> {
         let v = self.dword(at)?;
         if v & SELF_REL == 0 {
             return Err(format!(
@@ -58,153 +79,249 @@ impl Blob<'_> {
             ));
         }
         let off = (v & !SELF_REL) as usize;
-        if off + 4 > self.0.len() {
+        let ok = if data {
+            off >= self.data && off < self.bytes.len()
+        } else {
+            off >= 24 && off < self.data
+        };
+        if !ok {
             return Err(format!(
-                "the offset at {at} points past the end ({off} of {} bytes)",
-                self.0.len()
+                "the offset at {at} ({off}) is outside the {} area",
+                if data { "data" } else { "reference" }
             ));
         }
         Ok(off)
     }
 
-    fn ipv4(&self, at: usize) -> Result<Ipv4Addr, String> {
-        let b = self.0.get(at..at + 4).ok_or("an address past the end")?;
-        Ok(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+    /// Claims `len` data bytes from `at`; overlapping claims are refused.
+    fn claim(&mut self, at: usize, len: usize) -> Result<(), String> {
+        if at + len > self.bytes.len() {
+            return Err(format!("{len} bytes at {at} run past the end"));
+        }
+        if self
+            .claimed
+            .iter()
+            .any(|&(a, l)| at < a + l && a < at + len)
+        {
+            return Err(format!("two lists share the bytes at {at}"));
+        }
+        self.claimed.push((at, len));
+        Ok(())
+    }
+
+    fn ipv4(&self, at: usize) -> Ipv4Addr {
+        let b = &self.bytes[at..at + 4];
+        Ipv4Addr::new(b[0], b[1], b[2], b[3])
     }
 }
 
-/// Reads one address list; returns its `(address, mask)` entries and the storage bytes used.
+/// Reads an ADDRESS_HEADER and its entries; returns the `(address, mask)` pairs and the end
+/// of the header in the reference area.
 fn address_list(
-    blob: &Blob<'_>,
+    blob: &mut Blob<'_>,
     header: usize,
-    storage: usize,
-    used: &mut [bool],
-) -> Result<Vec<(Ipv4Addr, Ipv4Addr)>, String> {
+) -> Result<(Vec<(Ipv4Addr, Ipv4Addr)>, usize), String> {
     let entries = blob.dword(header)?;
-    let addresses = blob.dword(header + 4)?;
-    if entries > MAX_ENTRIES || addresses > MAX_ENTRIES {
+    let total = blob.dword(header + 4)?;
+    if entries > MAX_ITEMS || total > MAX_ITEMS {
         return Err(format!(
-            "the list at {header} claims {entries} entries and {addresses} addresses"
+            "the address list at {header} claims {entries} entries and {total} addresses"
         ));
     }
-    mark(used, header, 8)?;
     let mut out = Vec::new();
     for i in 0..entries as usize {
         let at = header + 8 + i * 20;
         let family = blob.dword(at)?;
-        let items = blob.dword(at + 4)?;
-        let size = blob.dword(at + 8)?;
-        let reserved = blob.dword(at + 12)?;
-        if family != AF_INET || size != 4 || reserved != 0 {
+        let slots = blob.dword(at + 4)?;
+        let full = blob.dword(at + 8)?;
+        let last = blob.dword(at + 12)?;
+        if family != AF_INET {
             return Err(format!(
-                "entry {i} of the list at {header} is not an IPv4 entry as known (family {family}, address size {size}, {reserved})"
+                "entry {i} of the address list at {header} has family {family}, not AF_INET"
             ));
         }
-        if items == 0 || items > MAX_ENTRIES {
+        if slots == 0 || slots > MAX_ITEMS {
             return Err(format!(
-                "entry {i} of the list at {header} holds {items} items"
+                "entry {i} of the address list at {header} holds {slots} slots"
             ));
         }
-        let mask_at = blob.pointer(at + 16)?;
-        if mask_at < storage || at + 20 > storage {
+        let first = blob.pointer(at + 16, true)?;
+        blob.claim(first, slots as usize * 4)?;
+        let mask = blob.ipv4(first);
+        let m = mask.octets();
+        // The mask as "bytes all 0xFF, then the last byte"; a mask that is not contiguous
+        // is stored with both counts 0.
+        let contiguous = u32::from(mask).leading_ones() + u32::from(mask).trailing_zeros() == 32;
+        let (want_full, want_last) = if contiguous {
+            let f = m.iter().take_while(|&&b| b == 0xff).count() as u32;
+            (f, m.get(f as usize).copied().unwrap_or(0) as u32)
+        } else {
+            (0, 0)
+        };
+        if full != want_full || last != want_last {
             return Err(format!(
-                "entry {i} of the list at {header} is not laid out as known (header, then storage from {storage})"
+                "entry {i} of the address list at {header}: mask {mask} stored as {full} full bytes and last byte {last:#x}"
             ));
         }
-        mark(used, at, 20)?;
-        mark(used, mask_at, items as usize * 4)?;
-        let mask = blob.ipv4(mask_at)?;
-        for k in 1..items as usize {
-            out.push((blob.ipv4(mask_at + 4 * k)?, mask));
+        for k in 1..slots as usize {
+            out.push((blob.ipv4(first + 4 * k), mask));
         }
     }
-    if out.len() != addresses as usize {
+    if out.len() != total as usize {
         return Err(format!(
-            "the list at {header} claims {addresses} addresses but its entries hold {}",
+            "the address list at {header} claims {total} addresses but its entries hold {}",
             out.len()
         ));
     }
-    Ok(out)
+    Ok((out, header + 8 + entries as usize * 20))
 }
 
-/// Marks `len` bytes from `at` as read; overlapping structures are refused.
-fn mark(used: &mut [bool], at: usize, len: usize) -> Result<(), String> {
-    let r = used
-        .get_mut(at..at + len)
-        .ok_or_else(|| format!("{len} bytes at {at} run past the end"))?;
-    if r.iter().any(|&u| u) {
-        return Err(format!("structures overlap at offset {at}"));
+/// Reads a NAME_HEADER and its entries; returns the names and the end of the header.
+fn name_list(blob: &mut Blob<'_>, header: usize) -> Result<(Vec<String>, usize), String> {
+    let entries = blob.dword(header)?;
+    let total = blob.dword(header + 4)?;
+    if entries > MAX_ITEMS || total > MAX_ITEMS {
+        return Err(format!(
+            "the name list at {header} claims {entries} entries and {total} names"
+        ));
     }
-    r.fill(true);
-    Ok(())
+    let mut out = Vec::new();
+    let mut at = header + 8;
+    for i in 0..entries as usize {
+        let components = blob.dword(at)? & !SELF_REL;
+        let names = blob.dword(at + 4)?;
+        if names > MAX_ITEMS {
+            return Err(format!(
+                "entry {i} of the name list at {header} holds {names} names"
+            ));
+        }
+        for k in 0..names as usize {
+            let p = blob.pointer(at + 8 + 4 * k, true)?;
+            let len = blob.bytes[p..]
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or_else(|| format!("the name at {p} has no terminating NUL"))?;
+            blob.claim(p, len + 1)?;
+            // ANSI (the system code page): Windows-1252 for the Latin range.
+            let (name, _, _) = encoding_rs::WINDOWS_1252.decode(&blob.bytes[p..p + len]);
+            let labels = name.split('.').count() as u32;
+            if name.is_empty() || labels != components {
+                return Err(format!(
+                    "the name `{name}` at {p} has {labels} labels, its entry says {components}"
+                ));
+            }
+            out.push(name.into_owned());
+        }
+        at += 8 + 4 * names as usize;
+    }
+    if out.len() != total as usize {
+        return Err(format!(
+            "the name list at {header} claims {total} names but its entries hold {}",
+            out.len()
+        ));
+    }
+    Ok((out, at))
 }
 
 /// Decodes a relay-list blob, or says why it cannot be decoded with certainty.
 pub fn decode(bytes: &[u8]) -> Result<RelayList, String> {
-    let blob = Blob(bytes);
+    if bytes.is_empty() {
+        return Ok(RelayList {
+            mode: RelayMode::AllExcept,
+            addresses: Vec::new(),
+            names: Vec::new(),
+            how: "a zero-length list: \"All except the list below\" with no entry",
+        });
+    }
     if bytes.len() < 24 {
         return Err(format!(
             "{} bytes: shorter than the 24-byte header",
             bytes.len()
         ));
     }
-    let flags = blob.dword(16)?;
-    if flags != 1 {
+    let mut blob = Blob {
+        bytes,
+        data: 0,
+        claimed: Vec::new(),
+    };
+    let ref_size = blob.dword(20)? as usize;
+    if ref_size < 24 + 4 * 8 || ref_size > bytes.len() {
         return Err(format!(
-            "the header DWORD at 16 is {flags}, not the 1 of every known sample; its meaning is not known with certainty"
+            "the reference area size {ref_size} does not fit the blob ({} bytes)",
+            bytes.len()
         ));
     }
-    let storage = blob.dword(20)? as usize;
-    let mut used = vec![false; bytes.len()];
-    mark(&mut used, 0, 24)?;
-    let deny = blob.pointer(0)?;
-    let grant = blob.pointer(4)?;
-    let deny_names = blob.pointer(8)?;
-    let grant_names = blob.pointer(12)?;
-    let deny_list = address_list(&blob, deny, storage, &mut used)?;
-    let grant_list = address_list(&blob, grant, storage, &mut used)?;
-    for (what, at) in [("deny-by-name", deny_names), ("grant-by-name", grant_names)] {
-        let a = blob.dword(at)?;
-        let b = blob.dword(at + 4)?;
-        if a != 0 || b != 0 {
+    blob.data = ref_size;
+    let flags = blob.dword(16)?;
+    if flags > 1 {
+        return Err(format!(
+            "header flags {flags:#x}: only bit 0 (reverse-DNS check) is known"
+        ));
+    }
+    let heads: Vec<usize> = (0..4)
+        .map(|i| blob.pointer(4 * i, false))
+        .collect::<Result<_, _>>()?;
+    let (deny, deny_end) = address_list(&mut blob, heads[0])?;
+    let (grant, grant_end) = address_list(&mut blob, heads[1])?;
+    let (deny_names, dn_end) = name_list(&mut blob, heads[2])?;
+    let (grant_names, gn_end) = name_list(&mut blob, heads[3])?;
+    // The four headers and their entries fill the reference area exactly, without overlap.
+    let mut spans = [
+        (heads[0], deny_end),
+        (heads[1], grant_end),
+        (heads[2], dn_end),
+        (heads[3], gn_end),
+    ];
+    spans.sort();
+    let mut expect = 24;
+    for (start, end) in spans {
+        if start != expect {
             return Err(format!(
-                "the {what} list is not empty, and its layout is not known with certainty"
+                "the list headers do not tile the reference area (a list starts at {start}, expected {expect})"
             ));
         }
-        mark(&mut used, at, 8)?;
+        expect = end;
     }
-    // Structures before the storage offset, masks and addresses from it on.
-    if storage > bytes.len() || used[..storage].contains(&false) {
+    if expect != ref_size {
         return Err(format!(
-            "the storage offset {storage} does not end the list headers"
+            "the list headers end at {expect}, the reference area at {ref_size}"
         ));
     }
-    if let Some(i) = used.iter().position(|u| !u) {
-        return Err(format!(
-            "bytes from offset {i} are not part of any known structure"
-        ));
-    }
-    let mode = match (deny_list.is_empty(), grant_list.is_empty()) {
-        (true, false) => RelayMode::OnlyTheList,
-        (false, true) => RelayMode::AllExcept,
+    let denies = !deny.is_empty() || !deny_names.is_empty();
+    let grants = !grant.is_empty() || !grant_names.is_empty();
+    let sentinel = (Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST);
+    Ok(match (denies, grants) {
         (true, true) => {
             return Err(
-                "both address lists are empty, and the header does not say with certainty whether that is \"Only the list below\" (nobody relays) or \"All except the list below\" (everyone relays)"
+                "both the grant and the deny lists hold entries, which the Relay Restrictions dialog never writes"
                     .into(),
             )
         }
-        (false, false) => {
-            return Err("both the grant and the deny list hold addresses".into());
-        }
-    };
-    Ok(RelayList {
-        mode,
-        addresses: if mode == RelayMode::OnlyTheList {
-            grant_list
-        } else {
-            deny_list
+        (true, false) => RelayList {
+            mode: RelayMode::AllExcept,
+            addresses: deny,
+            names: deny_names,
+            how: "entries in the deny lists: \"All except the list below\"",
         },
-        names: Vec::new(),
+        (false, true) => {
+            let only_sentinel = grant == [sentinel] && grant_names.is_empty();
+            RelayList {
+                mode: RelayMode::OnlyTheList,
+                addresses: grant.into_iter().filter(|e| *e != sentinel).collect(),
+                names: grant_names,
+                how: if only_sentinel {
+                    "the grant entry 0.0.0.0 mask 255.255.255.255 alone: \"Only the list below\" with no entry"
+                } else {
+                    "entries in the grant lists: \"Only the list below\""
+                },
+            }
+        }
+        (false, false) => RelayList {
+            mode: RelayMode::AllExcept,
+            addresses: Vec::new(),
+            names: Vec::new(),
+            how: "no entry in any list: \"All except the list below\" with no entry",
+        },
     })
 }
 
@@ -231,11 +348,11 @@ pub fn describe(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// "Only the list below" with 127.0.0.1, as the SMTP Relay Restrictions dialog writes it
-    /// (the example of the SaltStack `win_smtp_server` module).
+    /// (the example of the SaltStack `win_smtp_server` module, `set_relay_ip_list`).
     pub const ONE_HOST: [u8; 84] = [
         24, 0, 0, 128, 32, 0, 0, 128, 60, 0, 0, 128, 68, 0, 0, 128, 1, 0, 0, 0, 76, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0,
@@ -243,14 +360,56 @@ mod tests {
         0, 1,
     ];
 
+    fn hex(s: &str) -> Vec<u8> {
+        from_hex(&s.split_whitespace().collect::<String>()).unwrap()
+    }
+
+    /// "Only the list below" with no entry: the 0.0.0.0/32 sentinel.
+    pub const EMPTY_ONLY: &str = "18000080200000803c00008044000080010000004c000000 0000000000000000 0100000001000000 02000000020000000400000000000000 4c000080 0000000000000000 0000000000000000 ffffffff00000000";
+
     #[test]
-    fn decodes_the_gui_example() {
+    fn decodes_the_dialog_example() {
         let l = decode(&ONE_HOST).unwrap();
         assert_eq!(l.mode, RelayMode::OnlyTheList);
         assert_eq!(
             l.addresses,
             vec![(Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::BROADCAST)]
         );
+    }
+
+    #[test]
+    fn empty_lists_in_each_mode() {
+        let l = decode(&hex(EMPTY_ONLY)).unwrap();
+        assert_eq!(l.mode, RelayMode::OnlyTheList);
+        assert!(l.addresses.is_empty());
+        assert!(l.how.contains("0.0.0.0"));
+        // the 56-byte structure with every list empty, and a zero-length value
+        let none = hex("180000802000008028000080300000800100000038000000 0000000000000000 0000000000000000 0000000000000000 0000000000000000");
+        assert_eq!(decode(&none).unwrap().mode, RelayMode::AllExcept);
+        assert_eq!(decode(&[]).unwrap().mode, RelayMode::AllExcept);
+    }
+
+    #[test]
+    fn two_masks_deny_list_and_names() {
+        // grant: 10.20.0.0/24 and 192.168.1.25/32, one entry per mask
+        let two = hex("18000080200000805000008058000080010000006000000000000000000000000200000002000000 0200000002000000030000000000000068000080 0200000002000000040000000000000060000080 0000000000000000 0000000000000000 ffffffffc0a80119 ffffff000a140000");
+        let l = decode(&two).unwrap();
+        assert_eq!(l.mode, RelayMode::OnlyTheList);
+        assert_eq!(l.addresses.len(), 2);
+        assert!(l
+            .addresses
+            .contains(&(Ipv4Addr::new(10, 20, 0, 0), Ipv4Addr::new(255, 255, 255, 0))));
+        // deny: 192.168.171.1 and .2
+        let deny = hex("18000080340000803c00008044000080010000004c000000 0100000002000000 02000000030000000400000000000000 4c000080 0000000000000000 0000000000000000 0000000000000000 ffffffffc0a8ab01c0a8ab02");
+        let l = decode(&deny).unwrap();
+        assert_eq!(l.mode, RelayMode::AllExcept);
+        assert_eq!(l.addresses.len(), 2);
+        // grant names: contoso.com, mail.fabrikam.com
+        let mut names = hex("180000802000008028000080300000800100000050000000 0000000000000000 0000000000000000 0000000000000000 0200000002000000 020000000100000050000080 03000080010000005c000080");
+        names.extend(b"contoso.com\0mail.fabrikam.com\0");
+        let l = decode(&names).unwrap();
+        assert_eq!(l.mode, RelayMode::OnlyTheList);
+        assert_eq!(l.names, vec!["contoso.com", "mail.fabrikam.com"]);
     }
 
     #[test]
@@ -265,11 +424,32 @@ mod tests {
         let mut b = ONE_HOST;
         b[3] = 0;
         assert!(decode(&b).is_err());
-        // trailing bytes
-        let mut v = ONE_HOST.to_vec();
-        v.extend([1, 2, 3, 4]);
-        assert!(decode(&v).is_err());
-        assert!(decode(&[]).is_err());
+        // a mask that disagrees with its byte counts
+        let mut b = ONE_HOST;
+        b[48] = 3;
+        assert!(decode(&b).is_err());
+        // a family other than AF_INET
+        let mut b = ONE_HOST;
+        b[40] = 23;
+        assert!(decode(&b).is_err());
+        // unknown header flags
+        let mut b = ONE_HOST;
+        b[16] = 4;
+        assert!(decode(&b).is_err());
+        assert!(decode(&[1, 2, 3]).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Any bytes, and the dialog example with any byte changed: `Ok` or `Err`, no panic.
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+                        at in 0usize..84, v in proptest::prelude::any::<u8>()) {
+            let _ = decode(&bytes);
+            let mut b = ONE_HOST;
+            b[at] = v;
+            let _ = decode(&b);
+        }
     }
 
     #[test]

@@ -458,6 +458,22 @@ impl ModelBuilder {
                 }
             }
             v.relay_blob = Some(bytes);
+        } else if let Some(p) = rec.get("relay_ip_list_absent") {
+            let attr: &'static str = if p.value.as_text() == Some("RelayIpList") {
+                "RelayIpList"
+            } else {
+                "msExchSmtpRelayIpList"
+            };
+            let text = format!(
+                "(not in the export): {attr} is not set, so the relay choice and list are not known"
+            );
+            raw.push(Raw {
+                name: attr,
+                value: text.clone(),
+                line: p.line,
+                truncated: false,
+            });
+            v.relay_list_undecoded = Some(text);
         }
         for e in entries {
             match parse_ip_mask(&e) {

@@ -92,6 +92,12 @@ fn drift(
         relay_text(mb),
     ) {
         (_, _, Some(a), Some(m)) if a != m => push("Relay restrictions", a, m, relay_names),
+        (None, Some(m), None, mt) if adv.relay_list_undecoded.is_some() => push(
+            "Relay restrictions",
+            "(not set)".into(),
+            mt.unwrap_or_else(|| super::ipseclist::describe(m)),
+            relay_names,
+        ),
         (Some(a), Some(m), None, _) | (Some(a), Some(m), _, None) if a != m => push(
             "Relay restrictions (blob)",
             super::ipseclist::describe(a),
