@@ -43,7 +43,7 @@ pub struct RelayList {
     pub addresses: Vec<(Ipv4Addr, Ipv4Addr)>,
     /// Domain-name entries of the list in force.
     pub names: Vec<String>,
-    /// How the mode was read from the bytes, for evidence.
+    /// What in the bytes gave the mode, for evidence (`no entry in any list`).
     pub how: &'static str,
 }
 
@@ -230,7 +230,7 @@ pub fn decode(bytes: &[u8]) -> Result<RelayList, String> {
             mode: RelayMode::AllExcept,
             addresses: Vec::new(),
             names: Vec::new(),
-            how: "a zero-length list: \"All except the list below\" with no entry",
+            how: "a zero-length value",
         });
     }
     if bytes.len() < 24 {
@@ -301,7 +301,7 @@ pub fn decode(bytes: &[u8]) -> Result<RelayList, String> {
             mode: RelayMode::AllExcept,
             addresses: deny,
             names: deny_names,
-            how: "entries in the deny lists: \"All except the list below\"",
+            how: "entries in the deny lists",
         },
         (false, true) => {
             let only_sentinel = grant == [sentinel] && grant_names.is_empty();
@@ -310,9 +310,9 @@ pub fn decode(bytes: &[u8]) -> Result<RelayList, String> {
                 addresses: grant.into_iter().filter(|e| *e != sentinel).collect(),
                 names: grant_names,
                 how: if only_sentinel {
-                    "the grant entry 0.0.0.0 mask 255.255.255.255 alone: \"Only the list below\" with no entry"
+                    "the grant entry 0.0.0.0 mask 255.255.255.255 alone, the dialog's empty list"
                 } else {
-                    "entries in the grant lists: \"Only the list below\""
+                    "entries in the grant lists"
                 },
             }
         }
@@ -320,7 +320,7 @@ pub fn decode(bytes: &[u8]) -> Result<RelayList, String> {
             mode: RelayMode::AllExcept,
             addresses: Vec::new(),
             names: Vec::new(),
-            how: "no entry in any list: \"All except the list below\" with no entry",
+            how: "no entry in any list",
         },
     })
 }

@@ -435,7 +435,7 @@ impl ModelBuilder {
                         .collect();
                     raw.push(Raw {
                         name: "relay",
-                        value: format!("{mode} (decoded from {attr})"),
+                        value: format!("{mode} (decoded from {attr}: {})", list.how),
                         line: p.line,
                         truncated: false,
                     });
