@@ -171,7 +171,8 @@ pub struct LineOut {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct VerdictOut {
-    /// `relay-allowed`, `relay-refused`, `not-relay`, `mail-refused`, `no-connector`.
+    /// `relay-allowed`, `relay-refused`, `not-relay`, `mail-refused`, `no-connector`, or
+    /// `unknown` (the export does not hold what decides it).
     pub code: &'static str,
     /// Whether the recipient would be accepted as relay.
     pub relay: bool,
@@ -435,6 +436,23 @@ pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Expl
         .connectors
         .iter()
         .any(|c| same_server(&c.server, &req.server));
+    // A 2000/2003 or 5.5 server known only from its LDIF, metabase or .reg export.
+    if server_obj.is_none() && !has_connectors {
+        let legacy = model
+            .legacy
+            .iter()
+            .filter(|o| same_server(&o.server, &req.server))
+            .find(|o| o.kind != crate::input::record::ObjectKind::SmtpConnector);
+        if let Some(o) = legacy {
+            let p = o.product.unwrap_or(match o.kind {
+                crate::input::record::ObjectKind::Imc => Product::Ex55,
+                _ => Product::Ex2003,
+            });
+            if let Some(e) = explain_legacy(model, req, p) {
+                return Ok(e);
+            }
+        }
+    }
     if server_obj.is_none() && !has_connectors {
         let mut known = matrix::server_names(model);
         known.sort();
@@ -916,9 +934,34 @@ fn explain_legacy(model: &Model, req: &Request, product: Product) -> Option<Expl
         .iter()
         .filter(|o| same_server(&o.server, &req.server))
         .collect();
+    // The virtual server bound to the address and port the client connects to: an exact
+    // `IP:port:` binding wins over "(All Unassigned)" `:port:`; without bindings, the first.
+    let vs_rank = |o: &&&crate::model::legacy::LegacyObject| -> u8 {
+        let Legacy::VirtualServer(v) = &o.detail else {
+            return 0;
+        };
+        let Some(bindings) = &v.bindings else {
+            return 1;
+        };
+        let mut best = 0;
+        for b in bindings {
+            let mut parts = b.split(':');
+            let (ip, port) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            if port.trim().parse::<u16>().ok() != Some(req.port) {
+                continue;
+            }
+            if ip.is_empty() {
+                best = best.max(2);
+            } else if req.local.is_some_and(|l| l.to_string() == ip) {
+                best = 3;
+            }
+        }
+        best
+    };
     let vs = objs
         .iter()
-        .find(|o| matches!(o.detail, Legacy::VirtualServer(_)));
+        .filter(|o| vs_rank(o) > 0)
+        .max_by_key(|o| (vs_rank(o), std::cmp::Reverse(o.src.line)));
     let imc = objs.iter().find(|o| matches!(o.detail, Legacy::Imc(_)));
     let o = vs.or(imc)?;
     let host = o.server.clone();
@@ -950,13 +993,34 @@ fn explain_legacy(model: &Model, req: &Request, product: Product) -> Option<Expl
             };
             let by_auth = authed && v.allow_authenticated_relay == Some(true);
             relay = by_list || by_auth;
+            let unknown = v.relay_mode.is_none() && !by_auth;
+            if let Some(why) = v.relay_list_undecoded.as_ref().filter(|_| unknown) {
+                notes.push(format!("the relay list: {why}"));
+            }
+            if let Some(copy) = &v.metabase {
+                for d in copy
+                    .drift
+                    .iter()
+                    .filter(|d| d.setting.starts_with("Relay") || d.setting.starts_with("Allow"))
+                {
+                    notes.push(format!(
+                        "the metabase copy ({}:{}) differs: {} = {} there, {} in Active Directory; this verdict follows Active Directory, but until Exchange copies it to the metabase again the server answers by the metabase",
+                        copy.src.file, d.metabase_line, d.setting, d.metabase, d.ad
+                    ));
+                }
+            }
             if !v.relay_names.is_empty() {
                 notes.push(format!(
                     "the relay list also names {}: granted by reverse DNS of the client, which relay-audit cannot resolve offline",
                     v.relay_names.join(", ")
                 ));
             }
-            summary = if by_list {
+            summary = if unknown {
+                format!(
+                    "the Relay Restrictions of {} are not in the export, or not readable with certainty: whether {client} may relay is unknown",
+                    o.identity
+                )
+            } else if by_list {
                 match v.relay_mode {
                     Some(RelayMode::AllExcept) => format!(
                         "{} relays for every client except its list (\"All except the list below\") and {client} is not in it: open relay",
@@ -972,12 +1036,17 @@ fn explain_legacy(model: &Model, req: &Request, product: Product) -> Option<Expl
             } else {
                 format!("{client} may not relay through {}", o.identity)
             };
-            smtp = if relay {
+            smtp = if unknown {
+                "(unknown: 250 2.1.5 if the list lets the client relay, else 550 5.7.1 Unable to relay)"
+                    .to_string()
+            } else if relay {
                 format!("250 2.1.5 {}", bare(&req.rcpt))
             } else {
                 format!("550 5.7.1 Unable to relay for {}", bare(&req.rcpt))
             };
-            code = if relay {
+            code = if unknown {
+                "unknown"
+            } else if relay {
                 "relay-allowed"
             } else {
                 "relay-refused"

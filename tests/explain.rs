@@ -447,3 +447,66 @@ fn legacy_55_do_not_reroute_is_backscatter_and_sp2_gets_the_bypass_note() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// Issue 4: the relay list decoded from an LDIF or MetaBase.xml blob drives the telnet test;
+// a relay list missing from the export gives "unknown", never "refused".
+#[test]
+fn legacy_2003_from_ldif_and_metabase_blobs() {
+    // no entry in any list: "All except the list below", everyone relays
+    let v = explain_legacy("fixtures/legacy-2003-ldif/ldif", "MAIL", "203.0.113.9");
+    assert_eq!(v["verdict"]["code"], "relay-allowed", "{v:#}");
+    assert_eq!(v["server"]["product"], "2003");
+    // the attribute is not in the export
+    let v = explain_legacy(
+        "tests/rules/SVS-RELAY-LIST-UNDECODED/fires-ldif-without-relay-list/ldif",
+        "MAIL",
+        "203.0.113.9",
+    );
+    assert_eq!(v["verdict"]["code"], "unknown", "{v:#}");
+    assert_eq!(v["verdict"]["relay"], false);
+    assert!(v["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("msExchSmtpRelayIpList is not set"));
+    // Active Directory refuses; the note says the metabase copy, opened by hand, differs
+    let drift = "fixtures/legacy-2003-metabase-drift/ldif-and-metabase";
+    let v = explain_legacy(drift, "MAIL", "203.0.113.9");
+    assert_eq!(
+        v["verdict"]["smtp"],
+        "550 5.7.1 Unable to relay for b@y.test"
+    );
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("MetaBase.xml:33")),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn legacy_2003_virtual_server_chosen_by_binding() {
+    let out = relay_audit()
+        .args([
+            "explain",
+            "fixtures/legacy-2003-metabase-drift/ldif-and-metabase",
+            "--server",
+            "MAIL",
+            "--from",
+            "10.20.0.7",
+            "--local",
+            "10.0.0.5",
+            "--mail-from",
+            "app@contoso.com",
+            "--rcpt",
+            "b@y.test",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["legacy_object"], "MAIL\\Relay for applications", "{v:#}");
+    assert_eq!(v["verdict"]["code"], "relay-allowed");
+}
