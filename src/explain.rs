@@ -171,8 +171,9 @@ pub struct LineOut {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct VerdictOut {
-    /// `relay-allowed`, `relay-refused`, `not-relay`, `mail-refused`, `no-connector`, or
-    /// `unknown` (the export does not hold what decides it).
+    /// `relay-allowed`, `relay-refused`, `not-relay`, `mail-refused`, `no-connector`,
+    /// `connection-refused` (2000/2003 Connection control), or `unknown` (the export does not
+    /// hold what decides it).
     pub code: &'static str,
     /// Whether the recipient would be accepted as relay.
     pub relay: bool,
@@ -972,7 +973,32 @@ fn explain_legacy(model: &Model, req: &Request, product: Product) -> Option<Expl
     let client = req.client;
     let (relay, smtp, code, summary);
     match &o.detail {
+        Legacy::VirtualServer(v)
+            if v.connection.as_ref().and_then(|c| c.admits(client)) == Some(false) =>
+        {
+            relay = false;
+            smtp = "(connection refused by Connection control)".to_string();
+            code = "connection-refused";
+            summary = format!(
+                "Connection control of {} does not admit {client}: the session ends before SMTP",
+                o.identity
+            );
+            notes.push(format!(
+                "Connection control: {}",
+                v.connection.as_ref().map(|c| c.text()).unwrap_or_default()
+            ));
+        }
         Legacy::VirtualServer(v) => {
+            match (&v.connection, &v.connection_undecoded) {
+                (Some(c), _) if c.admits(client).is_none() => notes.push(format!(
+                    "Connection control names hosts by domain ({}): whether it admits {client} depends on reverse DNS",
+                    c.names.join(", ")
+                )),
+                (_, Some(why)) => notes.push(format!(
+                    "Connection control could not be read ({why}): it may refuse {client} before SMTP"
+                )),
+                _ => {}
+            }
             t.s(format!(
                 "220 {host} Microsoft ESMTP MAIL Service, Version: 6.0.3790.0 ready at {}",
                 banner_date(today)

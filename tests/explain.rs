@@ -510,3 +510,20 @@ fn legacy_2003_virtual_server_chosen_by_binding() {
     assert_eq!(v["legacy_object"], "MAIL\\Relay for applications", "{v:#}");
     assert_eq!(v["verdict"]["code"], "relay-allowed");
 }
+
+// Issue 4: Connection control (msExchIPSecurity / IPSecurity) ends the session before SMTP
+// for a client it does not admit; a client it admits meets the relay list.
+#[test]
+fn legacy_2003_connection_control_refuses_before_smtp() {
+    let path = "fixtures/legacy-2003-connection-control/ldif";
+    let v = explain_legacy(path, "MAIL", "203.0.113.9");
+    assert_eq!(v["verdict"]["code"], "connection-refused", "{v:#}");
+    assert_eq!(v["verdict"]["relay"], false);
+    assert_eq!(
+        v["notes"][0],
+        "Connection control: Only the list below: 10.0.0.0/8"
+    );
+    let v = explain_legacy(path, "MAIL", "10.1.2.3");
+    assert_eq!(v["verdict"]["code"], "relay-allowed", "{v:#}");
+    assert_eq!(rcpt_reply(&v), "250 2.1.5 b@y.test");
+}

@@ -11,6 +11,7 @@
 //! - `msExchServerBindings` → `server_bindings`;
 //! - `msExchSmtpRelayIpList` (the IIS IPSECLIST blob) → `relay_ip_list`, as hex; the model
 //!   decodes it where it can do so with certainty (`crate::model::ipseclist`);
+//! - `msExchIPSecurity` (Connection control, the same IPSECLIST) → `connection_control`;
 //! - the `CN` (`1` for the Default SMTP Virtual Server) → `instance`;
 //! - `routingList` (`SMTP:*;1`) → `address_space`.
 //!
@@ -259,6 +260,14 @@ pub fn parse(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<Par
                     },
                     first.2,
                 );
+            }
+            if let Some((_, v, l)) = e.first("msExchIPSecurity") {
+                let bytes = match v {
+                    Val::Bytes(b) => b.clone(),
+                    Val::Text(t) => t.as_bytes().to_vec(),
+                };
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                rec.push("connection_control", Value::Text(hex), *l);
             }
             if let Some((_, v, l)) = e.first("msExchSmtpRelayIpList") {
                 let bytes = match v {

@@ -12,6 +12,7 @@
 //! - `AuthFlags` (`AuthAnonymous | AuthBasic | AuthNTLM`, or a number: 1, 2, 4) → `authentication`;
 //! - `ServerBindings` (one binding per line) → `server_bindings`;
 //! - `RelayIpList` (hex) → `relay_ip_list` (the bytes as hex), decoded by the model;
+//! - `IPSecurity` (Connection control, the same IPSECLIST) → `connection_control`;
 //! - `ServerComment` → `Name`; the instance number of the location → `instance`.
 //!
 //! A MetaBase.xml does not name its computer: the model attributes it (see
@@ -235,6 +236,11 @@ fn record(server: &Element, service: Option<&Element>, file: &str) -> Result<Rec
             p.line,
         );
         mark_inherited(&mut rec, "server_bindings", inherited);
+    }
+    if let Some((p, inherited)) = get("IPSecurity") {
+        let hex = clean_hex(&p.value).map_err(|m| bad(&p, format!("IPSecurity: {m}")))?;
+        rec.push("connection_control", Value::Text(hex), p.line);
+        mark_inherited(&mut rec, "connection_control", inherited);
     }
     if let Some((p, inherited)) = get("RelayIpList") {
         let hex = clean_hex(&p.value).map_err(|m| bad(&p, format!("RelayIpList: {m}")))?;

@@ -108,6 +108,10 @@ struct VirtualServer {
     authentication: Option<Vec<String>>,
     #[serde(default)]
     internet_facing: Option<bool>,
+    #[serde(default)]
+    connection: Option<String>,
+    #[serde(default)]
+    connection_list: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -456,6 +460,28 @@ fn read(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<usize, I
                 list(&v.relay_list),
                 lines.key(&t, "relay_list"),
             );
+            if let Some(r) = &v.connection {
+                let lower = r.trim().to_ascii_lowercase();
+                let choice = if lower.starts_with("only") {
+                    ONLY_THE_LIST
+                } else if lower.starts_with("all except") {
+                    ALL_EXCEPT
+                } else {
+                    let (l, c) = locate(&t, "connection", r);
+                    return Err(error(
+                        file,
+                        l,
+                        c,
+                        format!("unknown connection choice `{r}`, expected `{ONLY_THE_LIST}` or `{ALL_EXCEPT}`"),
+                    ));
+                };
+                rec.push("connection", txt(choice), lines.key(&t, "connection"));
+                rec.push(
+                    "connection_list",
+                    list(&v.connection_list),
+                    lines.key(&t, "connection_list"),
+                );
+            }
             if let Some(b) = v.allow_authenticated_relay {
                 rec.push(
                     "allow_authenticated_relay",
@@ -567,7 +593,9 @@ relay = \"Only the list below\"           # or \"All except the list below\" (Re
 relay_list = []                         # \"192.168.1.25 255.255.255.255\" (IP + mask) or a domain name\n\
 allow_authenticated_relay = true        # \"Allow all computers which successfully authenticate to relay, regardless of the list above\"\n\
 authentication = [\"Anonymous access\", \"Basic authentication\", \"Integrated Windows Authentication\"]\n\
-internet_facing = true                  # reachable on port 25 from the Internet?\n\n\
+internet_facing = true                  # reachable on port 25 from the Internet?\n\
+connection = \"All except the list below\" # Connection… button (Connection control); or \"Only the list below\"\n\
+connection_list = []                    # computers listed there, as relay_list\n\n\
 # ESM → Connectors → <connector> → Properties → Address Space\n\
 [[server.smtp_connector]]\n\
 name = \"\"\n\

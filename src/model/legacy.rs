@@ -156,6 +156,50 @@ pub struct VirtualServer {
     pub bindings: Option<Vec<String>>,
     /// The IIS metabase copy of this virtual server, when a MetaBase.xml was read too.
     pub metabase: Option<MetabaseCopy>,
+    /// Connection control (Access → Connection…): who may connect at all; None: not recorded.
+    pub connection: Option<AccessList>,
+    /// Set when connection control came as a blob that cannot be decoded with certainty.
+    pub connection_undecoded: Option<String>,
+}
+
+/// An IP access list of the "Only the list below" / "All except the list below" kind.
+#[derive(Debug, Clone)]
+pub struct AccessList {
+    pub mode: RelayMode,
+    pub ips: IpSet,
+    /// Domain-name entries (matched by reverse DNS).
+    pub names: Vec<String>,
+}
+
+impl AccessList {
+    /// Does the list admit `ip`? `None` when only a domain-name entry could decide.
+    pub fn admits(&self, ip: std::net::IpAddr) -> Option<bool> {
+        let listed = self.ips.contains(ip);
+        match self.mode {
+            RelayMode::OnlyTheList if listed => Some(true),
+            RelayMode::AllExcept if listed => Some(false),
+            _ if !self.names.is_empty() => None,
+            RelayMode::OnlyTheList => Some(false),
+            RelayMode::AllExcept => Some(true),
+        }
+    }
+
+    /// `Only the list below: 10.0.0.0/8, partner.example` (the comparable form).
+    pub fn text(&self) -> String {
+        let mode = match self.mode {
+            RelayMode::OnlyTheList => "Only the list below",
+            RelayMode::AllExcept => "All except the list below",
+        };
+        let mut entries: Vec<String> = self.ips.ranges().iter().map(|r| r.to_string()).collect();
+        let mut names: Vec<String> = self.names.iter().map(|n| n.to_lowercase()).collect();
+        names.sort();
+        entries.extend(names);
+        if entries.is_empty() {
+            format!("{mode}: (empty)")
+        } else {
+            format!("{mode}: {}", entries.join(", "))
+        }
+    }
 }
 
 /// The metabase copy of an Active Directory virtual server, and how it differs.
@@ -475,6 +519,7 @@ impl ModelBuilder {
             });
             v.relay_list_undecoded = Some(text);
         }
+        self.connection_control(file, rec, identity, &mut v, &mut raw);
         for e in entries {
             match parse_ip_mask(&e) {
                 Ok(r) => v.relay_ips.insert(r),
@@ -489,6 +534,99 @@ impl ModelBuilder {
             }
         }
         (v, raw)
+    }
+
+    /// Connection control, from a settings file (`connection`, `connection_list`) or a blob
+    /// (`msExchIPSecurity`, `IPSecurity`), decoded like the relay list.
+    fn connection_control(
+        &mut self,
+        file: &Arc<str>,
+        rec: &Record,
+        identity: &str,
+        v: &mut VirtualServer,
+        raw: &mut Vec<Raw>,
+    ) {
+        let mut entries = Vec::new();
+        let mut mode = None;
+        if let Some(p) = rec.get("connection_control") {
+            let attr: &'static str = if rec.get(crate::input::metabase::LOCATION).is_some() {
+                "IPSecurity"
+            } else {
+                "msExchIPSecurity"
+            };
+            let bytes = p
+                .value
+                .as_text()
+                .and_then(super::ipseclist::from_hex)
+                .unwrap_or_default();
+            match super::ipseclist::decode(&bytes) {
+                Ok(list) => {
+                    mode = Some(list.mode);
+                    entries = list
+                        .addresses
+                        .iter()
+                        .map(|(a, m)| format!("{a} {m}"))
+                        .chain(list.names.iter().cloned())
+                        .collect();
+                    let m = match list.mode {
+                        RelayMode::OnlyTheList => "Only the list below",
+                        RelayMode::AllExcept => "All except the list below",
+                    };
+                    raw.push(Raw {
+                        name: "connection",
+                        value: format!("{m} (decoded from {attr}: {})", list.how),
+                        line: p.line,
+                        truncated: false,
+                    });
+                    raw.push(Raw {
+                        name: "connection_list",
+                        value: entries.join(", "),
+                        line: p.line,
+                        truncated: false,
+                    });
+                }
+                Err(why) => {
+                    let text = format!("{}: {why}", super::ipseclist::describe(&bytes));
+                    raw.push(Raw {
+                        name: attr,
+                        value: text.clone(),
+                        line: p.line,
+                        truncated: false,
+                    });
+                    v.connection_undecoded = Some(text);
+                    return;
+                }
+            }
+        } else if let Some(m) = Self::text(rec, "connection") {
+            mode = Some(if m.to_ascii_lowercase().starts_with("all except") {
+                RelayMode::AllExcept
+            } else {
+                RelayMode::OnlyTheList
+            });
+            entries = list_of(rec.value("connection_list"));
+            raw.extend(Self::raw(rec, "connection"));
+            raw.extend(Self::raw(rec, "connection_list"));
+        }
+        let Some(mode) = mode else { return };
+        let mut list = AccessList {
+            mode,
+            ips: IpSet::new(),
+            names: Vec::new(),
+        };
+        for e in entries {
+            match parse_ip_mask(&e) {
+                Ok(r) => list.ips.insert(r),
+                Err(_) if is_name(&e) => list.names.push(e.trim().to_string()),
+                Err(err) => self.diagnostics.push(Diagnostic::warning(
+                    file,
+                    rec.get("connection_list")
+                        .or_else(|| rec.get("connection_control"))
+                        .map(|p| p.line),
+                    format!("connection control entry of {identity} not understood: {err}"),
+                )),
+            }
+        }
+        v.connection = Some(list);
     }
 
     /// Objects read without a version (LDIF, `.reg`, MetaBase.xml) take their server's

@@ -106,6 +106,21 @@ fn drift(
         ),
         _ => {}
     }
+    if let (Some(a), Some(m)) = (&adv.connection, &mb.connection) {
+        if a.text() != m.text() {
+            push(
+                "Connection control",
+                a.text(),
+                m.text(),
+                &[
+                    "connection_list",
+                    "connection",
+                    "msExchIPSecurity",
+                    "IPSecurity",
+                ],
+            );
+        }
+    }
     if let (Some(a), Some(m)) = (adv.allow_authenticated_relay, mb.allow_authenticated_relay) {
         if a != m {
             let yn = |b: bool| if b { "ticked" } else { "not ticked" }.to_string();
