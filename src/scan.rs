@@ -464,7 +464,7 @@ fn scan_file(
                         summary.skipped.push(SkippedItem {
                             line: None,
                             count: p.other_elements,
-                            reason: "metabase elements other than SMTP virtual servers (web and FTP sites, filters, ...)".into(),
+                            reason: "metabase elements other than SMTP virtual servers (web and FTP sites, SMTP domains, filters, ...)".into(),
                         });
                     }
                     Ok(())

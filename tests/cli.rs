@@ -603,3 +603,36 @@ fn a_mixed_legacy_folder_is_audited_in_one_run_with_server_and_version() {
         "{files:?}"
     );
 }
+
+// A MetaBase.xml of a web server only (no SMTP) is not an export; a bad RelayIpList value is
+// a one-line error naming file and line.
+#[test]
+fn metabase_without_smtp_is_skipped_and_bad_values_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = "<?xml version =\"1.0\"?>\r\n<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\">\r\n<MBProperty>\r\n<IIsWebServer\tLocation =\"/LM/W3SVC/1\"\r\n\t\tServerComment=\"Default Web Site\"\r\n\t>\r\n</IIsWebServer>\r\n</MBProperty>\r\n</configuration>\r\n";
+    let path = dir.path().join("MetaBase.xml");
+    std::fs::write(&path, web).unwrap();
+    let (code, v) = scan_json(&[dir.path()], &["--fail-on", "never"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["inputs"][0]["status"], "skipped", "{v}");
+    relay_audit()
+        .arg("scan")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("without an IIsSmtpServer element"));
+    let bad = web.replace(
+        "</MBProperty>",
+        "<IIsSmtpServer\tLocation =\"/LM/SmtpSvc/1\"\r\n\t\tRelayIpList=\"18000080zz\"\r\n\t>\r\n</IIsSmtpServer>\r\n</MBProperty>",
+    );
+    std::fs::write(&path, bad).unwrap();
+    relay_audit()
+        .arg("scan")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("MetaBase.xml:9"))
+        .stderr(predicate::str::contains(
+            "RelayIpList: `z` is not a hexadecimal digit",
+        ));
+}
