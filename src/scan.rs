@@ -414,48 +414,36 @@ fn scan_file(
                     .map(|_| ()),
             }
         }
-        Format::Reg => {
-            let mut reader = reader;
-            let mut text = String::new();
-            match std::io::Read::read_to_string(&mut reader, &mut text) {
-                Err(e) => Err(InputError::new(&name, None, format!("cannot read: {e}"))),
-                Ok(_) => match crate::input::reg::parse(&text, &name, &mut |rec| run.take(&rec)) {
-                    Err(e) => Err(e),
-                    Ok(p) if p.imc => Ok(()),
-                    Ok(_) => {
-                        let reason = format!(
-                            "registry export without the key {}",
-                            crate::input::reg::IMC_KEY
-                        );
-                        not_an_export(&mut summary, explicit, &name, reason)
-                    }
-                },
+        Format::Reg => match crate::input::reg::parse(reader, &name, &mut |rec| run.take(&rec)) {
+            Err(e) => Err(e),
+            Ok(p) if p.imc => Ok(()),
+            Ok(_) => {
+                let reason = format!(
+                    "registry export without the key {}",
+                    crate::input::reg::IMC_KEY
+                );
+                not_an_export(&mut summary, explicit, &name, reason)
             }
-        }
-        Format::Ldif => {
-            let mut reader = reader;
-            let mut text = String::new();
-            match std::io::Read::read_to_string(&mut reader, &mut text) {
-                Err(e) => Err(InputError::new(&name, None, format!("cannot read: {e}"))),
-                Ok(_) => match crate::input::ldif::parse(&text, &name, &mut |rec| run.take(&rec)) {
-                    Err(e) => Err(e),
-                    Ok(p) if p.used > 0 => {
-                        if p.entries > p.used {
-                            summary.skipped.push(SkippedItem {
-                                line: None,
-                                count: p.entries - p.used,
-                                reason: "LDIF entries that are neither protocolCfgSMTPServer nor msExchRoutingSMTPConnector".into(),
-                            });
-                        }
-                        Ok(())
-                    }
-                    Ok(_) => {
-                        let reason = "LDIF without protocolCfgSMTPServer or msExchRoutingSMTPConnector entries".to_string();
-                        not_an_export(&mut summary, explicit, &name, reason)
-                    }
-                },
+        },
+        Format::Ldif => match crate::input::ldif::parse(reader, &name, &mut |rec| run.take(&rec)) {
+            Err(e) => Err(e),
+            Ok(p) if p.used > 0 => {
+                if p.entries > p.used {
+                    summary.skipped.push(SkippedItem {
+                            line: None,
+                            count: p.entries - p.used,
+                            reason: "LDIF entries that are neither protocolCfgSMTPServer nor msExchRoutingSMTPConnector".into(),
+                        });
+                }
+                Ok(())
             }
-        }
+            Ok(_) => {
+                let reason =
+                    "LDIF without protocolCfgSMTPServer or msExchRoutingSMTPConnector entries"
+                        .to_string();
+                not_an_export(&mut summary, explicit, &name, reason)
+            }
+        },
         Format::Metabase => {
             match crate::input::metabase::parse(reader, &name, &mut |rec| run.take(&rec)) {
                 Err(e) => Err(e),

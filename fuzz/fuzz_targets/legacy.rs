@@ -18,5 +18,5 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let _ = metabase::parse(text.as_bytes(), "MetaBase.xml", &mut |_| {});
-    let _ = ldif::parse(&text, "smtp.ldf", &mut |_| {});
+    let _ = ldif::parse(text.as_bytes(), "smtp.ldf", &mut |_| {});
 });

@@ -131,75 +131,119 @@ const AUTH_FLAGS: &[(u32, &str)] = &[
     (4, "Integrated Windows Authentication"),
 ];
 
-fn entries(text: &str, file: &str) -> Result<Vec<Entry>, InputError> {
-    // Unfold: a line starting with exactly one space continues the previous line.
-    let mut lines: Vec<(u32, String)> = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let l = raw.trim_end_matches('\r').trim_start_matches('\u{feff}');
-        if let Some(rest) = l.strip_prefix(' ') {
-            if let Some(last) = lines.last_mut() {
-                if !last.1.is_empty() {
-                    last.1.push_str(rest);
-                    continue;
-                }
-            }
-        }
-        lines.push((i as u32 + 1, l.to_string()));
+/// A logical line (continuations joined) longer than this is refused.
+const MAX_LINE: usize = 16 << 20;
+
+/// Adds one logical line (`attr: value`, `attr:: base64`, `attr:< url`) to the entry being
+/// read; comments and `version:` are skipped.
+fn logical(cur: &mut Option<Entry>, n: u32, l: &str, file: &str) -> Result<(), InputError> {
+    if l.starts_with('#') || l.starts_with("version:") {
+        return Ok(());
     }
-    let mut out = Vec::new();
+    let Some((name, rest)) = l.split_once(':') else {
+        return Err(InputError::new(
+            file,
+            Some(n),
+            format!("expected `attribute: value`, found `{l}`"),
+        ));
+    };
+    let val = if let Some(b) = rest.strip_prefix(':') {
+        Val::Bytes(
+            base64(b.trim())
+                .map_err(|e| InputError::new(file, Some(n), format!("{name}: bad base64: {e}")))?,
+        )
+    } else if rest.starts_with('<') {
+        Val::Text(String::new())
+    } else {
+        Val::Text(rest.trim().to_string())
+    };
+    let e = cur.get_or_insert_with(|| Entry {
+        line: n,
+        attrs: Vec::new(),
+    });
+    e.attrs.push((name.trim().to_string(), val, n));
+    Ok(())
+}
+
+/// Streams the entries of an LDIF file: a line starting with exactly one space continues the
+/// previous one; a blank line ends an entry. Only the entry being read is held.
+fn entries<R: std::io::BufRead>(
+    mut reader: R,
+    file: &str,
+    each: &mut dyn FnMut(Entry) -> Result<(), InputError>,
+) -> Result<(), InputError> {
     let mut cur: Option<Entry> = None;
-    for (n, l) in lines {
-        if l.trim().is_empty() {
+    let mut pending: Option<(u32, String)> = None;
+    let mut buf = String::new();
+    let mut n: u32 = 0;
+    loop {
+        buf.clear();
+        let read = reader
+            .read_line(&mut buf)
+            .map_err(|e| InputError::new(file, Some(n + 1), format!("cannot read: {e}")))?;
+        n += 1;
+        let line = buf
+            .trim_end_matches(['\r', '\n'])
+            .trim_start_matches('\u{feff}');
+        if read > 0 {
+            if let (Some(rest), Some((start, acc))) = (line.strip_prefix(' '), pending.as_mut()) {
+                if acc.len() + rest.len() > MAX_LINE {
+                    return Err(InputError::new(
+                        file,
+                        Some(*start),
+                        format!("a value of over {} MiB", MAX_LINE >> 20),
+                    ));
+                }
+                acc.push_str(rest);
+                continue;
+            }
+        }
+        if let Some((start, acc)) = pending.take() {
+            logical(&mut cur, start, &acc, file)?;
+        }
+        if read == 0 || line.trim().is_empty() {
             if let Some(e) = cur.take() {
-                out.push(e);
+                each(e)?;
+            }
+            if read == 0 {
+                return Ok(());
             }
             continue;
         }
-        if l.starts_with('#') || l.starts_with("version:") {
-            continue;
-        }
-        let Some((name, rest)) = l.split_once(':') else {
-            return Err(InputError::new(
-                file,
-                Some(n),
-                format!("expected `attribute: value`, found `{l}`"),
-            ));
-        };
-        let val =
-            if let Some(b) = rest.strip_prefix(':') {
-                Val::Bytes(base64(b.trim()).map_err(|e| {
-                    InputError::new(file, Some(n), format!("{name}: bad base64: {e}"))
-                })?)
-            } else if rest.starts_with('<') {
-                Val::Text(String::new())
-            } else {
-                Val::Text(rest.trim().to_string())
-            };
-        let e = cur.get_or_insert_with(|| Entry {
-            line: n,
-            attrs: Vec::new(),
-        });
-        e.attrs.push((name.trim().to_string(), val, n));
+        pending = Some((n, line.to_string()));
     }
-    if let Some(e) = cur {
-        out.push(e);
-    }
-    Ok(out)
 }
 
 /// Parses an LDIF file and yields its SMTP virtual server and SMTP connector records.
-pub fn parse(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<Parsed, InputError> {
+pub fn parse<R: std::io::BufRead>(
+    reader: R,
+    file: &str,
+    sink: &mut dyn FnMut(Record),
+) -> Result<Parsed, InputError> {
     let mut p = Parsed::default();
-    for e in entries(text, file)? {
+    entries(reader, file, &mut |e| entry(e, file, &mut p, sink))?;
+    Ok(p)
+}
+
+/// One entry: a record if it is an SMTP virtual server or connector.
+fn entry(
+    e: Entry,
+    file: &str,
+    p: &mut Parsed,
+    sink: &mut dyn FnMut(Record),
+) -> Result<(), InputError> {
+    {
         p.entries += 1;
         let classes: Vec<String> = e.all("objectClass").iter().map(|a| a.1.text()).collect();
         let is = |c: &str| classes.iter().any(|x| x.eq_ignore_ascii_case(c));
-        let Some(dn) = e.first("dn") else { continue };
+        let Some(dn) = e.first("dn") else {
+            return Ok(());
+        };
         let parts = dn_parts(&dn.1.text());
         let svs = is("protocolCfgSMTPServer");
         let conn = is("msExchRoutingSMTPConnector");
         if !svs && !conn {
-            continue;
+            return Ok(());
         }
         let cn = parts.first().cloned().unwrap_or_default();
         let mut rec;
@@ -309,7 +353,7 @@ pub fn parse(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<Par
         p.used += 1;
         sink(rec);
     }
-    Ok(p)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -328,7 +372,7 @@ mod tests {
         let text = "dn: CN=1,CN=SMTP,CN=Protocols,CN=MAIL,CN=Servers,CN=First Administrative Gr\n oup,CN=Administrative Groups,CN=Org,CN=Microsoft Exchange,CN=Services,CN=Configuration,DC=contoso,DC=com\nchangetype: add\nobjectClass: protocolCfgSMTPServer\nmsExchSmtpRelayForAuth: TRUE\nmsExchAuthenticationFlags: 3\nmsExchServerBindings: :25:\nmsExchSmtpRelayIpList:: AQIDBA==\n\n";
         assert!(looks_like_ldif(text));
         let mut recs = Vec::new();
-        parse(text, "smtp.ldf", &mut |r| recs.push(r)).unwrap();
+        parse(text.as_bytes(), "smtp.ldf", &mut |r| recs.push(r)).unwrap();
         let r = &recs[0];
         assert_eq!(r.kind, ObjectKind::SmtpVirtualServer);
         assert_eq!(r.value("Server").unwrap().as_text(), Some("MAIL"));
@@ -352,7 +396,7 @@ mod tests {
     fn connector_routing_list() {
         let text = "dn: CN=Internet Connector,CN=Connections,CN=First Routing Group,CN=Routing Groups,CN=AG,DC=x\nobjectClass: top\nobjectClass: msExchRoutingSMTPConnector\nroutingList: SMTP:*;1\n";
         let mut recs = Vec::new();
-        parse(text, "c.ldf", &mut |r| recs.push(r)).unwrap();
+        parse(text.as_bytes(), "c.ldf", &mut |r| recs.push(r)).unwrap();
         assert_eq!(recs[0].kind, ObjectKind::SmtpConnector);
         assert_eq!(
             recs[0].value("Server").unwrap().as_text(),

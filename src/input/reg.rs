@@ -63,51 +63,39 @@ fn hex_bytes(s: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-/// Parses a `.reg` file and yields the IMC record, if any.
-pub fn parse(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<Parsed, InputError> {
-    let text = text.trim_start_matches('\u{feff}');
-    let utf16 = !text.trim_start().starts_with("REGEDIT4");
-    let mut out = Parsed::default();
-    let mut imc: Option<Record> = None;
-    let mut in_imc = false;
-    // Join continuation lines (`\` at the end), keeping the first line's number.
-    let mut logical: Vec<(u32, String)> = Vec::new();
-    let mut pending: Option<(u32, String)> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim_end_matches('\r');
-        let n = i as u32 + 1;
-        let (start, mut acc) = match pending.take() {
-            Some((s, a)) => (s, a + line.trim_start()),
-            None => (n, line.to_string()),
-        };
-        if acc.ends_with('\\') && !acc.trim_start().starts_with('[') {
-            acc.pop();
-            pending = Some((start, acc));
-        } else {
-            logical.push((start, acc));
-        }
-    }
-    if let Some(p) = pending {
-        logical.push(p);
-    }
-    for (n, line) in logical {
+/// A logical line (continuations joined) longer than this is refused.
+const MAX_LINE: usize = 16 << 20;
+
+/// The state of one streamed `.reg` file.
+struct RegParser<'f> {
+    file: &'f str,
+    /// `hex(7):` strings are UTF-16LE (version 5.00) or ANSI (`REGEDIT4`).
+    utf16: bool,
+    out: Parsed,
+    imc: Option<Record>,
+    in_imc: bool,
+}
+
+impl RegParser<'_> {
+    fn logical(&mut self, n: u32, line: &str) -> Result<(), InputError> {
+        let file = self.file;
         let t = line.trim();
         if t.is_empty() || t.starts_with(';') {
-            continue;
+            return Ok(());
         }
         if let Some(key) = t.strip_prefix('[').and_then(|k| k.strip_suffix(']')) {
-            out.keys += 1;
-            in_imc = key.trim().eq_ignore_ascii_case(IMC_KEY);
-            if in_imc && imc.is_none() {
-                imc = Some(Record::new(ObjectKind::Imc, n));
+            self.out.keys += 1;
+            self.in_imc = key.trim().eq_ignore_ascii_case(IMC_KEY);
+            if self.in_imc && self.imc.is_none() {
+                self.imc = Some(Record::new(ObjectKind::Imc, n));
             }
-            continue;
+            return Ok(());
         }
-        if !in_imc {
-            continue;
+        if !self.in_imc {
+            return Ok(());
         }
         let Some(rest) = t.strip_prefix('"') else {
-            continue;
+            return Ok(());
         };
         let Some((name, value)) = rest.split_once("\"=") else {
             return Err(InputError::new(
@@ -117,10 +105,11 @@ pub fn parse(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<Par
             ));
         };
         let Some(canon) = RELAY_VALUES.iter().find(|v| v.eq_ignore_ascii_case(name)) else {
-            continue;
+            return Ok(());
         };
         let value = value.trim();
-        let rec = imc.as_mut().expect("inside the IMC key");
+        let utf16 = self.utf16;
+        let rec = self.imc.as_mut().expect("inside the IMC key");
         if let Some(hex) = value.strip_prefix("dword:") {
             let v = u32::from_str_radix(hex.trim(), 16).map_err(|_| {
                 InputError::new(file, Some(n), format!("{canon}: `{hex}` is not a dword"))
@@ -146,12 +135,84 @@ pub fn parse(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<Par
                 format!("{canon}: expected dword: or hex(7):, found `{value}`"),
             ));
         }
+        Ok(())
     }
-    if let Some(r) = imc {
-        out.imc = true;
+}
+
+/// Streams a `.reg` file and yields the IMC record, if any. Lines outside the IMC key are
+/// read and dropped (a whole-hive export costs time, not memory).
+pub fn parse<R: std::io::BufRead>(
+    mut reader: R,
+    file: &str,
+    sink: &mut dyn FnMut(Record),
+) -> Result<Parsed, InputError> {
+    let mut p = RegParser {
+        file,
+        utf16: true,
+        out: Parsed::default(),
+        imc: None,
+        in_imc: false,
+    };
+    // A logical line being continued (`\` at the end), with its first line's number; outside
+    // the IMC key a continued value is skipped without being kept.
+    let mut pending: Option<(u32, String)> = None;
+    let mut skipping = false;
+    let mut buf = String::new();
+    let mut n: u32 = 0;
+    loop {
+        buf.clear();
+        let read = reader
+            .read_line(&mut buf)
+            .map_err(|e| InputError::new(file, Some(n + 1), format!("cannot read: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        let mut line = buf.trim_end_matches(['\r', '\n']);
+        if n == 1 {
+            line = line.trim_start_matches('\u{feff}');
+            p.utf16 = !line.trim_start().starts_with("REGEDIT4");
+        }
+        let continued = line.ends_with('\\') && !line.trim_start().starts_with('[');
+        if skipping {
+            skipping = continued;
+            continue;
+        }
+        let (start, mut acc) = match pending.take() {
+            Some((s, mut a)) => {
+                a.push_str(line.trim_start());
+                (s, a)
+            }
+            None => {
+                if continued && !p.in_imc && !line.trim_start().starts_with('[') {
+                    skipping = true;
+                    continue;
+                }
+                (n, line.to_string())
+            }
+        };
+        if acc.len() > MAX_LINE {
+            return Err(InputError::new(
+                file,
+                Some(start),
+                format!("a value of over {} MiB in the IMC key", MAX_LINE >> 20),
+            ));
+        }
+        if continued {
+            acc.pop();
+            pending = Some((start, acc));
+        } else {
+            p.logical(start, &acc)?;
+        }
+    }
+    if let Some((s, a)) = pending {
+        p.logical(s, &a)?;
+    }
+    if let Some(r) = p.imc {
+        p.out.imc = true;
         sink(r);
     }
-    Ok(out)
+    Ok(p.out)
 }
 
 #[cfg(test)]
@@ -183,7 +244,7 @@ mod tests {
         );
         assert!(looks_like_reg(&text));
         let mut recs = Vec::new();
-        let p = parse(&text, "imc.reg", &mut |r| recs.push(r)).unwrap();
+        let p = parse(text.as_bytes(), "imc.reg", &mut |r| recs.push(r)).unwrap();
         assert!(p.imc);
         assert_eq!(recs[0].value("RelayFlags").unwrap().as_text(), Some("2"));
         assert_eq!(
@@ -199,7 +260,7 @@ mod tests {
             "REGEDIT4\n\n[{IMC_KEY}]\n\"RelayDenyList\"=hex(7):31,2e,32,2e,33,2e,34,00,00\n"
         );
         let mut recs = Vec::new();
-        parse(&text, "imc.reg", &mut |r| recs.push(r)).unwrap();
+        parse(text.as_bytes(), "imc.reg", &mut |r| recs.push(r)).unwrap();
         assert_eq!(recs[0].value("RelayDenyList").unwrap().display(), "1.2.3.4");
     }
 
@@ -207,14 +268,14 @@ mod tests {
     fn other_keys_yield_nothing_and_bad_values_fail() {
         let mut recs = Vec::new();
         let p = parse(
-            "REGEDIT4\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\n\"RelayFlags\"=dword:1\n",
+            "REGEDIT4\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\n\"RelayFlags\"=dword:1\n".as_bytes(),
             "x.reg",
             &mut |r| recs.push(r),
         )
         .unwrap();
         assert!(!p.imc && recs.is_empty());
         let e = parse(
-            &format!("REGEDIT4\n[{IMC_KEY}]\n\"RelayFlags\"=dword:zz\n"),
+            format!("REGEDIT4\n[{IMC_KEY}]\n\"RelayFlags\"=dword:zz\n").as_bytes(),
             "x.reg",
             &mut |_| {},
         )

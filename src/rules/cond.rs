@@ -1137,7 +1137,7 @@ mod tests {
             .unwrap();
         }
         let text = format!("REGEDIT4\n\n[{}]\n{reg}", crate::input::reg::IMC_KEY);
-        crate::input::reg::parse(&text, "imc.reg", &mut |r| {
+        crate::input::reg::parse(text.as_bytes(), "imc.reg", &mut |r| {
             b.add(&f2, &r);
         })
         .unwrap();
@@ -1206,7 +1206,7 @@ mod tests {
         let mut b = crate::model::ModelBuilder::new();
         let f: std::sync::Arc<str> = std::sync::Arc::from("smtp.ldf");
         crate::input::ldif::parse(
-            "dn: CN=1,CN=SMTP,CN=Protocols,CN=MAIL,CN=Servers,DC=x\nobjectClass: protocolCfgSMTPServer\nmsExchSmtpRelayIpList:: AQIDBA==\n",
+            "dn: CN=1,CN=SMTP,CN=Protocols,CN=MAIL,CN=Servers,DC=x\nobjectClass: protocolCfgSMTPServer\nmsExchSmtpRelayIpList:: AQIDBA==\n".as_bytes(),
             "smtp.ldf",
             &mut |r| {
                 b.add(&f, &r);
