@@ -1,10 +1,10 @@
 //! The legacy readers: any bytes through the IPSECLIST relay-list decoder, and through
-//! encoding detection into the MetaBase.xml and LDIF parsers. Each must return `Ok` or `Err`,
+//! encoding detection into the MetaBase.xml, LDIF and `.reg` parsers. Each must return `Ok` or `Err`,
 //! never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use relay_audit::input::{decode, ldif, metabase};
+use relay_audit::input::{decode, ldif, metabase, reg};
 use relay_audit::model::ipseclist;
 use std::io::{BufReader, Read};
 
@@ -19,4 +19,5 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = metabase::parse(text.as_bytes(), "MetaBase.xml", &mut |_| {});
     let _ = ldif::parse(text.as_bytes(), "smtp.ldf", &mut |_| {});
+    let _ = reg::parse(text.as_bytes(), "imc.reg", &mut |_| {});
 });
