@@ -527,3 +527,39 @@ fn legacy_2003_connection_control_refuses_before_smtp() {
     assert_eq!(v["verdict"]["code"], "relay-allowed", "{v:#}");
     assert_eq!(rcpt_reply(&v), "250 2.1.5 b@y.test");
 }
+
+// The 2007/2010 seed: the Default connector opened to anonymous relay, and closed again, from
+// the seed's own audit one-liner; the 2007/2010 wording of the refusal.
+#[test]
+fn e2010_seed_open_before_secure_after() {
+    let run = |scenario: &str| -> Value {
+        let out = relay_audit()
+            .env("RELAY_AUDIT_TODAY", "2023-03-14")
+            .args([
+                "explain",
+                scenario,
+                "--server",
+                "EX2010",
+                "--from",
+                "203.0.113.9",
+            ])
+            .args(["--mail-from", "address@testdomain.com"])
+            .args(["--rcpt", "address@anotherdomain.com", "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let open = run("fixtures/e2010-default-opened/format-list");
+    assert_eq!(open["verdict"]["code"], "relay-allowed", "{open:#}");
+    assert_eq!(rcpt_reply(&open), "250 2.1.5 Recipient OK");
+    assert_eq!(open["server"]["product"], "2010");
+    let closed = run("fixtures/e2010-default-closed/format-list");
+    assert_eq!(closed["verdict"]["code"], "relay-refused", "{closed:#}");
+    assert_eq!(rcpt_reply(&closed), "550 5.7.1 Unable to relay");
+}

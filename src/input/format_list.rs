@@ -551,6 +551,24 @@ impl<'f, 's> Parser<'f, 's> {
                         }
                     }
                 }
+                // `... | Get-ADPermission -User "NT Authority\Anonymous Logon" | ... | fl
+                // Identity,ExtendedRights` prints no User: the command names it.
+                if kind == crate::input::record::ObjectKind::AdPermission
+                    && !props.iter().any(|p| p.name.eq_ignore_ascii_case("User"))
+                {
+                    if let Some((_, cmd)) = self.commands.last() {
+                        let ctx = crate::input::transcript::context_from_command(cmd);
+                        if let (Some(crate::input::record::ObjectKind::AdPermission), Some(user)) =
+                            (ctx.kind, ctx.user)
+                        {
+                            props.push(Prop {
+                                name: "User".into(),
+                                value: Value::Text(user),
+                                line,
+                            });
+                        }
+                    }
+                }
                 (self.sink)(Record { kind, line, props })
             }
             None => {

@@ -444,6 +444,8 @@ struct Table {
     has_identity: bool,
     /// The connector the echoed command names, for rows without an Identity column.
     identity: Option<String>,
+    /// The principal the echoed `Get-ADPermission -User` names, for rows without a User column.
+    user: Option<String>,
     /// The command before the table, if any.
     command: Option<String>,
     rows: usize,
@@ -771,6 +773,15 @@ impl<'f, 's> Parser<'f, 's> {
                 ),
             );
         }
+        let user = match kind {
+            Some(ObjectKind::AdPermission)
+                if self.context.kind == kind
+                    && !columns.iter().any(|c| c.name.eq_ignore_ascii_case("User")) =>
+            {
+                self.context.user.clone()
+            }
+            _ => None,
+        };
         self.table = Some(Table {
             columns,
             kind,
@@ -778,6 +789,7 @@ impl<'f, 's> Parser<'f, 's> {
             doubled,
             has_identity,
             identity,
+            user,
             command,
             rows: 0,
             cut_columns: Vec::new(),
@@ -910,6 +922,9 @@ impl<'f, 's> Parser<'f, 's> {
             if let Some(id) = &table.identity {
                 rec.push("Identity", Value::Text(id.clone()), ln);
             }
+        }
+        if let Some(u) = &table.user {
+            rec.push("User", Value::Text(u.clone()), ln);
         }
         if doubled_backslashes && !self.backslashes_reported {
             self.backslashes_reported = true;
@@ -1120,6 +1135,15 @@ mod tests {
         assert_eq!(a.get("Identity").unwrap().line, 5);
         assert_eq!(p.records[2].value("ExtendedRights"), Some(&Value::Null));
         assert_eq!(text(&p.records[2], "Identity"), "EX01\\Relay");
+    }
+
+    #[test]
+    fn the_audit_one_liner_as_a_table_takes_its_user_from_the_command() {
+        let t = "[PS] C:\\Windows\\system32>Get-ReceiveConnector | Get-ADPermission -User \"NT Authority\\Anonymous Logon\" | ? {$_.ExtendedRights -like \"ms-Exch-SMTP-Accept-Any-Recipient\"} | ft Identity,ExtendedRights -AutoSize\n\nIdentity              ExtendedRights\n--------              --------------\nEX2010\\Default EX2010 {ms-Exch-SMTP-Accept-Any-Recipient}\n\n";
+        let p = run(t);
+        assert_eq!(p.records.len(), 1, "{:#?}", p.diagnostics);
+        assert_eq!(text(&p.records[0], "User"), "NT Authority\\Anonymous Logon");
+        assert_eq!(text(&p.records[0], "Identity"), "EX2010\\Default EX2010");
     }
 
     #[test]

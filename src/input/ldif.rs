@@ -393,6 +393,23 @@ mod tests {
     }
 
     #[test]
+    fn crlf_bom_comments_and_no_final_newline() {
+        let text = "\u{feff}version: 1\r\n# exported by ldifde\r\ndn: CN=2,CN=SMTP,CN=Protocols,CN=MAIL,CN=Serv\r\n ers,DC=x\r\nobjectClass: protocolCfgSMTPServer\r\nadminDisplayName: Relay VS\r\nmsExchSmtpRelayForAuth: FALSE";
+        let mut recs = Vec::new();
+        let p = parse(text.as_bytes(), "s.ldf", &mut |r| recs.push(r)).unwrap();
+        assert_eq!((p.entries, p.used), (1, 1));
+        assert_eq!(recs[0].value("Name").unwrap().as_text(), Some("Relay VS"));
+        assert_eq!(recs[0].value("instance").unwrap().as_text(), Some("2"));
+        assert_eq!(recs[0].get("allow_authenticated_relay").unwrap().line, 7);
+        assert_eq!(
+            recs[0].value("relay_ip_list_absent").unwrap().as_text(),
+            Some("msExchSmtpRelayIpList")
+        );
+        let bad = parse("dn: CN=1\nno colon here\n".as_bytes(), "b.ldf", &mut |_| {}).unwrap_err();
+        assert_eq!(bad.line, Some(2));
+    }
+
+    #[test]
     fn connector_routing_list() {
         let text = "dn: CN=Internet Connector,CN=Connections,CN=First Routing Group,CN=Routing Groups,CN=AG,DC=x\nobjectClass: top\nobjectClass: msExchRoutingSMTPConnector\nroutingList: SMTP:*;1\n";
         let mut recs = Vec::new();

@@ -31,6 +31,10 @@ pub struct CommandContext {
     /// The one object the pipeline's first `Get-ReceiveConnector` / `Get-ADPermission` names
     /// (as typed, quotes removed, Markdown-doubled backslashes collapsed).
     pub identity: Option<String>,
+    /// The one principal the pipeline's `Get-ADPermission -User` names (the audit one-liner
+    /// `Get-ReceiveConnector | Get-ADPermission -User "NT Authority\Anonymous Logon" | ... |
+    /// fl Identity,ExtendedRights` prints no `User`).
+    pub user: Option<String>,
 }
 
 impl CommandContext {
@@ -212,6 +216,9 @@ fn context_of_pipeline(statement: &str) -> CommandContext {
             continue;
         };
         ctx.kind = Some(kind);
+        if kind == ObjectKind::AdPermission && ctx.user.is_none() {
+            ctx.user = named_argument(&tokens[1..], "user", 2);
+        }
         if !identity_taken
             && matches!(
                 kind,
@@ -223,6 +230,40 @@ fn context_of_pipeline(statement: &str) -> CommandContext {
         }
     }
     ctx
+}
+
+/// The value of parameter `param` (or a prefix of it of at least `min` letters), if it
+/// names one object (no wildcard, no variable, no list).
+fn named_argument(args: &[Tok], param: &str, min: usize) -> Option<String> {
+    let mut i = 0;
+    while i < args.len() {
+        if let Tok::Param { name, inline } = &args[i] {
+            let lower = name.to_ascii_lowercase();
+            let is_switch = SWITCHES.iter().any(|s| s.eq_ignore_ascii_case(name));
+            let value = match inline {
+                Some(v) => Some(v.as_ref()),
+                None if is_switch => None,
+                None => {
+                    i += 1;
+                    args.get(i)
+                }
+            };
+            if lower.len() >= min && param.starts_with(lower.as_str()) {
+                let text = match value? {
+                    Tok::Word(w) => w.clone(),
+                    Tok::Quoted(q) => q.clone(),
+                    _ => return None,
+                };
+                let text = collapse_backslashes(text.trim());
+                if text.is_empty() || text.contains('*') || text.starts_with('$') {
+                    return None;
+                }
+                return Some(text);
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The `-Identity` argument, or else the first positional one, if it names one object.
@@ -534,6 +575,26 @@ mod tests {
     }
 
     #[test]
+    fn the_user_of_the_audit_one_liner() {
+        let c = context_from_command(
+            r#"Get-ReceiveConnector | Get-ADPermission -User "NT Authority\Anonymous Logon" | Where-Object {$_.ExtendedRights -like "ms-Exch-SMTP-Accept-Any-Recipient"} | Format-List Identity,ExtendedRights"#,
+        );
+        assert_eq!(c.kind, Some(ObjectKind::AdPermission));
+        assert_eq!(c.user.as_deref(), Some(r"NT Authority\Anonymous Logon"));
+        assert_eq!(c.identity, None);
+        let c = context_from_command(r#"Get-ADPermission 'EX01\Relay' -us:'ANONYMOUS LOGON'"#);
+        assert_eq!(c.user.as_deref(), Some("ANONYMOUS LOGON"));
+        assert_eq!(
+            context_from_command("Get-ADPermission x -User $u").user,
+            None
+        );
+        assert_eq!(
+            context_from_command("Get-ADPermission x -User *anon*").user,
+            None
+        );
+    }
+
+    #[test]
     fn connectors_and_others() {
         use ObjectKind::*;
         assert_eq!(
@@ -647,6 +708,7 @@ mod tests {
         let c = |s: &str| CommandContext {
             kind: None,
             identity: Some(s.to_string()),
+            user: None,
         };
         assert_eq!(c(r"EX01\Relay").connector_identity(), Some(r"EX01\Relay"));
         assert_eq!(c("Relay").connector_identity(), None);
