@@ -1096,7 +1096,30 @@ fn explain_legacy(model: &Model, req: &Request, product: Product) -> Option<Expl
                 .filter_map(|e| crate::model::legacy::parse_ip_mask(e).ok())
                 .collect();
             let in_list = ips.iter().any(|r| r.contains(client));
-            if i.reroute == Some(false) {
+            let to_internal = req.local.is_some_and(|l| {
+                i.internal_addresses
+                    .iter()
+                    .filter_map(|e| crate::model::legacy::parse_ip_mask(e).ok())
+                    .any(|r| r.contains(l))
+            });
+            let pre_sp1 = product == Product::Ex55 && o.service_pack.is_some_and(|sp| sp < 1);
+            if i.reroute.is_none() {
+                relay = false;
+                smtp = "(unknown: the Routing tab is not in the export)".to_string();
+                code = "unknown";
+                summary = format!(
+                    "whether {} reroutes incoming SMTP mail is not recorded (record the Routing tab in a settings file): whether {client} may relay is unknown",
+                    o.identity
+                );
+            } else if i.reroute == Some(true) && pre_sp1 {
+                relay = true;
+                smtp = "250 OK".to_string();
+                code = "relay-allowed";
+                summary = format!(
+                    "{} is Exchange 5.5 before SP1 and reroutes: Routing Restrictions do not exist in that build, so it relays for anyone",
+                    o.identity
+                );
+            } else if i.reroute == Some(false) {
                 relay = false;
                 smtp = "250 OK".to_string();
                 code = "not-relay";
@@ -1106,8 +1129,16 @@ fn explain_legacy(model: &Model, req: &Request, product: Product) -> Option<Expl
                 );
             } else {
                 let restricted = i.ip_addresses_ticked || i.authenticate || i.internal_ticked;
-                let allowed =
-                    !restricted || (i.ip_addresses_ticked && in_list) || (i.authenticate && authed);
+                let allowed = !restricted
+                    || (i.ip_addresses_ticked && in_list)
+                    || (i.authenticate && authed)
+                    || (i.internal_ticked && to_internal);
+                if i.internal_ticked && i.ip_forwarding == Some(true) {
+                    notes.push(format!(
+                        "{} relays for clients that connect to its internal addresses and forwards IP packets between its interfaces: an outside client that targets an internal address relays",
+                        o.identity
+                    ));
+                }
                 relay = allowed;
                 smtp = if allowed {
                     "250 OK".to_string()

@@ -6,7 +6,8 @@
 //! `RelayFlags` (`dword:`), `RelayAllowList`, `RelayDenyList` and `RelayLocalIPList`
 //! (`hex(7):` multi-strings, continued over lines with `\`) become one `imc` record with no
 //! Name or Server: a `.reg` file does not say which computer it came from, so the model
-//! attaches it to the IMC of the one Exchange 4.0-5.5 server it knows.
+//! attaches it to the IMC of the one Exchange 4.0-5.5 server it knows. `IPEnableRouter` of
+//! `...\Services\Tcpip\Parameters`, when the same file holds that key, is added to the record.
 
 use crate::diag::InputError;
 use crate::input::record::{ObjectKind, Record, Value};
@@ -14,6 +15,11 @@ use crate::input::record::{ObjectKind, Record, Value};
 /// The IMC parameters key, as regedit writes it (compared case-insensitively).
 pub const IMC_KEY: &str =
     r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters";
+
+/// The TCP/IP parameters key, whose `IPEnableRouter` (1: the server forwards IP packets between
+/// its interfaces) makes the local-interface relay list reachable from outside.
+pub const TCPIP_KEY: &str =
+    r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters";
 
 /// The relay values read from the key.
 pub const RELAY_VALUES: &[&str] = &[
@@ -74,6 +80,9 @@ struct RegParser<'f> {
     out: Parsed,
     imc: Option<Record>,
     in_imc: bool,
+    in_tcpip: bool,
+    /// `IPEnableRouter` and its line, added to the IMC record at the end.
+    forwarding: Option<(u32, u32)>,
 }
 
 impl RegParser<'_> {
@@ -86,17 +95,34 @@ impl RegParser<'_> {
         if let Some(key) = t.strip_prefix('[').and_then(|k| k.strip_suffix(']')) {
             self.out.keys += 1;
             self.in_imc = key.trim().eq_ignore_ascii_case(IMC_KEY);
+            self.in_tcpip = key.trim().eq_ignore_ascii_case(TCPIP_KEY);
             if self.in_imc && self.imc.is_none() {
                 self.imc = Some(Record::new(ObjectKind::Imc, n));
             }
             return Ok(());
         }
-        if !self.in_imc {
+        if !self.in_imc && !self.in_tcpip {
             return Ok(());
         }
         let Some(rest) = t.strip_prefix('"') else {
             return Ok(());
         };
+        if self.in_tcpip {
+            if let Some(v) = rest
+                .strip_prefix("IPEnableRouter\"=dword:")
+                .or_else(|| rest.strip_prefix("IPEnableRouter\"=DWORD:"))
+            {
+                let v = u32::from_str_radix(v.trim(), 16).map_err(|_| {
+                    InputError::new(
+                        file,
+                        Some(n),
+                        format!("IPEnableRouter: `{v}` is not a dword"),
+                    )
+                })?;
+                self.forwarding = Some((v, n));
+            }
+            return Ok(());
+        }
         let Some((name, value)) = rest.split_once("\"=") else {
             return Err(InputError::new(
                 file,
@@ -152,6 +178,8 @@ pub fn parse<R: std::io::BufRead>(
         out: Parsed::default(),
         imc: None,
         in_imc: false,
+        in_tcpip: false,
+        forwarding: None,
     };
     // A logical line being continued (`\` at the end), with its first line's number; outside
     // the IMC key a continued value is skipped without being kept.
@@ -208,7 +236,10 @@ pub fn parse<R: std::io::BufRead>(
     if let Some((s, a)) = pending {
         p.logical(s, &a)?;
     }
-    if let Some(r) = p.imc {
+    if let Some(mut r) = p.imc {
+        if let Some((v, line)) = p.forwarding {
+            r.push("IPEnableRouter", Value::Text(v.to_string()), line);
+        }
         p.out.imc = true;
         sink(r);
     }

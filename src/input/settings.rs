@@ -64,6 +64,9 @@ struct Imc {
     routing_entries: Vec<RoutingEntry>,
     #[serde(default)]
     routing_restrictions: Option<Restrictions>,
+    /// Windows "Enable IP routing" (`Tcpip\Parameters\IPEnableRouter`) on the server.
+    #[serde(default)]
+    ip_forwarding: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -363,6 +366,9 @@ fn read(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<usize, I
                 };
                 rec.push("routing", txt(choice), lines.key(&t, "routing"));
             }
+            if let Some(b) = imc.ip_forwarding {
+                rec.push("ip_forwarding", yes_no(b), lines.key(&t, "ip_forwarding"));
+            }
             let mut entries = Vec::new();
             for e in &imc.routing_entries {
                 let action = e.action.trim().to_ascii_lowercase();
@@ -566,7 +572,8 @@ pub fn template(version: &str) -> Option<String> {
 routing = \"Reroute incoming SMTP mail\"    # or \"Do not reroute incoming SMTP mail\"\n\
 # one entry per line of the Routing list: { domain = \"contoso.com\", action = \"accept as inbound\" }\n\
 # or { domain = \"#partner.example\", action = \"reroute to\", host = \"mx.partner.example\", override_relay_restrictions = false }\n\
-routing_entries = []\n\n\
+routing_entries = []\n\
+ip_forwarding = false                   # Windows TCP/IP \"Enable IP routing\" (Tcpip\\Parameters\\IPEnableRouter = 1)?\n\n\
 # Routing → Routing Restrictions… (Exchange 5.5 SP1 and later)\n\
 [server.imc.routing_restrictions]\n\
 hosts_that_successfully_authenticate = false\n\

@@ -78,6 +78,9 @@ pub struct Imc {
     pub ip_addresses: Vec<String>,
     pub internal_ticked: bool,
     pub hotfix_encapsulated_relay: Option<bool>,
+    /// Windows "Enable IP routing" on the server (settings file); None: not recorded.
+    pub ip_forwarding: Option<bool>,
+    pub internal_addresses: Vec<String>,
     /// The relay values of the IMC registry key, from a `.reg` export.
     pub registry: Option<RegistryRelay>,
 }
@@ -96,6 +99,8 @@ pub struct RegistryRelay {
     pub allow_ips: IpSet,
     pub deny: Option<(Vec<String>, u32)>,
     pub local: Option<(Vec<String>, u32)>,
+    /// `IPEnableRouter` of `Tcpip\Parameters` (same `.reg` file) and its line.
+    pub ip_forwarding: Option<(bool, u32)>,
 }
 
 impl RegistryRelay {
@@ -299,6 +304,7 @@ const RAW_NAMES: &[&str] = &[
     "version",
     "service_pack",
     "hotfix_encapsulated_relay",
+    "ip_forwarding",
     "routing",
     "routing_entries",
     "routing_restrictions",
@@ -388,6 +394,8 @@ impl ModelBuilder {
                     )
                     .unwrap_or(false),
                     hotfix_encapsulated_relay: bool_of(rec.value("hotfix_encapsulated_relay")),
+                    ip_forwarding: bool_of(rec.value("ip_forwarding")),
+                    internal_addresses: list_of(rec.value("internal_addresses")),
                     registry: None,
                 })
             }
@@ -673,6 +681,9 @@ impl ModelBuilder {
                 allow_ips: IpSet::new(),
                 deny: list("RelayDenyList"),
                 local: list("RelayLocalIPList"),
+                ip_forwarding: rec
+                    .get("IPEnableRouter")
+                    .map(|p| (p.value.as_text().is_some_and(|t| t.trim() != "0"), p.line)),
             };
             if let Some((entries, line)) = &reg.allow {
                 for e in entries {

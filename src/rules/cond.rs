@@ -230,6 +230,12 @@ pub enum Cond {
     /// imc (`.reg` export): the registry still holds relay values that grant relay: entries in
     /// `RelayAllowList`, or `RelayFlags` bit 8 (authenticated clients may relay).
     RegistryRelayValues(bool),
+    /// imc: hosts connecting to the server's internal addresses may relay (RelayFlags bit 4
+    /// with a `RelayLocalIPList`, or "Hosts connecting to these internal addresses" ticked
+    /// with addresses), and the server forwards IP packets between its interfaces
+    /// (`IPEnableRouter` = 1, or `ip_forwarding = true`): an outside host can reach an
+    /// internal address through the server and relay.
+    LocalInterfaceForwarding(bool),
 }
 
 /// Second-level public suffixes under which registrations happen (abridged from the Public
@@ -258,7 +264,8 @@ impl Cond {
             | Cond::RelayFlagsDenyOnly(_)
             | Cond::RegistryAllowAddressesGt(_)
             | Cond::RegistryAllowPublicAddressesGt(_)
-            | Cond::RegistryRelayValues(_) => Some(&[Imc]),
+            | Cond::RegistryRelayValues(_)
+            | Cond::LocalInterfaceForwarding(_) => Some(&[Imc]),
             Cond::ServicePackLt(_) => Some(&[Imc, SmtpVirtualServer, SmtpConnector]),
             Cond::RelayMode(_)
             | Cond::RelayListEmpty(_)
@@ -417,6 +424,7 @@ impl Cond {
             Cond::RegistryAllowAddressesGt(_) => "registry_allow_addresses_gt",
             Cond::RegistryAllowPublicAddressesGt(_) => "registry_allow_public_addresses_gt",
             Cond::RegistryRelayValues(_) => "registry_relay_values",
+            Cond::LocalInterfaceForwarding(_) => "local_interface_forwarding",
         }
     }
 
@@ -704,6 +712,16 @@ fn legacy_ev(o: &LegacyObject, property: &str) -> Evidence {
     }
 }
 
+/// Evidence from the `.reg` export of an IMC.
+fn ev_reg(
+    r: &crate::model::legacy::RegistryRelay,
+    property: &str,
+    value: impl Into<String>,
+    line: Option<u32>,
+) -> Evidence {
+    ev(&r.src, property, value, line)
+}
+
 fn eval_legacy(cond: &Cond, o: &LegacyObject) -> Option<Vec<Evidence>> {
     let e = |p: &str| vec![legacy_ev(o, p)];
     if let Cond::ServicePackLt(n) = cond {
@@ -757,6 +775,64 @@ fn eval_legacy(cond: &Cond, o: &LegacyObject) -> Option<Vec<Evidence>> {
             }
             _ => {}
         }
+    }
+    if let (Legacy::Imc(i), Cond::LocalInterfaceForwarding(want)) = (&o.detail, cond) {
+        let reg = i.registry.as_ref();
+        // the local-interface list in force, and where it is
+        let mut ev = Vec::new();
+        let by_reg = reg.and_then(|r| {
+            let on = r.flags.is_some_and(|(f, _)| f & 4 != 0)
+                && r.local.as_ref().is_some_and(|(v, _)| !v.is_empty());
+            on.then(|| {
+                vec![
+                    ev_reg(r, "RelayFlags", r.flags_text(), r.flags.map(|(_, l)| l)),
+                    ev_reg(
+                        r,
+                        "RelayLocalIPList",
+                        r.local
+                            .as_ref()
+                            .map(|(v, _)| v.join(", "))
+                            .unwrap_or_default(),
+                        r.local.as_ref().map(|(_, l)| *l),
+                    ),
+                ]
+            })
+        });
+        let by_settings = (i.internal_ticked && !i.internal_addresses.is_empty()).then(|| {
+            vec![
+                legacy_ev(o, "hosts_connecting_to_these_internal_addresses"),
+                legacy_ev(o, "internal_addresses"),
+            ]
+        });
+        let local = by_reg.or(by_settings);
+        let forwarding = match reg.and_then(|r| r.ip_forwarding.map(|f| (r, f))) {
+            Some((r, (on, line))) => {
+                if on {
+                    ev.push(ev_reg(
+                        r,
+                        "IPEnableRouter",
+                        "1 (IP routing enabled)",
+                        Some(line),
+                    ));
+                }
+                Some(on)
+            }
+            None => {
+                if i.ip_forwarding == Some(true) {
+                    ev.push(legacy_ev(o, "ip_forwarding"));
+                }
+                i.ip_forwarding
+            }
+        };
+        let holds = local.is_some() && forwarding == Some(true);
+        if !holds && (local.is_none() || forwarding.is_none()) && *want {
+            return None;
+        }
+        return holds_bool(*want, holds, || {
+            let mut v = local.unwrap_or_default();
+            v.extend(ev);
+            v
+        });
     }
     match (&o.detail, cond) {
         (Legacy::Imc(i), Cond::Reroute(want)) => holds_bool(*want, i.reroute?, || e("routing")),
