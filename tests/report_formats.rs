@@ -160,7 +160,8 @@ fn assert_valid_sarif(v: &Value) {
 #[test]
 fn sarif_validates_against_the_official_schema() {
     let rules = rules();
-    for path in [OPEN_RELAY, SAMPLES, HOSTILE] {
+    // legacy-mixed: .reg, LDIF, MetaBase.xml, settings and CliXML, evidence from two files
+    for path in [OPEN_RELAY, SAMPLES, HOSTILE, "fixtures/legacy-mixed/all"] {
         let rep = scan_of(path, &rules);
         assert!(!rep.findings.is_empty(), "{path} raises findings");
         for fail_on in [high(), FailOn::Never] {
