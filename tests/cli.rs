@@ -602,6 +602,18 @@ fn a_mixed_legacy_folder_is_audited_in_one_run_with_server_and_version() {
         files.iter().any(|f| f.ends_with("MAIL-MetaBase.xml")),
         "{files:?}"
     );
+    // The HTML report counts the legacy objects read, as the table does.
+    let out = relay_audit()
+        .arg("scan")
+        .arg(&dir)
+        .args(["--format", "html"])
+        .output()
+        .unwrap();
+    let html = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        html.contains("1 Internet Mail Service, 1 SMTP virtual server, 1 SMTP connector</dd>"),
+        "{html}"
+    );
 }
 
 // A MetaBase.xml of a web server only (no SMTP) is not an export; a bad RelayIpList value is

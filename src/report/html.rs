@@ -359,9 +359,25 @@ fn header(
         "<dt>Rule set</dt><dd class=\"mono\">{}</dd>",
         esc(&report.rules_version)
     )?;
+    // Legacy objects are named only when there are some.
+    let mut legacy = String::new();
+    for (n, one, many) in [
+        (m.imcs, "Internet Mail Service", "Internet Mail Services"),
+        (
+            m.virtual_servers,
+            "SMTP virtual server",
+            "SMTP virtual servers",
+        ),
+        (m.smtp_connectors, "SMTP connector", "SMTP connectors"),
+    ] {
+        if n > 0 {
+            legacy.push_str(", ");
+            legacy.push_str(&plural(n, one, many));
+        }
+    }
     writeln!(
         h,
-        "<dt>Export read</dt><dd>{} ({} skipped, {} unreadable): {}, {}, {}, {}</dd>",
+        "<dt>Export read</dt><dd>{} ({} skipped, {} unreadable): {}, {}, {}, {}{}</dd>",
         plural(report.inputs.len(), "file", "files"),
         skipped,
         unreadable,
@@ -369,6 +385,7 @@ fn header(
         plural(m.connectors, "receive connector", "receive connectors"),
         plural(m.permissions, "permission entry", "permission entries"),
         plural(m.domains, "accepted domain", "accepted domains"),
+        legacy,
     )?;
     writeln!(h, "<dt>Gate</dt><dd>{}</dd>", esc(&gate_text(fail_on)))?;
     writeln!(h, "</dl>")?;
