@@ -213,6 +213,10 @@ pub struct MetabaseCopy {
     pub src: Source,
     pub location: String,
     pub drift: Vec<Drift>,
+    /// The metabase's own relay choice and whether its list is empty (None: not readable).
+    pub relay: Option<(RelayMode, bool)>,
+    /// The metabase's relay settings as text, and the line of `RelayIpList`.
+    pub relay_text: Option<(String, u32)>,
 }
 
 /// One property whose metabase value differs from Active Directory's.

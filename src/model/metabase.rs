@@ -257,11 +257,24 @@ impl ModelBuilder {
                         };
                         drift(o, adv, &v, &mb_obj)
                     };
+                    let relay = v
+                        .relay_mode
+                        .filter(|_| v.relay_list_undecoded.is_none())
+                        .map(|m| (m, v.relay_ips.is_empty() && v.relay_names.is_empty()));
+                    let relay_text = relay_text(&v).map(|t| {
+                        let line = mb_obj
+                            .raw("relay")
+                            .map(|r| r.line)
+                            .unwrap_or(mb_obj.src.line);
+                        (t, line)
+                    });
                     if let Legacy::VirtualServer(adv) = &mut self.model.legacy[i].detail {
                         adv.metabase = Some(MetabaseCopy {
                             src,
                             location,
                             drift,
+                            relay,
+                            relay_text,
                         });
                     }
                 }

@@ -214,6 +214,10 @@ pub enum Cond {
     /// Active Directory settings (relay restrictions, authenticated relay, authentication,
     /// bindings). Evidence: each setting, with both values and both lines.
     MetabaseDrift(bool),
+    /// smtp-virtual-server: the metabase copy (what the SMTP service runs on) relays for every
+    /// host not on a deny list ("All except the list below"), while the Active Directory
+    /// settings do not.
+    MetabaseRelayOpen(bool),
     /// smtp-connector: the address space holds `*` (every SMTP domain).
     AddressSpaceAll(bool),
     /// smtp-connector: "Allow messages to be relayed to these domains" is ticked.
@@ -276,7 +280,8 @@ impl Cond {
             | Cond::Authentication(_)
             | Cond::InternetFacing(_)
             | Cond::RelayListDecoded(_)
-            | Cond::MetabaseDrift(_) => Some(&[SmtpVirtualServer]),
+            | Cond::MetabaseDrift(_)
+            | Cond::MetabaseRelayOpen(_) => Some(&[SmtpVirtualServer]),
             Cond::AddressSpaceAll(_) | Cond::RelayToAddressSpace(_) => Some(&[SmtpConnector]),
             _ => Some(&[ReceiveConnector]),
         }
@@ -418,6 +423,7 @@ impl Cond {
             Cond::InternetFacing(_) => "internet_facing",
             Cond::RelayListDecoded(_) => "relay_list_decoded",
             Cond::MetabaseDrift(_) => "metabase_drift",
+            Cond::MetabaseRelayOpen(_) => "metabase_relay_open",
             Cond::AddressSpaceAll(_) => "address_space_all",
             Cond::RelayToAddressSpace(_) => "relay_to_address_space",
             Cond::RelayFlagsDenyOnly(_) => "relay_flags_deny_only",
@@ -928,6 +934,24 @@ fn eval_legacy(cond: &Cond, o: &LegacyObject) -> Option<Vec<Evidence>> {
                 } else {
                     "msExchSmtpRelayIpList"
                 })
+            })
+        }
+        (Legacy::VirtualServer(v), Cond::MetabaseRelayOpen(want)) => {
+            let copy = v.metabase.as_ref()?;
+            let (mode, _) = copy.relay?;
+            let mb_open = mode == RelayMode::AllExcept;
+            let ad_open = v.relay_mode == Some(RelayMode::AllExcept);
+            holds_bool(*want, mb_open && !ad_open, || {
+                let mut out = vec![legacy_ev(o, "relay")];
+                if let Some((t, line)) = &copy.relay_text {
+                    out.push(ev(
+                        &copy.src,
+                        &format!("Relay restrictions (metabase {})", copy.location),
+                        t.clone(),
+                        Some(*line),
+                    ));
+                }
+                out
             })
         }
         (Legacy::VirtualServer(v), Cond::MetabaseDrift(want)) => {
