@@ -146,6 +146,31 @@ fn line_col(text: &str, offset: usize) -> (u32, u32) {
     (line as u32, col as u32)
 }
 
+/// "Only the list below" or "All except the list below" (by their first words), or an error
+/// at the value's line and column.
+fn list_choice(
+    locate: &dyn Fn(&str, &str, &str) -> (u32, u32),
+    table: &str,
+    file: &str,
+    key: &str,
+    value: &str,
+) -> Result<&'static str, InputError> {
+    let lower = value.trim().to_ascii_lowercase();
+    if lower.starts_with("only") {
+        Ok(ONLY_THE_LIST)
+    } else if lower.starts_with("all except") {
+        Ok(ALL_EXCEPT)
+    } else {
+        let (l, c) = locate(table, key, value);
+        Err(error(
+            file,
+            l,
+            c,
+            format!("unknown {key} choice `{value}`, expected `{ONLY_THE_LIST}` or `{ALL_EXCEPT}`"),
+        ))
+    }
+}
+
 fn error(file: &str, line: u32, col: u32, message: impl std::fmt::Display) -> InputError {
     // Rendered `file:line:col: invalid settings file: ...`, like rule files.
     InputError::new(
@@ -445,20 +470,7 @@ fn read(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<usize, I
             rec.push("Name", txt(&v.name), lines.key(&t, "name"));
             common(&mut rec);
             if let Some(r) = &v.relay {
-                let lower = r.trim().to_ascii_lowercase();
-                let choice = if lower.starts_with("only") {
-                    ONLY_THE_LIST
-                } else if lower.starts_with("all except") {
-                    ALL_EXCEPT
-                } else {
-                    let (l, c) = locate(&t, "relay", r);
-                    return Err(error(
-                        file,
-                        l,
-                        c,
-                        format!("unknown relay choice `{r}`, expected `{ONLY_THE_LIST}` or `{ALL_EXCEPT}`"),
-                    ));
-                };
+                let choice = list_choice(&locate, &t, file, "relay", r)?;
                 rec.push("relay", txt(choice), lines.key(&t, "relay"));
             }
             rec.push(
@@ -467,20 +479,7 @@ fn read(text: &str, file: &str, sink: &mut dyn FnMut(Record)) -> Result<usize, I
                 lines.key(&t, "relay_list"),
             );
             if let Some(r) = &v.connection {
-                let lower = r.trim().to_ascii_lowercase();
-                let choice = if lower.starts_with("only") {
-                    ONLY_THE_LIST
-                } else if lower.starts_with("all except") {
-                    ALL_EXCEPT
-                } else {
-                    let (l, c) = locate(&t, "connection", r);
-                    return Err(error(
-                        file,
-                        l,
-                        c,
-                        format!("unknown connection choice `{r}`, expected `{ONLY_THE_LIST}` or `{ALL_EXCEPT}`"),
-                    ));
-                };
+                let choice = list_choice(&locate, &t, file, "connection", r)?;
                 rec.push("connection", txt(choice), lines.key(&t, "connection"));
                 rec.push(
                     "connection_list",

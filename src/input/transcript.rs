@@ -217,7 +217,7 @@ fn context_of_pipeline(statement: &str) -> CommandContext {
         };
         ctx.kind = Some(kind);
         if kind == ObjectKind::AdPermission && ctx.user.is_none() {
-            ctx.user = named_argument(&tokens[1..], "user", 2);
+            ctx.user = user_argument(&tokens[1..]);
         }
         if !identity_taken
             && matches!(
@@ -232,51 +232,14 @@ fn context_of_pipeline(statement: &str) -> CommandContext {
     ctx
 }
 
-/// The value of parameter `param` (or a prefix of it of at least `min` letters), if it
-/// names one object (no wildcard, no variable, no list).
-fn named_argument(args: &[Tok], param: &str, min: usize) -> Option<String> {
-    let mut i = 0;
-    while i < args.len() {
-        if let Tok::Param { name, inline } = &args[i] {
-            let lower = name.to_ascii_lowercase();
-            let is_switch = SWITCHES.iter().any(|s| s.eq_ignore_ascii_case(name));
-            let value = match inline {
-                Some(v) => Some(v.as_ref()),
-                None if is_switch => None,
-                None => {
-                    i += 1;
-                    args.get(i)
-                }
-            };
-            if lower.len() >= min && param.starts_with(lower.as_str()) {
-                let text = match value? {
-                    Tok::Word(w) => w.clone(),
-                    Tok::Quoted(q) => q.clone(),
-                    _ => return None,
-                };
-                let text = collapse_backslashes(text.trim());
-                if text.is_empty() || text.contains('*') || text.starts_with('$') {
-                    return None;
-                }
-                return Some(text);
-            }
-        }
-        i += 1;
-    }
-    None
-}
-
-/// The `-Identity` argument, or else the first positional one, if it names one object.
-fn identity_argument(args: &[Tok]) -> Option<String> {
-    let mut positional: Option<&Tok> = None;
-    let mut named: Option<&Tok> = None;
+/// The arguments of one command: `(parameter, its value)` pairs (a switch has none) and the
+/// positional arguments, in order.
+fn split_args(args: &[Tok]) -> (Vec<(&str, Option<&Tok>)>, Vec<&Tok>) {
+    let (mut named, mut positional) = (Vec::new(), Vec::new());
     let mut i = 0;
     while i < args.len() {
         match &args[i] {
             Tok::Param { name, inline } => {
-                let is_identity = name.len() >= 2
-                    && "identity".starts_with(name.to_ascii_lowercase().as_str())
-                    && name.to_ascii_lowercase().starts_with('i');
                 let is_switch = SWITCHES.iter().any(|s| s.eq_ignore_ascii_case(name));
                 let value = match inline {
                     Some(v) => Some(v.as_ref()),
@@ -286,29 +249,45 @@ fn identity_argument(args: &[Tok]) -> Option<String> {
                         args.get(i)
                     }
                 };
-                if is_identity && named.is_none() {
-                    named = value;
-                }
+                named.push((name.as_str(), value));
             }
-            other => {
-                if positional.is_none() {
-                    positional = Some(other);
-                }
-            }
+            other => positional.push(other),
         }
         i += 1;
     }
-    let tok = named.or(positional)?;
+    (named, positional)
+}
+
+/// The value of parameter `param`, as typed in full or abbreviated to at least `min` letters.
+fn named<'a>(named: &[(&str, Option<&'a Tok>)], param: &str, min: usize) -> Option<&'a Tok> {
+    named.iter().find_map(|(name, value)| {
+        let lower = name.to_ascii_lowercase();
+        (lower.len() >= min && param.starts_with(lower.as_str())).then_some(*value)?
+    })
+}
+
+/// A token as one object's name: quotes removed, Markdown-doubled backslashes collapsed;
+/// `None` for a wildcard, a variable, a list or an expression.
+fn one_object(tok: &Tok) -> Option<String> {
     let text = match tok {
         Tok::Word(w) => w.clone(),
         Tok::Quoted(q) => q.clone(),
         _ => return None,
     };
     let text = collapse_backslashes(text.trim());
-    if text.is_empty() || text.contains('*') {
-        return None;
-    }
-    Some(text)
+    (!text.is_empty() && !text.contains('*') && !text.starts_with('$')).then_some(text)
+}
+
+/// The `-User` argument, if it names one principal.
+fn user_argument(args: &[Tok]) -> Option<String> {
+    let (params, _) = split_args(args);
+    one_object(named(&params, "user", 2)?)
+}
+
+/// The `-Identity` argument, or else the first positional one, if it names one object.
+fn identity_argument(args: &[Tok]) -> Option<String> {
+    let (params, positional) = split_args(args);
+    one_object(named(&params, "identity", 2).or(positional.first().copied())?)
 }
 
 /// Markdown copies double backslashes (`EX01\\Relay`); an identity never has two in a row.

@@ -138,6 +138,30 @@ pub enum RelayMode {
     AllExcept,
 }
 
+impl RelayMode {
+    /// The on-screen name of the choice.
+    pub fn label(self) -> &'static str {
+        match self {
+            RelayMode::OnlyTheList => "Only the list below",
+            RelayMode::AllExcept => "All except the list below",
+        }
+    }
+}
+
+/// `Only the list below: 10.0.0.0/8, partner.example` (names lowercased and sorted): the
+/// comparable form of an access list.
+pub fn list_text(mode: RelayMode, ips: &IpSet, names: &[String]) -> String {
+    let mut entries: Vec<String> = ips.ranges().iter().map(|r| r.to_string()).collect();
+    let mut names: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    names.sort();
+    entries.extend(names);
+    if entries.is_empty() {
+        format!("{}: (empty)", mode.label())
+    } else {
+        format!("{}: {}", mode.label(), entries.join(", "))
+    }
+}
+
 /// 2000/2003 SMTP virtual server: Access tab.
 #[derive(Debug, Clone, Default)]
 pub struct VirtualServer {
@@ -189,21 +213,9 @@ impl AccessList {
         }
     }
 
-    /// `Only the list below: 10.0.0.0/8, partner.example` (the comparable form).
+    /// The comparable form ([`list_text`]).
     pub fn text(&self) -> String {
-        let mode = match self.mode {
-            RelayMode::OnlyTheList => "Only the list below",
-            RelayMode::AllExcept => "All except the list below",
-        };
-        let mut entries: Vec<String> = self.ips.ranges().iter().map(|r| r.to_string()).collect();
-        let mut names: Vec<String> = self.names.iter().map(|n| n.to_lowercase()).collect();
-        names.sort();
-        entries.extend(names);
-        if entries.is_empty() {
-            format!("{mode}: (empty)")
-        } else {
-            format!("{mode}: {}", entries.join(", "))
-        }
+        list_text(self.mode, &self.ips, &self.names)
     }
 }
 
@@ -239,12 +251,17 @@ pub struct SmtpConnector {
 }
 
 impl SmtpConnector {
-    /// The address-space entries that match every SMTP domain (`SMTP:*;1`, `*`).
+    /// The address-space entries that match every SMTP domain (`SMTP:*;1`, `*`, and
+    /// `Local:SMTP:*;1`, a connector scoped to its routing group).
     pub fn all_domains(&self) -> Vec<&str> {
         self.address_space
             .iter()
             .filter(|a| {
                 let t = a.trim();
+                let t = match t.get(..6) {
+                    Some(p) if p.eq_ignore_ascii_case("local:") => &t[6..],
+                    _ => t,
+                };
                 let body = match t.split_once(':') {
                     Some((ty, rest)) if ty.eq_ignore_ascii_case("smtp") => rest,
                     Some(_) => return false,
@@ -438,6 +455,81 @@ impl ModelBuilder {
     }
 }
 
+/// An IPSECLIST property of a record (`relay_ip_list`, `connection_control`), read.
+enum BlobRead {
+    /// Its mode and entries (`net mask` or names), and the two evidence rows.
+    Decoded {
+        mode: RelayMode,
+        entries: Vec<String>,
+        raws: [Raw; 2],
+        bytes: Vec<u8>,
+    },
+    /// Why it cannot be decoded, and the evidence row with its size and first bytes.
+    Undecoded {
+        text: String,
+        raw: Raw,
+        bytes: Vec<u8>,
+    },
+}
+
+/// Reads the IPSECLIST (hex) in `prop`, naming it by its metabase or Active Directory
+/// attribute (`attrs`), with evidence rows named `rows` (mode, list).
+fn read_blob(
+    rec: &Record,
+    prop: &str,
+    attrs: [&'static str; 2],
+    rows: [&'static str; 2],
+) -> Option<BlobRead> {
+    let p = rec.get(prop)?;
+    let attr = if rec.get(crate::input::metabase::LOCATION).is_some() {
+        attrs[0]
+    } else {
+        attrs[1]
+    };
+    let bytes = p
+        .value
+        .as_text()
+        .and_then(super::ipseclist::from_hex)
+        .unwrap_or_default();
+    let row = |name: &'static str, value: String| Raw {
+        name,
+        value,
+        line: p.line,
+        truncated: false,
+    };
+    Some(match super::ipseclist::decode(&bytes) {
+        Ok(list) => {
+            let entries: Vec<String> = list
+                .addresses
+                .iter()
+                .map(|(a, m)| format!("{a} {m}"))
+                .chain(list.names.iter().cloned())
+                .collect();
+            let raws = [
+                row(
+                    rows[0],
+                    format!("{} (decoded from {attr}: {})", list.mode.label(), list.how),
+                ),
+                row(rows[1], entries.join(", ")),
+            ];
+            BlobRead::Decoded {
+                mode: list.mode,
+                entries,
+                raws,
+                bytes,
+            }
+        }
+        Err(why) => {
+            let text = format!("{}: {why}", super::ipseclist::describe(&bytes));
+            BlobRead::Undecoded {
+                raw: row(attr, text.clone()),
+                text,
+                bytes,
+            }
+        }
+    })
+}
+
 impl ModelBuilder {
     /// The Access tab of a 2000/2003 SMTP virtual server from a settings-file, LDIF or
     /// metabase record; a relay-list blob is decoded here (or said to be unknown). Returns
@@ -465,45 +557,43 @@ impl ModelBuilder {
         };
         let mut raw = Vec::new();
         let mut entries = list_of(rec.value("relay_list"));
-        if let Some(p) = rec.get("relay_ip_list") {
-            let attr: &'static str = if rec.get(crate::input::metabase::LOCATION).is_some() {
-                "RelayIpList"
-            } else {
-                "msExchSmtpRelayIpList"
-            };
-            let bytes = p
-                .value
-                .as_text()
-                .and_then(super::ipseclist::from_hex)
-                .unwrap_or_default();
-            match super::ipseclist::decode(&bytes) {
-                Ok(list) => {
-                    let mode = match list.mode {
-                        RelayMode::OnlyTheList => "Only the list below",
-                        RelayMode::AllExcept => "All except the list below",
+        let blob = read_blob(
+            rec,
+            "relay_ip_list",
+            ["RelayIpList", "msExchSmtpRelayIpList"],
+            ["relay", "relay_list"],
+        );
+        match blob {
+            Some(BlobRead::Decoded {
+                mode,
+                entries: e,
+                raws,
+                bytes,
+            }) => {
+                v.relay_mode = Some(mode);
+                entries = e;
+                raw.extend(raws);
+                v.relay_blob = Some(bytes);
+            }
+            Some(BlobRead::Undecoded {
+                text,
+                raw: r,
+                bytes,
+            }) => {
+                raw.push(r);
+                v.relay_list_undecoded = Some(text);
+                v.relay_blob = Some(bytes);
+            }
+            None => {
+                if let Some(p) = rec.get("relay_ip_list_absent") {
+                    let attr: &'static str = if p.value.as_text() == Some("RelayIpList") {
+                        "RelayIpList"
+                    } else {
+                        "msExchSmtpRelayIpList"
                     };
-                    v.relay_mode = Some(list.mode);
-                    entries = list
-                        .addresses
-                        .iter()
-                        .map(|(a, m)| format!("{a} {m}"))
-                        .chain(list.names.iter().cloned())
-                        .collect();
-                    raw.push(Raw {
-                        name: "relay",
-                        value: format!("{mode} (decoded from {attr}: {})", list.how),
-                        line: p.line,
-                        truncated: false,
-                    });
-                    raw.push(Raw {
-                        name: "relay_list",
-                        value: entries.join(", "),
-                        line: p.line,
-                        truncated: false,
-                    });
-                }
-                Err(why) => {
-                    let text = format!("{}: {why}", super::ipseclist::describe(&bytes));
+                    let text = format!(
+                        "(not in the export): {attr} is not set, so the relay choice and list are not known"
+                    );
                     raw.push(Raw {
                         name: attr,
                         value: text.clone(),
@@ -513,23 +603,6 @@ impl ModelBuilder {
                     v.relay_list_undecoded = Some(text);
                 }
             }
-            v.relay_blob = Some(bytes);
-        } else if let Some(p) = rec.get("relay_ip_list_absent") {
-            let attr: &'static str = if p.value.as_text() == Some("RelayIpList") {
-                "RelayIpList"
-            } else {
-                "msExchSmtpRelayIpList"
-            };
-            let text = format!(
-                "(not in the export): {attr} is not set, so the relay choice and list are not known"
-            );
-            raw.push(Raw {
-                name: attr,
-                value: text.clone(),
-                line: p.line,
-                truncated: false,
-            });
-            v.relay_list_undecoded = Some(text);
         }
         self.connection_control(file, rec, identity, &mut v, &mut raw);
         for e in entries {
@@ -560,51 +633,26 @@ impl ModelBuilder {
     ) {
         let mut entries = Vec::new();
         let mut mode = None;
-        if let Some(p) = rec.get("connection_control") {
-            let attr: &'static str = if rec.get(crate::input::metabase::LOCATION).is_some() {
-                "IPSecurity"
-            } else {
-                "msExchIPSecurity"
-            };
-            let bytes = p
-                .value
-                .as_text()
-                .and_then(super::ipseclist::from_hex)
-                .unwrap_or_default();
-            match super::ipseclist::decode(&bytes) {
-                Ok(list) => {
-                    mode = Some(list.mode);
-                    entries = list
-                        .addresses
-                        .iter()
-                        .map(|(a, m)| format!("{a} {m}"))
-                        .chain(list.names.iter().cloned())
-                        .collect();
-                    let m = match list.mode {
-                        RelayMode::OnlyTheList => "Only the list below",
-                        RelayMode::AllExcept => "All except the list below",
-                    };
-                    raw.push(Raw {
-                        name: "connection",
-                        value: format!("{m} (decoded from {attr}: {})", list.how),
-                        line: p.line,
-                        truncated: false,
-                    });
-                    raw.push(Raw {
-                        name: "connection_list",
-                        value: entries.join(", "),
-                        line: p.line,
-                        truncated: false,
-                    });
+        let blob = read_blob(
+            rec,
+            "connection_control",
+            ["IPSecurity", "msExchIPSecurity"],
+            ["connection", "connection_list"],
+        );
+        if let Some(blob) = blob {
+            match blob {
+                BlobRead::Decoded {
+                    mode: m,
+                    entries: e,
+                    raws,
+                    ..
+                } => {
+                    mode = Some(m);
+                    entries = e;
+                    raw.extend(raws);
                 }
-                Err(why) => {
-                    let text = format!("{}: {why}", super::ipseclist::describe(&bytes));
-                    raw.push(Raw {
-                        name: attr,
-                        value: text.clone(),
-                        line: p.line,
-                        truncated: false,
-                    });
+                BlobRead::Undecoded { text, raw: r, .. } => {
+                    raw.push(r);
                     v.connection_undecoded = Some(text);
                     return;
                 }
@@ -789,9 +837,10 @@ mod tests {
                 "SMTP:*;1".into(),
                 "SMTP:contoso.com;1".into(),
                 "X400:*;1".into(),
+                "Local:SMTP:*;1".into(),
             ],
             allow_relay: Some(true),
         };
-        assert_eq!(c.all_domains(), vec!["SMTP:*;1"]);
+        assert_eq!(c.all_domains(), vec!["SMTP:*;1", "Local:SMTP:*;1"]);
     }
 }

@@ -16,7 +16,7 @@
 //! `MAIL-MetaBase.xml`); failing that, to the only such server the inputs describe; failing
 //! that, to `(unknown server)` with a warning.
 
-use super::legacy::{Drift, Legacy, LegacyObject, MetabaseCopy, RelayMode, VirtualServer};
+use super::legacy::{Drift, Legacy, LegacyObject, MetabaseCopy, VirtualServer};
 use super::{ModelBuilder, Product, Source};
 use crate::diag::Diagnostic;
 use crate::input::record::ObjectKind;
@@ -38,19 +38,11 @@ fn relay_text(v: &VirtualServer) -> Option<String> {
     if v.relay_list_undecoded.is_some() {
         return None;
     }
-    let mode = match v.relay_mode? {
-        RelayMode::OnlyTheList => "Only the list below",
-        RelayMode::AllExcept => "All except the list below",
-    };
-    let mut entries: Vec<String> = v.relay_ips.ranges().iter().map(|r| r.to_string()).collect();
-    let mut names: Vec<String> = v.relay_names.iter().map(|n| n.to_lowercase()).collect();
-    names.sort();
-    entries.extend(names);
-    Some(if entries.is_empty() {
-        format!("{mode}: (empty)")
-    } else {
-        format!("{mode}: {}", entries.join(", "))
-    })
+    Some(super::legacy::list_text(
+        v.relay_mode?,
+        &v.relay_ips,
+        &v.relay_names,
+    ))
 }
 
 fn sorted_lower(v: &[String]) -> Vec<String> {
