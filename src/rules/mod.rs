@@ -495,6 +495,31 @@ impl Rule {
             Some(p) => self.products.is_empty() || self.products.contains(&p),
         }
     }
+
+    /// The finding this rule raises on one object: message and remediation rendered with
+    /// `vars`, evidence deduplicated, fingerprint from rule, kind and identity.
+    fn finding(
+        &self,
+        object: ObjectRef,
+        version: String,
+        vars: &dyn Fn(&str) -> Option<String>,
+        evidence: Vec<Evidence>,
+    ) -> Finding {
+        Finding {
+            rule: self.id.clone(),
+            severity: self.severity,
+            category: self.category.clone(),
+            title: self.title.clone(),
+            fingerprint: fingerprint(&self.id, object.kind, &object.id),
+            object,
+            version,
+            message: render(&self.message, vars),
+            evidence: dedup(evidence),
+            remediation: render_command(&self.remediation, vars),
+            waiver: None,
+            baseline: None,
+        }
+    }
 }
 
 /// Evaluates every rule over the model.
@@ -535,28 +560,16 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                                 }),
                             }
                         };
-                        out.push(Finding {
-                            rule: rule.id.clone(),
-                            severity: rule.severity,
-                            category: rule.category.clone(),
-                            title: rule.title.clone(),
-                            object: ObjectRef {
+                        out.push(rule.finding(
+                            ObjectRef {
                                 kind: ObjectKind::ReceiveConnector,
                                 id: c.identity.clone(),
                                 server: Some(c.server.clone()).filter(|s| !s.is_empty()),
                             },
                             version,
-                            message: render(&rule.message, &vars),
-                            evidence: dedup(evidence),
-                            remediation: render_command(&rule.remediation, &vars),
-                            fingerprint: fingerprint(
-                                &rule.id,
-                                ObjectKind::ReceiveConnector,
-                                &c.identity,
-                            ),
-                            waiver: None,
-                            baseline: None,
-                        });
+                            &vars,
+                            evidence,
+                        ));
                     }
                 }
             }
@@ -575,28 +588,16 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                                     .map(|r| r.value.clone()),
                             }
                         };
-                        out.push(Finding {
-                            rule: rule.id.clone(),
-                            severity: rule.severity,
-                            category: rule.category.clone(),
-                            title: rule.title.clone(),
-                            object: ObjectRef {
+                        out.push(rule.finding(
+                            ObjectRef {
                                 kind: ObjectKind::AcceptedDomain,
                                 id: d.identity.clone(),
                                 server: None,
                             },
-                            version: org_version(model),
-                            message: render(&rule.message, &vars),
-                            evidence: dedup(evidence),
-                            remediation: render_command(&rule.remediation, &vars),
-                            fingerprint: fingerprint(
-                                &rule.id,
-                                ObjectKind::AcceptedDomain,
-                                &d.identity,
-                            ),
-                            waiver: None,
-                            baseline: None,
-                        });
+                            org_version(model),
+                            &vars,
+                            evidence,
+                        ));
                     }
                 }
             }
@@ -643,24 +644,16 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                         .as_deref()
                         .map(|s| version_of(s).1)
                         .unwrap_or_else(|| "2007+".into());
-                    out.push(Finding {
-                        rule: rule.id.clone(),
-                        severity: rule.severity,
-                        category: rule.category.clone(),
-                        title: rule.title.clone(),
-                        object: ObjectRef {
+                    out.push(rule.finding(
+                        ObjectRef {
                             kind: ObjectKind::AdPermission,
                             id: target.clone(),
                             server: server.clone(),
                         },
                         version,
-                        message: render(&rule.message, &vars),
-                        evidence: dedup(evidence),
-                        remediation: render_command(&rule.remediation, &vars),
-                        fingerprint: fingerprint(&rule.id, ObjectKind::AdPermission, &target),
-                        waiver: None,
-                        baseline: None,
-                    });
+                        &vars,
+                        evidence,
+                    ));
                 }
             }
             ObjectKind::ExchangeServer => {}
@@ -680,31 +673,25 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                             _ => o.raw(k).map(|r| r.value.clone()),
                         }
                     };
-                    out.push(Finding {
-                        rule: rule.id.clone(),
-                        severity: rule.severity,
-                        category: rule.category.clone(),
-                        title: rule.title.clone(),
-                        object: ObjectRef {
+                    // Without a version (a .reg or LDIF export alone), the kind says which
+                    // generation the object belongs to.
+                    let version = o
+                        .product
+                        .map(|p| p.as_str().to_string())
+                        .unwrap_or_else(|| match o.kind {
+                            ObjectKind::Imc => "4.0-5.5".into(),
+                            _ => "2000/2003".into(),
+                        });
+                    out.push(rule.finding(
+                        ObjectRef {
                             kind: o.kind,
                             id: o.identity.clone(),
                             server: Some(o.server.clone()),
                         },
-                        // Without a version (a .reg or LDIF export alone), the kind says
-                        // which generation the object belongs to.
-                        version: o.product.map(|p| p.as_str().to_string()).unwrap_or_else(
-                            || match o.kind {
-                                ObjectKind::Imc => "4.0-5.5".into(),
-                                _ => "2000/2003".into(),
-                            },
-                        ),
-                        message: render(&rule.message, &vars),
-                        evidence: dedup(evidence),
-                        remediation: render_command(&rule.remediation, &vars),
-                        fingerprint: fingerprint(&rule.id, o.kind, &o.identity),
-                        waiver: None,
-                        baseline: None,
-                    });
+                        version,
+                        &vars,
+                        evidence,
+                    ));
                 }
             }
         }
