@@ -416,7 +416,10 @@ fn scan_file(
         }
         Format::Reg => match crate::input::reg::parse(reader, &name, &mut |rec| run.take(&rec)) {
             Err(e) => Err(e),
-            Ok(p) if p.imc => Ok(()),
+            Ok(p) if p.imc => {
+                diagnostics.extend(p.notes);
+                Ok(())
+            }
             Ok(_) => {
                 let reason = format!(
                     "registry export without the key {}",
@@ -428,6 +431,7 @@ fn scan_file(
         Format::Ldif => match crate::input::ldif::parse(reader, &name, &mut |rec| run.take(&rec)) {
             Err(e) => Err(e),
             Ok(p) if p.used > 0 => {
+                diagnostics.extend(p.notes);
                 if p.entries > p.used {
                     summary.skipped.push(SkippedItem {
                             line: None,

@@ -19,7 +19,7 @@
 //! is the Default SMTP Virtual Server); a connector's "server" is its routing group
 //! (`CN=<connector>,CN=Connections,CN=<routing group>,...`).
 
-use crate::diag::InputError;
+use crate::diag::{Diagnostic, InputError};
 use crate::input::record::{ObjectKind, Record, Value};
 
 /// Does the decoded text look like LDIF (`dn:` entries)?
@@ -123,6 +123,8 @@ fn dn_parts(dn: &str) -> Vec<String> {
 pub struct Parsed {
     pub entries: usize,
     pub used: usize,
+    /// Notes about the input (invalid UTF-8 replaced).
+    pub notes: Vec<Diagnostic>,
 }
 
 const AUTH_FLAGS: &[(u32, &str)] = &[
@@ -165,53 +167,94 @@ fn logical(cur: &mut Option<Entry>, n: u32, l: &str, file: &str) -> Result<(), I
     Ok(())
 }
 
-/// Streams the entries of an LDIF file: a line starting with exactly one space continues the
-/// previous one; a blank line ends an entry. Only the entry being read is held.
-fn entries<R: std::io::BufRead>(
-    mut reader: R,
-    file: &str,
-    each: &mut dyn FnMut(Entry) -> Result<(), InputError>,
-) -> Result<(), InputError> {
-    let mut cur: Option<Entry> = None;
-    let mut pending: Option<(u32, String)> = None;
-    let mut buf = String::new();
-    let mut n: u32 = 0;
-    loop {
-        buf.clear();
-        let read = reader
-            .read_line(&mut buf)
-            .map_err(|e| InputError::new(file, Some(n + 1), format!("cannot read: {e}")))?;
-        n += 1;
-        let line = buf
+/// Reads the entries of an LDIF file line by line (`crate::input::lines`): a line starting
+/// with exactly one space continues the previous one; a blank line ends an entry. Only the
+/// entry being read is held.
+struct Reader<'f, 'a> {
+    file: &'f str,
+    cur: Option<Entry>,
+    /// The logical line being continued, and its first line's number.
+    pending: Option<(u32, String)>,
+    each: &'a mut dyn FnMut(Entry) -> Result<(), InputError>,
+    error: Option<InputError>,
+    notes: Vec<Diagnostic>,
+}
+
+impl Reader<'_, '_> {
+    fn take_line(&mut self, n: u32, line: &str) -> Result<(), InputError> {
+        let line = line
             .trim_end_matches(['\r', '\n'])
             .trim_start_matches('\u{feff}');
-        if read > 0 {
-            if let (Some(rest), Some((start, acc))) = (line.strip_prefix(' '), pending.as_mut()) {
-                if acc.len() + rest.len() > MAX_LINE {
-                    return Err(InputError::new(
-                        file,
-                        Some(*start),
-                        format!("a value of over {} MiB", MAX_LINE >> 20),
-                    ));
-                }
-                acc.push_str(rest);
-                continue;
+        if let (Some(rest), Some((start, acc))) = (line.strip_prefix(' '), self.pending.as_mut()) {
+            if acc.len() + rest.len() > MAX_LINE {
+                return Err(InputError::new(
+                    self.file,
+                    Some(*start),
+                    format!("a value of over {} MiB", MAX_LINE >> 20),
+                ));
             }
+            acc.push_str(rest);
+            return Ok(());
         }
-        if let Some((start, acc)) = pending.take() {
-            logical(&mut cur, start, &acc, file)?;
+        self.flush_line()?;
+        if line.trim().is_empty() {
+            return self.flush_entry();
         }
-        if read == 0 || line.trim().is_empty() {
-            if let Some(e) = cur.take() {
-                each(e)?;
-            }
-            if read == 0 {
-                return Ok(());
-            }
-            continue;
-        }
-        pending = Some((n, line.to_string()));
+        self.pending = Some((n, line.to_string()));
+        Ok(())
     }
+
+    fn flush_line(&mut self) -> Result<(), InputError> {
+        match self.pending.take() {
+            Some((start, acc)) => logical(&mut self.cur, start, &acc, self.file),
+            None => Ok(()),
+        }
+    }
+
+    fn flush_entry(&mut self) -> Result<(), InputError> {
+        match self.cur.take() {
+            Some(e) => (self.each)(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl crate::input::lines::LineSink for Reader<'_, '_> {
+    fn line(&mut self, n: u32, text: &str) {
+        if self.error.is_none() {
+            self.error = self.take_line(n, text).err();
+        }
+    }
+
+    fn note(&mut self, d: Diagnostic) {
+        self.notes.push(d);
+    }
+
+    fn done(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+fn entries<R: std::io::BufRead>(
+    reader: R,
+    file: &str,
+    each: &mut dyn FnMut(Entry) -> Result<(), InputError>,
+) -> Result<Vec<Diagnostic>, InputError> {
+    let mut r = Reader {
+        file,
+        cur: None,
+        pending: None,
+        each,
+        error: None,
+        notes: Vec::new(),
+    };
+    crate::input::lines::read_lines(reader, file, &mut r)?;
+    if let Some(e) = r.error.take() {
+        return Err(e);
+    }
+    r.flush_line()?;
+    r.flush_entry()?;
+    Ok(r.notes)
 }
 
 /// Parses an LDIF file and yields its SMTP virtual server and SMTP connector records.
@@ -221,7 +264,8 @@ pub fn parse<R: std::io::BufRead>(
     sink: &mut dyn FnMut(Record),
 ) -> Result<Parsed, InputError> {
     let mut p = Parsed::default();
-    entries(reader, file, &mut |e| entry(e, file, &mut p, sink))?;
+    let notes = entries(reader, file, &mut |e| entry(e, file, &mut p, sink))?;
+    p.notes = notes;
     Ok(p)
 }
 

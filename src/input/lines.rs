@@ -10,6 +10,10 @@ pub(crate) trait LineSink {
     fn line(&mut self, line_no: u32, text: &str);
     /// A note about the input (invalid UTF-8).
     fn note(&mut self, d: Diagnostic);
+    /// True once the sink needs no more lines (it met an error): reading stops.
+    fn done(&self) -> bool {
+        false
+    }
 }
 
 /// Feeds every line of `reader` to `sink`; memory is one line.
@@ -30,7 +34,7 @@ pub(crate) fn read_lines<R: BufRead>(
                 format!("cannot read: {e}"),
             )
         })?;
-        if n == 0 {
+        if n == 0 || sink.done() {
             return Ok(());
         }
         line_no = line_no.saturating_add(1);

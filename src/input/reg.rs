@@ -9,7 +9,7 @@
 //! attaches it to the IMC of the one Exchange 4.0-5.5 server it knows. `IPEnableRouter` of
 //! `...\Services\Tcpip\Parameters`, when the same file holds that key, is added to the record.
 
-use crate::diag::InputError;
+use crate::diag::{Diagnostic, InputError};
 use crate::input::record::{ObjectKind, Record, Value};
 
 /// The IMC parameters key, as regedit writes it (compared case-insensitively).
@@ -42,6 +42,8 @@ pub struct Parsed {
     pub keys: usize,
     /// The IMC record, if the file has the IMC parameters key.
     pub imc: bool,
+    /// Notes about the input (invalid UTF-8 replaced).
+    pub notes: Vec<Diagnostic>,
 }
 
 /// Decodes `hex(7):` bytes: UTF-16LE strings (ANSI in REGEDIT4) separated by NULs.
@@ -83,6 +85,11 @@ struct RegParser<'f> {
     in_tcpip: bool,
     /// `IPEnableRouter` and its line, added to the IMC record at the end.
     forwarding: Option<(u32, u32)>,
+    /// A logical line being continued, with its first line's number.
+    pending: Option<(u32, String)>,
+    /// Skipping the continuation lines of a value outside the IMC key.
+    skipping: bool,
+    error: Option<InputError>,
 }
 
 impl RegParser<'_> {
@@ -165,10 +172,70 @@ impl RegParser<'_> {
     }
 }
 
-/// Streams a `.reg` file and yields the IMC record, if any. Lines outside the IMC key are
-/// read and dropped (a whole-hive export costs time, not memory).
+impl RegParser<'_> {
+    /// One physical line: joined with its continuations (`\` at the end) into a logical one.
+    /// Outside the IMC key a continued value is skipped without being kept.
+    fn physical(&mut self, n: u32, line: &str) -> Result<(), InputError> {
+        let mut line = line.trim_end_matches(['\r', '\n']);
+        if n == 1 {
+            line = line.trim_start_matches('\u{feff}');
+            self.utf16 = !line.trim_start().starts_with("REGEDIT4");
+        }
+        let continued = line.ends_with('\\') && !line.trim_start().starts_with('[');
+        if self.skipping {
+            self.skipping = continued;
+            return Ok(());
+        }
+        let (start, mut acc) = match self.pending.take() {
+            Some((s, mut a)) => {
+                a.push_str(line.trim_start());
+                (s, a)
+            }
+            None => {
+                if continued && !self.in_imc && !line.trim_start().starts_with('[') {
+                    self.skipping = true;
+                    return Ok(());
+                }
+                (n, line.to_string())
+            }
+        };
+        if acc.len() > MAX_LINE {
+            return Err(InputError::new(
+                self.file,
+                Some(start),
+                format!("a value of over {} MiB in the IMC key", MAX_LINE >> 20),
+            ));
+        }
+        if continued {
+            acc.pop();
+            self.pending = Some((start, acc));
+            Ok(())
+        } else {
+            self.logical(start, &acc)
+        }
+    }
+}
+
+impl crate::input::lines::LineSink for RegParser<'_> {
+    fn line(&mut self, n: u32, text: &str) {
+        if self.error.is_none() {
+            self.error = self.physical(n, text).err();
+        }
+    }
+
+    fn note(&mut self, d: Diagnostic) {
+        self.out.notes.push(d);
+    }
+
+    fn done(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// Streams a `.reg` file (`crate::input::lines`) and yields the IMC record, if any. Lines
+/// outside the IMC key are read and dropped (a whole-hive export costs time, not memory).
 pub fn parse<R: std::io::BufRead>(
-    mut reader: R,
+    reader: R,
     file: &str,
     sink: &mut dyn FnMut(Record),
 ) -> Result<Parsed, InputError> {
@@ -180,60 +247,15 @@ pub fn parse<R: std::io::BufRead>(
         in_imc: false,
         in_tcpip: false,
         forwarding: None,
+        pending: None,
+        skipping: false,
+        error: None,
     };
-    // A logical line being continued (`\` at the end), with its first line's number; outside
-    // the IMC key a continued value is skipped without being kept.
-    let mut pending: Option<(u32, String)> = None;
-    let mut skipping = false;
-    let mut buf = String::new();
-    let mut n: u32 = 0;
-    loop {
-        buf.clear();
-        let read = reader
-            .read_line(&mut buf)
-            .map_err(|e| InputError::new(file, Some(n + 1), format!("cannot read: {e}")))?;
-        if read == 0 {
-            break;
-        }
-        n += 1;
-        let mut line = buf.trim_end_matches(['\r', '\n']);
-        if n == 1 {
-            line = line.trim_start_matches('\u{feff}');
-            p.utf16 = !line.trim_start().starts_with("REGEDIT4");
-        }
-        let continued = line.ends_with('\\') && !line.trim_start().starts_with('[');
-        if skipping {
-            skipping = continued;
-            continue;
-        }
-        let (start, mut acc) = match pending.take() {
-            Some((s, mut a)) => {
-                a.push_str(line.trim_start());
-                (s, a)
-            }
-            None => {
-                if continued && !p.in_imc && !line.trim_start().starts_with('[') {
-                    skipping = true;
-                    continue;
-                }
-                (n, line.to_string())
-            }
-        };
-        if acc.len() > MAX_LINE {
-            return Err(InputError::new(
-                file,
-                Some(start),
-                format!("a value of over {} MiB in the IMC key", MAX_LINE >> 20),
-            ));
-        }
-        if continued {
-            acc.pop();
-            pending = Some((start, acc));
-        } else {
-            p.logical(start, &acc)?;
-        }
+    crate::input::lines::read_lines(reader, file, &mut p)?;
+    if let Some(e) = p.error.take() {
+        return Err(e);
     }
-    if let Some((s, a)) = pending {
+    if let Some((s, a)) = p.pending.take() {
         p.logical(s, &a)?;
     }
     if let Some(mut r) = p.imc {
