@@ -243,6 +243,8 @@ struct Parser<'f, 's> {
     first_unknown_line: Option<u32>,
     diagnostics: Vec<Diagnostic>,
     commands: Vec<(u32, String)>,
+    /// What the last echoed command says, read once per command (see [`Parser::context`]).
+    context: Option<crate::input::transcript::CommandContext>,
     spacing: Spacing,
     blank_run: u32,
     /// The previous line was a prompt (a `>> ` line continues its command).
@@ -276,6 +278,7 @@ impl<'f, 's> Parser<'f, 's> {
             first_unknown_line: None,
             diagnostics: Vec::new(),
             commands: Vec::new(),
+            context: None,
             spacing: Spacing::Unknown,
             blank_run: 0,
             after_prompt: false,
@@ -316,6 +319,7 @@ impl<'f, 's> Parser<'f, 's> {
             self.finish_object();
             if !cmd.is_empty() {
                 self.commands.push((ln, cmd.to_string()));
+                self.context = None;
             }
             self.after_prompt = true;
             return;
@@ -327,6 +331,7 @@ impl<'f, 's> Parser<'f, 's> {
                     if !more.is_empty() {
                         cmd.push(' ');
                         cmd.push_str(more);
+                        self.context = None;
                     }
                 }
                 return;
@@ -532,38 +537,24 @@ impl<'f, 's> Parser<'f, 's> {
         match kind_from_property_names(props.iter().map(|p| p.name.as_str())) {
             Some(kind) => {
                 let mut props = props;
-                // `Get-ADPermission "EX01\Relay" | fl User,ExtendedRights` prints no Identity:
-                // the echoed command says which object it is.
-                if !props
-                    .iter()
-                    .any(|p| p.name.eq_ignore_ascii_case("Identity"))
-                {
-                    if let Some((_, cmd)) = self.commands.last() {
-                        let ctx = crate::input::transcript::context_from_command(cmd);
-                        if ctx.kind == Some(kind) {
-                            if let Some(id) = ctx.connector_identity() {
-                                props.push(Prop {
-                                    name: "Identity".into(),
-                                    value: Value::Text(id.to_string()),
-                                    line,
-                                });
-                            }
-                        }
-                    }
-                }
-                // `... | Get-ADPermission -User "NT Authority\Anonymous Logon" | ... | fl
-                // Identity,ExtendedRights` prints no User: the command names it.
-                if kind == crate::input::record::ObjectKind::AdPermission
-                    && !props.iter().any(|p| p.name.eq_ignore_ascii_case("User"))
-                {
-                    if let Some((_, cmd)) = self.commands.last() {
-                        let ctx = crate::input::transcript::context_from_command(cmd);
-                        if let (Some(crate::input::record::ObjectKind::AdPermission), Some(user)) =
-                            (ctx.kind, ctx.user)
-                        {
+                let has = |props: &[Prop], name: &str| {
+                    props.iter().any(|p| p.name.eq_ignore_ascii_case(name))
+                };
+                if let Some(ctx) = self.context().filter(|c| c.kind == Some(kind)) {
+                    // `Get-ADPermission "EX01\Relay" | fl User,ExtendedRights` prints no
+                    // Identity, and the audit one-liner `... | Get-ADPermission -User "NT
+                    // Authority\Anonymous Logon" | ... | fl Identity,ExtendedRights` no User:
+                    // the echoed command names them.
+                    let identity = ctx.connector_identity().map(str::to_string);
+                    let user = ctx
+                        .user
+                        .clone()
+                        .filter(|_| kind == crate::input::record::ObjectKind::AdPermission);
+                    for (name, value) in [("Identity", identity), ("User", user)] {
+                        if let Some(v) = value.filter(|_| !has(&props, name)) {
                             props.push(Prop {
-                                name: "User".into(),
-                                value: Value::Text(user),
+                                name: name.into(),
+                                value: Value::Text(v),
                                 line,
                             });
                         }
@@ -585,6 +576,15 @@ impl<'f, 's> Parser<'f, 's> {
                 }
             }
         }
+    }
+
+    /// What the last echoed command says about the objects after it.
+    fn context(&mut self) -> Option<&crate::input::transcript::CommandContext> {
+        if self.context.is_none() {
+            let (_, cmd) = self.commands.last()?;
+            self.context = Some(crate::input::transcript::context_from_command(cmd));
+        }
+        self.context.as_ref()
     }
 
     fn finish(mut self) -> Result<Parsed, InputError> {
