@@ -98,8 +98,34 @@ pub struct InputSummary {
     pub records_used: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedItem>,
+    /// A text input read as a transcript: its blocks, each the output of one command.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<BlockSummary>,
+    /// Lines that carry relay evidence and that no reader understood (the first few).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_understood: Vec<UnreadLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One block of a transcript: the output of one command, in one form.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockSummary {
+    pub line: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    pub form: &'static str,
+    /// Objects read from the block.
+    pub objects: usize,
+    /// Of those, objects that went into the model.
+    pub used: usize,
+}
+
+/// A line that carries relay evidence no reader understood.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnreadLine {
+    pub line: u32,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -247,6 +273,8 @@ enum Format {
     /// An IIS 6 `MetaBase.xml` (FORMATS.md §7).
     Metabase,
     CliXml,
+    /// Console text, pastes, tickets: read as a transcript of blocks ([`crate::input::text`]).
+    Text,
     Table,
     Csv,
     List,
@@ -260,6 +288,7 @@ impl Format {
             Format::Ldif => "ldif",
             Format::Metabase => "metabase",
             Format::CliXml => "clixml",
+            Format::Text => "transcript",
             Format::Csv => "csv",
             Format::Table => "format-table",
             Format::List => "format-list",
@@ -300,6 +329,12 @@ fn detect_format(preview: &[u8]) -> Result<Format, String> {
     if crate::input::ldif::looks_like_ldif(&text) {
         return Ok(Format::Ldif);
     }
+    Ok(Format::Text)
+}
+
+/// The one form of a text too large to be read as a transcript (streamed).
+fn detect_text_form(preview: &[u8]) -> Result<Format, String> {
+    let text = String::from_utf8_lossy(preview);
     if format_table::looks_like_table(&text) {
         return Ok(Format::Table);
     }
@@ -350,6 +385,8 @@ fn scan_file(
         records: 0,
         records_used: 0,
         skipped: Vec::new(),
+        blocks: Vec::new(),
+        not_understood: Vec::new(),
         error: None,
     };
     let fail = |summary: &mut InputSummary, errors: &mut Vec<InputError>, e: InputError| {
@@ -485,45 +522,44 @@ fn scan_file(
                 Err(e) => Err(e),
             }
         }
-        Format::List | Format::Csv | Format::Table => {
-            let parsed = match format {
-                Format::Csv => csv::parse_into(reader, &name, &mut |rec| run.take(&rec)),
-                Format::Table => format_table::parse_into(reader, &name, &mut |rec| run.take(&rec)),
-                _ => format_list::parse_into(reader, &name, &mut |rec| run.take(&rec)),
-            };
-            match parsed {
-                Ok(parsed) if run.read == 0 => {
-                    // "Name : Value" lines but no Exchange object: notes, a Markdown file,
-                    // or the output of a cmdlet relay-audit does not read.
-                    let reason = match parsed.commands.first() {
-                        Some((_, cmd)) => format!(
-                            "{} text with no object relay-audit reads (command: {cmd})",
-                            format.as_str()
-                        ),
-                        None => "text with no Get-ReceiveConnector, Get-ADPermission, Get-AcceptedDomain or Get-ExchangeServer object".to_string(),
-                    };
-                    not_an_export(&mut summary, explicit, &name, reason)
+        Format::Text => {
+            let mut reader = reader;
+            let mut buf = Vec::new();
+            let limit = crate::input::text::MAX_TRANSCRIPT_BYTES;
+            match std::io::Read::read_to_end(
+                &mut std::io::Read::take(&mut reader, limit as u64 + 1),
+                &mut buf,
+            ) {
+                Err(e) => Err(InputError::new(&name, None, format!("cannot read: {e}"))),
+                Ok(_) if buf.len() <= limit => {
+                    let text = String::from_utf8_lossy(&buf);
+                    read_transcript(&text, explicit, &name, &mut run, &mut summary, diagnostics)
                 }
-                Ok(parsed) => {
-                    run.read = parsed.objects;
-                    if parsed.unknown_objects > 0 {
-                        summary.skipped.push(SkippedItem {
-                            line: parsed.first_unknown_line,
-                            count: parsed.unknown_objects,
-                            reason: "objects with none of the properties of a receive connector, AD permission, accepted domain or Exchange server".into(),
-                        });
+                Ok(_) => match detect_text_form(&preview) {
+                    Err(reason) => not_an_export(&mut summary, explicit, &name, reason),
+                    Ok(form) => {
+                        summary.format = Some(form.as_str());
+                        let chained =
+                            std::io::Read::chain(std::io::Cursor::new(buf), reader);
+                        stream_text(form, chained, explicit, &name, &mut run, &mut summary, diagnostics)
                     }
-                    diagnostics.extend(parsed.diagnostics);
-                    Ok(())
-                }
-                // Prose that merely contains a "Name: value" line is not an export.
-                Err(e) if !explicit && run.read == 0 && !e.message.starts_with("cannot read") => {
-                    not_an_export(&mut summary, false, &name, e.message)
-                }
-                Err(e) => Err(e),
+                },
             }
         }
+        Format::List | Format::Csv | Format::Table => {
+            stream_text(format, reader, explicit, &name, &mut run, &mut summary, diagnostics)
+        }
     };
+    finish_summary(summary, run, result, errors, fail)
+}
+
+fn finish_summary(
+    mut summary: InputSummary,
+    mut run: FileRun<'_>,
+    result: Result<(), InputError>,
+    errors: &mut Vec<InputError>,
+    fail: impl Fn(&mut InputSummary, &mut Vec<InputError>, InputError),
+) -> InputSummary {
     summary.records = run.read;
     summary.records_used = run.used;
     if !run.kinds.is_empty() {
@@ -540,6 +576,137 @@ fn scan_file(
         fail(&mut summary, errors, e);
     }
     summary
+}
+
+/// Reads a text input as a transcript of blocks; relay evidence it could not read becomes
+/// an input gap in the model (`INPUT-NOT-UNDERSTOOD`), never a quiet skip.
+fn read_transcript(
+    text: &str,
+    explicit: bool,
+    name: &str,
+    run: &mut FileRun<'_>,
+    summary: &mut InputSummary,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<(), InputError> {
+    let out = crate::input::text::read(text, name, &mut |rec| {
+        let before = run.used;
+        run.take(&rec);
+        run.used > before
+    })?;
+    run.read = out.objects;
+    let used = run.used;
+    // Lines no block understood; when nothing at all was used, every relay-bearing line
+    // (echoed commands included) is unread evidence.
+    let (unread, count) = if used == 0 {
+        (out.relay_lines.clone(), out.relay_lines.len().max(out.unread_relay_count))
+    } else {
+        (out.unread_relay.clone(), out.unread_relay_count)
+    };
+    if out.objects == 0 && unread.is_empty() {
+        let reason = match out.commands.first() {
+            Some((_, cmd)) => format!(
+                "text with no object relay-audit reads (command: {})",
+                crate::input::lines::clip(cmd, 200)
+            ),
+            None => "text with no Get-ReceiveConnector, Get-ADPermission, Get-AcceptedDomain or Get-ExchangeServer object, and no relay evidence".to_string(),
+        };
+        return not_an_export(summary, explicit, name, reason);
+    }
+    let artifacts = out.artifacts.names();
+    if !artifacts.is_empty() {
+        diagnostics.push(Diagnostic::info(
+            name,
+            None,
+            format!("pasted text: undid {}", artifacts.join(", ")),
+        ));
+    }
+    if out.unknown_objects > 0 {
+        summary.skipped.push(SkippedItem {
+            line: out.first_unknown_line,
+            count: out.unknown_objects,
+            reason: "objects with none of the properties of a receive connector, AD permission, accepted domain or Exchange server".into(),
+        });
+    }
+    diagnostics.extend(out.diagnostics);
+    summary.blocks = out
+        .blocks
+        .iter()
+        .map(|b| BlockSummary {
+            line: b.line,
+            command: b.command.clone(),
+            form: b.form.as_str(),
+            objects: b.objects,
+            used: b.used,
+        })
+        .collect();
+    if !unread.is_empty() {
+        summary.status = if used == 0 { "not-understood" } else { "partial" };
+        summary.not_understood = unread
+            .iter()
+            .map(|(line, text)| UnreadLine {
+                line: *line,
+                text: text.clone(),
+            })
+            .collect();
+        run.builder.add_gap(crate::model::InputGap {
+            src: crate::model::Source {
+                file: run.file.clone(),
+                line: unread[0].0,
+            },
+            lines: unread,
+            count,
+            objects_used: used,
+        });
+    }
+    Ok(())
+}
+
+/// Streams a text of one form (too large for a transcript).
+fn stream_text<R: std::io::BufRead>(
+    format: Format,
+    reader: R,
+    explicit: bool,
+    name: &str,
+    run: &mut FileRun<'_>,
+    summary: &mut InputSummary,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<(), InputError> {
+    let parsed = match format {
+        Format::Csv => csv::parse_into(reader, name, &mut |rec| run.take(&rec)),
+        Format::Table => format_table::parse_into(reader, name, &mut |rec| run.take(&rec)),
+        _ => format_list::parse_into(reader, name, &mut |rec| run.take(&rec)),
+    };
+    match parsed {
+        Ok(parsed) if run.read == 0 => {
+            // "Name : Value" lines but no Exchange object: notes, a Markdown file, or the
+            // output of a cmdlet relay-audit does not read.
+            let reason = match parsed.commands.first() {
+                Some((_, cmd)) => format!(
+                    "{} text with no object relay-audit reads (command: {cmd})",
+                    format.as_str()
+                ),
+                None => "text with no Get-ReceiveConnector, Get-ADPermission, Get-AcceptedDomain or Get-ExchangeServer object".to_string(),
+            };
+            not_an_export(summary, explicit, name, reason)
+        }
+        Ok(parsed) => {
+            run.read = parsed.objects;
+            if parsed.unknown_objects > 0 {
+                summary.skipped.push(SkippedItem {
+                    line: parsed.first_unknown_line,
+                    count: parsed.unknown_objects,
+                    reason: "objects with none of the properties of a receive connector, AD permission, accepted domain or Exchange server".into(),
+                });
+            }
+            diagnostics.extend(parsed.diagnostics);
+            Ok(())
+        }
+        // Prose that merely contains a "Name: value" line is not an export.
+        Err(e) if !explicit && run.read == 0 && !e.message.starts_with("cannot read") => {
+            not_an_export(summary, false, name, e.message)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Everything read from the inputs: the model, and how each file went.

@@ -534,7 +534,11 @@ impl<'f, 's> Parser<'f, 's> {
             return;
         }
         self.objects += 1;
-        match kind_from_property_names(props.iter().map(|p| p.name.as_str())) {
+        // The properties tell the kind; when they do not (`Get-ReceiveConnector "Relay" | fl
+        // Name,Enabled`), the echoed command does.
+        let kind = kind_from_property_names(props.iter().map(|p| p.name.as_str()))
+            .or_else(|| self.context().and_then(|c| c.kind));
+        match kind {
             Some(kind) => {
                 let mut props = props;
                 let has = |props: &[Prop], name: &str| {

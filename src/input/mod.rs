@@ -16,4 +16,8 @@ pub mod metabase;
 pub mod record;
 pub mod reg;
 pub mod settings;
+pub mod paste;
+pub mod rows;
+pub mod text;
 pub mod transcript;
+pub mod vocabulary;

@@ -25,6 +25,9 @@ pub enum ObjectKind {
     SmtpVirtualServer,
     /// Exchange 2000/2003 SMTP connector (`msExchRoutingSMTPConnector`)
     SmtpConnector,
+    /// An input file itself, for what it shows but relay-audit could not read
+    /// (`INPUT-NOT-UNDERSTOOD`). No record has this kind.
+    Input,
 }
 
 impl ObjectKind {
@@ -38,6 +41,7 @@ impl ObjectKind {
             ObjectKind::Imc => "imc",
             ObjectKind::SmtpVirtualServer => "smtp-virtual-server",
             ObjectKind::SmtpConnector => "smtp-connector",
+            ObjectKind::Input => "input",
         }
     }
 
@@ -51,6 +55,7 @@ impl ObjectKind {
             "imc" => ObjectKind::Imc,
             "smtp-virtual-server" => ObjectKind::SmtpVirtualServer,
             "smtp-connector" => ObjectKind::SmtpConnector,
+            "input" => ObjectKind::Input,
             _ => return None,
         })
     }

@@ -190,8 +190,9 @@ fn cmdlet_kind(name: &str) -> Option<ObjectKind> {
 
 /// Parameters of Get-ReceiveConnector / Get-ADPermission (and the common ones) that take no
 /// value. Every other `-Name` is assumed to take the next token as its value.
-const SWITCHES: [&str; 8] = [
+const SWITCHES: [&str; 9] = [
     "Owner",
+    "Deny",
     "ReadFromDomainController",
     "Verbose",
     "Debug",
@@ -230,6 +231,74 @@ fn context_of_pipeline(statement: &str) -> CommandContext {
         }
     }
     ctx
+}
+
+/// An echoed `Add-ADPermission` / `Remove-ADPermission` of extended rights: the command itself
+/// proves the change (`Get-ReceiveConnector "Relay" | Add-ADPermission -User "NT
+/// AUTHORITY\ANONYMOUS LOGON" -ExtendedRights ms-Exch-SMTP-Accept-Any-Recipient`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionChange {
+    /// True for `Add-ADPermission`, false for `Remove-ADPermission`.
+    pub add: bool,
+    /// The connector: `-Identity`, the first positional argument, or the one a piped
+    /// `Get-ReceiveConnector` names.
+    pub identity: Option<String>,
+    pub user: Option<String>,
+    pub rights: Vec<String>,
+    pub deny: bool,
+}
+
+/// Reads an `Add-ADPermission` / `Remove-ADPermission` of extended rights in a command line.
+/// `None` when the line changes no extended right or names no principal.
+pub fn permission_change(cmd: &str) -> Option<PermissionChange> {
+    for st in split_top_level(cmd, ';') {
+        let mut piped_identity: Option<String> = None;
+        for segment in split_top_level(st, '|') {
+            let tokens = tokenize(segment);
+            let Some(Tok::Word(name)) = tokens.first() else {
+                continue;
+            };
+            let name = name.rsplit('\\').next().unwrap_or(name);
+            if cmdlet_kind(name) == Some(ObjectKind::ReceiveConnector) {
+                piped_identity = identity_argument(&tokens[1..]);
+                continue;
+            }
+            let add = if name.eq_ignore_ascii_case("Add-ADPermission") {
+                true
+            } else if name.eq_ignore_ascii_case("Remove-ADPermission") {
+                false
+            } else {
+                continue;
+            };
+            let (params, positional) = split_args(&tokens[1..]);
+            let identity = named(&params, "identity", 2)
+                .or(positional.first().copied())
+                .and_then(one_object)
+                .or_else(|| piped_identity.clone());
+            let user = named(&params, "user", 2).and_then(one_object)?;
+            let lower = segment.to_ascii_lowercase();
+            let at = lower.find("-extendedrights")?;
+            let after = &segment[at + "-extendedrights".len()..];
+            let end = after
+                .match_indices(" -")
+                .map(|(i, _)| i)
+                .find(|&i| after[i + 2..].starts_with(|c: char| c.is_ascii_alphabetic()))
+                .unwrap_or(after.len());
+            let rights = crate::input::rows::rights_in(&after[..end]);
+            if rights.is_empty() {
+                return None;
+            }
+            let deny = params.iter().any(|(n, _)| n.eq_ignore_ascii_case("deny"));
+            return Some(PermissionChange {
+                add,
+                identity,
+                user: Some(user),
+                rights,
+                deny,
+            });
+        }
+    }
+    None
 }
 
 /// The arguments of one command: `(parameter, its value)` pairs (a switch has none) and the

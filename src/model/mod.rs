@@ -256,6 +256,22 @@ pub struct Model {
     pub domains: Vec<AcceptedDomain>,
     /// Exchange 4.0-2003 objects (IMC, SMTP virtual servers, SMTP connectors).
     pub legacy: Vec<legacy::LegacyObject>,
+    /// Input files that show relay evidence relay-audit could not read.
+    pub gaps: Vec<InputGap>,
+}
+
+/// An input file with lines that carry relay evidence (a relay right, a range, a relay list)
+/// that no reader understood. Judged by `INPUT-NOT-UNDERSTOOD`: never a quiet skip.
+#[derive(Debug, Clone)]
+pub struct InputGap {
+    /// The file, at its first unread relay-bearing line.
+    pub src: Source,
+    /// The first such lines: (1-based line, text).
+    pub lines: Vec<(u32, String)>,
+    /// How many such lines the file has.
+    pub count: usize,
+    /// Objects of the file that went into the model (0: nothing at all was understood).
+    pub objects_used: usize,
 }
 
 impl Model {
@@ -439,7 +455,13 @@ impl ModelBuilder {
         ModelBuilder::default()
     }
 
+    /// Records a file's unread relay evidence.
+    pub fn add_gap(&mut self, gap: InputGap) {
+        self.model.gaps.push(gap);
+    }
+
     pub fn finish(mut self) -> (Model, Vec<Diagnostic>) {
+        self.resolve_bare_identities();
         self.attach_registry();
         self.legacy_versions_from_servers();
         self.attach_metabase();
@@ -455,6 +477,28 @@ impl ModelBuilder {
             ObjectKind::ExchangeServer => self.add_server(file, rec),
             ObjectKind::Imc | ObjectKind::SmtpVirtualServer | ObjectKind::SmtpConnector => {
                 self.add_legacy(file, rec)
+            }
+            ObjectKind::Input => Use::Dropped,
+        }
+    }
+
+    /// Permission entries whose echoed command named their connector by its bare name
+    /// (`Get-ADPermission "Anonymous Relay"`) are attributed to the one exported connector of
+    /// that name (`EX01\Anonymous Relay`); with none or several, the name stays as typed.
+    fn resolve_bare_identities(&mut self) {
+        let connectors = &self.model.connectors;
+        for ace in &mut self.model.aces {
+            let Some(id) = ace.identity.as_deref() else {
+                continue;
+            };
+            if id.contains('\\') || connectors.iter().any(|c| same_identity(&c.identity, id)) {
+                continue;
+            }
+            let mut matching = connectors.iter().filter(|c| {
+                c.identity.contains('\\') && c.name.trim().eq_ignore_ascii_case(id.trim())
+            });
+            if let (Some(c), None) = (matching.next(), matching.next()) {
+                ace.identity = Some(c.identity.clone());
             }
         }
     }
@@ -512,13 +556,19 @@ impl ModelBuilder {
                 (Some(s), Some(n)) => Some(format!("{s}\\{n}")),
                 _ => None,
             });
-        let Some(identity) = identity else {
-            self.diagnostics.push(Diagnostic::warning(
-                file,
-                Some(rec.line),
-                "receive connector without Identity (or Server and Name); skipped. Export with Format-List * or Export-Clixml",
-            ));
-            return Use::Dropped;
+        let identity = match identity.or_else(|| name.clone()) {
+            Some(id) => id,
+            None => {
+                // Kept and judged under a name that says where it is: a relay right or an
+                // open range on it must not vanish with its identity.
+                let id = format!("(connector without identity, {file}:{})", rec.line);
+                self.diagnostics.push(Diagnostic::warning(
+                    file,
+                    Some(rec.line),
+                    format!("receive connector without Identity, Name or DistinguishedName: judged as '{id}'. Export with Format-List * or Export-Clixml"),
+                ));
+                id
+            }
         };
         let (id_server, id_name) = match identity.split_once('\\') {
             Some((s, n)) => (s.to_string(), n.to_string()),

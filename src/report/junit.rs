@@ -174,6 +174,8 @@ fn kind_present(report: &Report, kind: ObjectKind) -> bool {
         ObjectKind::Imc => m.imcs > 0,
         ObjectKind::SmtpVirtualServer => m.virtual_servers > 0,
         ObjectKind::SmtpConnector => m.smtp_connectors > 0,
+        // Every input is an object of this kind.
+        ObjectKind::Input => !report.inputs.is_empty(),
     }
 }
 

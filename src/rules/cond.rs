@@ -17,7 +17,7 @@
 use crate::analysis::{ConnectorFacts, Via};
 use crate::input::record::ObjectKind;
 use crate::model::legacy::{Legacy, LegacyObject, RelayMode};
-use crate::model::{AcceptedDomain, Ace, ReceiveConnector, Source};
+use crate::model::{AcceptedDomain, Ace, InputGap, ReceiveConnector, Source};
 use serde::{Deserialize, Serialize};
 
 /// A piece of evidence: the exported property (and where it is) that decided a predicate.
@@ -41,6 +41,8 @@ pub enum Subject<'a, 'm> {
     },
     /// An Exchange 4.0-2003 object (IMC, SMTP virtual server, SMTP connector).
     Legacy(&'m LegacyObject),
+    /// An input file with relay evidence no reader understood.
+    Input(&'m InputGap),
 }
 
 /// Who a `holds` / `ace` predicate asks about.
@@ -240,6 +242,9 @@ pub enum Cond {
     /// (`IPEnableRouter` = 1, or `ip_forwarding = true`): an outside host can reach an
     /// internal address through the server and relay.
     LocalInterfaceForwarding(bool),
+    /// input: the file has lines that carry relay evidence (a relay right, RemoteIPRanges,
+    /// PermissionGroups, a relay list, ...) that no reader understood.
+    NotUnderstood(bool),
 }
 
 /// Second-level public suffixes under which registrations happen (abridged from the Public
@@ -283,6 +288,7 @@ impl Cond {
             | Cond::MetabaseDrift(_)
             | Cond::MetabaseRelayOpen(_) => Some(&[SmtpVirtualServer]),
             Cond::AddressSpaceAll(_) | Cond::RelayToAddressSpace(_) => Some(&[SmtpConnector]),
+            Cond::NotUnderstood(_) => Some(&[Input]),
             _ => Some(&[ReceiveConnector]),
         }
     }
@@ -431,6 +437,7 @@ impl Cond {
             Cond::RegistryAllowPublicAddressesGt(_) => "registry_allow_public_addresses_gt",
             Cond::RegistryRelayValues(_) => "registry_relay_values",
             Cond::LocalInterfaceForwarding(_) => "local_interface_forwarding",
+            Cond::NotUnderstood(_) => "not_understood",
         }
     }
 
@@ -459,6 +466,7 @@ impl Cond {
                     connector_exported,
                 } => eval_ace(self, ace, *connector_exported),
                 Subject::Legacy(o) => eval_legacy(self, o),
+                Subject::Input(g) => eval_input(self, g),
             },
         }
     }
@@ -1002,6 +1010,24 @@ fn raw_of<'s>(s: &'s Subject<'_, '_>, name: &str) -> (Option<&'s crate::model::R
             &ace.src,
         ),
         Subject::Legacy(o) => (o.raw(name), &o.src),
+        Subject::Input(g) => (None, &g.src),
+    }
+}
+
+fn eval_input(c: &Cond, g: &InputGap) -> Option<Vec<Evidence>> {
+    match c {
+        Cond::NotUnderstood(want) => holds_bool(*want, !g.lines.is_empty(), || {
+            g.lines
+                .iter()
+                .map(|(line, text)| Evidence {
+                    property: "not understood".into(),
+                    value: crate::input::lines::clip(text, 200),
+                    file: g.src.file.to_string(),
+                    line: Some(*line),
+                })
+                .collect()
+        }),
+        _ => None,
     }
 }
 

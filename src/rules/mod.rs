@@ -178,7 +178,7 @@ pub fn parse_rule(file: &str, text: &str) -> Result<Rule, RuleError> {
         fail(
             &raw.object,
             format!(
-                "unknown object kind `{}`, expected one of: receive-connector, ad-permission, accepted-domain, exchange-server, imc, smtp-virtual-server, smtp-connector",
+                "unknown object kind `{}`, expected one of: receive-connector, ad-permission, accepted-domain, exchange-server, imc, smtp-virtual-server, smtp-connector, input",
                 raw.object
             ),
         )
@@ -657,6 +657,38 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                 }
             }
             ObjectKind::ExchangeServer => {}
+            ObjectKind::Input => {
+                for g in &model.gaps {
+                    let Some(evidence) = rule.when.eval(&Subject::Input(g)) else {
+                        continue;
+                    };
+                    let file = g.src.file.to_string();
+                    let first = g
+                        .lines
+                        .first()
+                        .map(|(l, t)| format!("line {l}: {}", crate::input::lines::clip(t, 120)))
+                        .unwrap_or_default();
+                    let vars = |k: &str| -> Option<String> {
+                        match k {
+                            "object" | "file" => Some(file.clone()),
+                            "count" => Some(g.count.to_string()),
+                            "first" => Some(first.clone()),
+                            "objects_used" => Some(g.objects_used.to_string()),
+                            _ => None,
+                        }
+                    };
+                    out.push(rule.finding(
+                        ObjectRef {
+                            kind: ObjectKind::Input,
+                            id: file.clone(),
+                            server: None,
+                        },
+                        org_version(model),
+                        &vars,
+                        evidence,
+                    ));
+                }
+            }
             ObjectKind::Imc | ObjectKind::SmtpVirtualServer | ObjectKind::SmtpConnector => {
                 for o in model.legacy.iter().filter(|o| o.kind == rule.object) {
                     if !rule.applies_to(o.product) {

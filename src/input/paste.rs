@@ -1,0 +1,278 @@
+//! The paste front end: undoes what forums, mail clients and Markdown do to console text,
+//! before any form parser (Format-List, Format-Table, CSV, header-less rows) sees a line.
+//!
+//! A consultant's text inputs are tickets, forum threads and e-mails. On the way the console
+//! text picks up artifacts; each is undone here, once, for every form:
+//!
+//! * a blank line between every line (forum "paragraphs"): a run of `n` blank lines becomes
+//!   `n / 2` when no two text lines in the file touch;
+//! * two trailing spaces on every line (Markdown line breaks) are removed;
+//! * `>` mail quote markers, when most lines carry them (one level per line);
+//! * Markdown code fences (```` ``` ````, `~~~`) and BBCode `[code]` tags become blank lines;
+//! * HTML entities a forum left (`&gt;`, `&lt;`, `&amp;`, `&quot;`, `&#39;`, `&nbsp;`);
+//! * non-breaking and other fixed-width spaces become spaces; zero-width characters go;
+//! * typographic quotes become ASCII quotes (PowerShell treats them alike).
+//!
+//! Every output line keeps the 1-based number of the input line it came from, so that a
+//! diagnostic or a finding's evidence points into the file as the client sent it.
+//! Column collapsing (runs of spaces reduced to one) cannot be undone here: the form parsers
+//! that depend on columns say so, and the row reader works from the cells' shapes instead.
+
+/// One line after the front end, with the number of the input line it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub no: u32,
+    pub text: String,
+}
+
+/// The artifacts found in a text (for the input summary).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Artifacts {
+    pub double_spaced: bool,
+    pub markdown_breaks: bool,
+    pub quoted: bool,
+    pub fenced: bool,
+    pub entities: bool,
+    pub odd_spaces: bool,
+    pub smart_quotes: bool,
+}
+
+impl Artifacts {
+    /// Names of the artifacts found, for a note.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        for (on, name) in [
+            (self.double_spaced, "double spacing"),
+            (self.markdown_breaks, "Markdown line breaks"),
+            (self.quoted, "'>' quote markers"),
+            (self.fenced, "code fences"),
+            (self.entities, "HTML entities"),
+            (self.odd_spaces, "non-breaking spaces"),
+            (self.smart_quotes, "typographic quotes"),
+        ] {
+            if on {
+                v.push(name);
+            }
+        }
+        v
+    }
+}
+
+/// Cleans one line: characters only (entities, spaces, quotes). Returns the flags it used.
+fn clean_chars(s: &str, a: &mut Artifacts) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if c == '&' {
+            if let Some((rep, len)) = entity(rest) {
+                a.entities = true;
+                out.push(rep);
+                rest = &rest[len..];
+                continue;
+            }
+        }
+        match c {
+            '\u{a0}' | '\u{2007}' | '\u{202f}' | '\u{2002}' | '\u{2003}' | '\u{2009}' => {
+                a.odd_spaces = true;
+                out.push(' ');
+            }
+            '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}' => {
+                a.odd_spaces = true;
+            }
+            '\u{201c}' | '\u{201d}' | '\u{201e}' | '\u{201f}' | '\u{2033}' => {
+                a.smart_quotes = true;
+                out.push('"');
+            }
+            '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}' | '\u{2032}' => {
+                a.smart_quotes = true;
+                out.push('\'');
+            }
+            c => out.push(c),
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// An HTML entity at the start of `s`: its character and length.
+fn entity(s: &str) -> Option<(char, usize)> {
+    const NAMED: [(&str, char); 7] = [
+        ("&gt;", '>'),
+        ("&lt;", '<'),
+        ("&amp;", '&'),
+        ("&quot;", '"'),
+        ("&apos;", '\''),
+        ("&nbsp;", ' '),
+        ("&#39;", '\''),
+    ];
+    for (name, c) in NAMED {
+        if s.len() >= name.len() && s[..name.len()].eq_ignore_ascii_case(name) {
+            return Some((c, name.len()));
+        }
+    }
+    let rest = s.strip_prefix("&#")?;
+    let end = rest.find(';')?;
+    if end == 0 || end > 7 {
+        return None;
+    }
+    let body = &rest[..end];
+    let n = match body.strip_prefix(['x', 'X']) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+        None => body.parse::<u32>().ok()?,
+    };
+    let c = char::from_u32(n)?;
+    // Only printable characters: an entity must not smuggle a control character in.
+    if c.is_control() && c != '\t' {
+        return None;
+    }
+    Some((c, 2 + end + 1))
+}
+
+fn is_fence(t: &str) -> bool {
+    let t = t.trim();
+    t.starts_with("```")
+        || t.starts_with("~~~")
+        || t.eq_ignore_ascii_case("[code]")
+        || t.eq_ignore_ascii_case("[/code]")
+}
+
+/// Undoes the artifacts of a pasted text. `text` is decoded UTF-8, any line endings.
+pub fn normalise(text: &str) -> (Vec<Line>, Artifacts) {
+    let mut a = Artifacts::default();
+    let mut lines: Vec<Line> = Vec::new();
+    for (i, raw) in text.split('\n').enumerate() {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        let no = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        lines.push(Line {
+            no,
+            text: clean_chars(raw, &mut a),
+        });
+    }
+    if text.ends_with('\n') {
+        lines.pop();
+    }
+
+    // Mail quote markers: one level, when most text lines carry one.
+    loop {
+        let text_lines = lines.iter().filter(|l| !l.text.trim().is_empty()).count();
+        let quoted = lines
+            .iter()
+            .filter(|l| l.text.trim_start().starts_with('>'))
+            .count();
+        if text_lines < 2 || quoted * 10 < text_lines * 8 {
+            break;
+        }
+        a.quoted = true;
+        for l in &mut lines {
+            let t = l.text.trim_start();
+            if let Some(rest) = t.strip_prefix('>') {
+                l.text = rest.strip_prefix(' ').unwrap_or(rest).to_string();
+            }
+        }
+    }
+
+    for l in &mut lines {
+        if is_fence(&l.text) {
+            a.fenced = true;
+            l.text.clear();
+        }
+    }
+
+    // Markdown line breaks: two trailing spaces on (nearly) every text line.
+    let text_lines = lines.iter().filter(|l| !l.text.trim().is_empty()).count();
+    let broken = lines
+        .iter()
+        .filter(|l| !l.text.trim().is_empty() && l.text.ends_with("  "))
+        .count();
+    if text_lines >= 2 && broken * 10 >= text_lines * 9 {
+        a.markdown_breaks = true;
+        for l in &mut lines {
+            if l.text.ends_with("  ") {
+                l.text.truncate(l.text.len() - 2);
+            }
+        }
+    }
+
+    // Whitespace-only lines are blank.
+    for l in &mut lines {
+        if l.text.trim().is_empty() {
+            l.text.clear();
+        }
+    }
+
+    // Double spacing: no two text lines touch anywhere in the file.
+    let touching = lines
+        .windows(2)
+        .filter(|w| !w[0].text.is_empty() && !w[1].text.is_empty())
+        .count();
+    if text_lines >= 6 && touching == 0 {
+        a.double_spaced = true;
+        let mut out = Vec::with_capacity(lines.len() / 2 + 1);
+        let mut blanks: Vec<Line> = Vec::new();
+        for l in lines {
+            if l.text.is_empty() {
+                blanks.push(l);
+            } else {
+                let keep = blanks.len() / 2;
+                out.extend(blanks.drain(..).take(keep));
+                out.push(l);
+            }
+        }
+        lines = out;
+    }
+    (lines, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(v: &[Line]) -> Vec<&str> {
+        v.iter().map(|l| l.text.as_str()).collect()
+    }
+
+    #[test]
+    fn double_spacing_is_undone_and_keeps_line_numbers() {
+        let t = "a : 1\n\nb : 2\n\nc : 3\n\n\n\nd : 4\n\ne : 5\n\nf : 6\n";
+        let (v, a) = normalise(t);
+        assert!(a.double_spaced);
+        assert_eq!(
+            texts(&v),
+            ["a : 1", "b : 2", "c : 3", "", "d : 4", "e : 5", "f : 6"]
+        );
+        assert_eq!(v[3].no, 7);
+        assert_eq!(v[4].no, 9);
+    }
+
+    #[test]
+    fn normal_text_is_left_alone() {
+        let t = "Identity : EX01\\R\nEnabled  : True\n\nIdentity : EX01\\S\n";
+        let (v, a) = normalise(t);
+        assert_eq!(a, Artifacts::default());
+        assert_eq!(texts(&v), ["Identity : EX01\\R", "Enabled  : True", "", "Identity : EX01\\S"]);
+    }
+
+    #[test]
+    fn quotes_fences_entities_and_odd_characters() {
+        let t = "> ```\n> [PS] C:\\Windows\\system32&gt;Get-ADPermission \u{201c}EX01\\R\u{201d}\n> User\u{a0}\u{a0}: x  \n> ```\n";
+        let (v, a) = normalise(t);
+        assert!(a.quoted && a.fenced && a.entities && a.odd_spaces && a.smart_quotes);
+        assert_eq!(
+            texts(&v),
+            ["", "[PS] C:\\Windows\\system32>Get-ADPermission \"EX01\\R\"", "User  : x  ", ""]
+        );
+    }
+
+    #[test]
+    fn markdown_breaks_are_removed() {
+        let (v, a) = normalise("A : 1  \nB : 2  \nC : 3  \n");
+        assert!(a.markdown_breaks);
+        assert_eq!(texts(&v), ["A : 1", "B : 2", "C : 3"]);
+    }
+
+    #[test]
+    fn entities_never_make_control_characters() {
+        let (v, _) = normalise("a&#27;[2Jb &#x1b; &#65;\n");
+        assert_eq!(texts(&v), ["a&#27;[2Jb &#x1b; A"]);
+    }
+}

@@ -1,0 +1,789 @@
+//! The transcript reader: a text input is a sequence of blocks, each the output of one command.
+//!
+//! What consultants receive is rarely one clean export per file: a ticket with three commands
+//! and their output under each other, a forum thread, an e-mail whose client collapsed the
+//! table columns. This reader takes such a text whole:
+//!
+//! 1. [`paste::normalise`] undoes forum, mail and Markdown artifacts once, for every form;
+//! 2. the text is split into **regions** at echoed commands (after a prompt, or a bare
+//!    `Get-…`/`Add-…` command line); a command wrapped by a mail client is joined again;
+//! 3. each region's paragraphs are classified on their own — Format-List, Format-Table, CSV
+//!    (`ConvertTo-Csv` / `Export-Csv` text), header-less permission rows, or other text — and
+//!    runs of one form become **blocks**, each read by the parser of its form with the
+//!    region's command in front of it, so that the command's context (object kind, identity,
+//!    `-User`) applies to its block;
+//! 4. an echoed `Add-ADPermission … -ExtendedRights …` is itself evidence of a grant;
+//! 5. every line that holds relay vocabulary ([`vocabulary`]) and that no block understood
+//!    is kept: the caller reports it as `INPUT-NOT-UNDERSTOOD` rather than calling the file
+//!    clean.
+//!
+//! Records keep the line numbers of the file as it was sent. Memory: the whole text of the
+//! file (the caller reads only texts under [`MAX_TRANSCRIPT_BYTES`] this way; larger text
+//! exports are streamed by the single-form parsers).
+
+use crate::diag::{Diagnostic, InputError};
+use crate::input::paste::{self, Artifacts, Line};
+use crate::input::record::{ObjectKind, Record, Value};
+use crate::input::transcript::{context_from_command, format_columns, prompt_command};
+use crate::input::{csv, format_list, format_table, rows, vocabulary};
+
+/// Texts up to this size are read as transcripts (blocks); larger ones are streamed as one
+/// form. Pastes and tickets are far smaller; `Out-File` exports of large organisations are
+/// not, and hold one form.
+pub const MAX_TRANSCRIPT_BYTES: usize = 8 << 20;
+
+/// How many unread relay-evidence lines are kept per file (the rest are counted).
+const MAX_UNREAD_KEPT: usize = 5;
+
+/// The form of one block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    List,
+    Table,
+    /// A table whose columns a paste collapsed to single spaces: read by cell shapes.
+    CollapsedTable,
+    Csv,
+    /// Permission rows without their header and dash lines.
+    Rows,
+    /// An echoed `Add-ADPermission` / `Remove-ADPermission`.
+    Command,
+    Other,
+}
+
+impl Form {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Form::List => "format-list",
+            Form::Table => "format-table",
+            Form::CollapsedTable => "format-table (collapsed columns)",
+            Form::Csv => "csv",
+            Form::Rows => "permission rows without header",
+            Form::Command => "echoed command",
+            Form::Other => "other text",
+        }
+    }
+}
+
+/// One block of a transcript, for the input summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// First line of the block's output (or of its command).
+    pub line: u32,
+    pub command: Option<String>,
+    pub form: Form,
+    /// Objects read from the block.
+    pub objects: usize,
+    /// Of those, objects the model used.
+    pub used: usize,
+}
+
+/// What reading one text gave, besides the records sent to the sink.
+#[derive(Debug, Default)]
+pub struct TextOutcome {
+    pub blocks: Vec<Block>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Objects read (of a known kind or not).
+    pub objects: usize,
+    pub unknown_objects: usize,
+    pub first_unknown_line: Option<u32>,
+    /// Commands echoed in the text, with their lines.
+    pub commands: Vec<(u32, String)>,
+    /// Lines holding relay vocabulary that no block understood (the first few).
+    pub unread_relay: Vec<(u32, String)>,
+    /// How many such lines there are in all.
+    pub unread_relay_count: usize,
+    /// Lines holding relay vocabulary anywhere in the text (read or not), the first few.
+    pub relay_lines: Vec<(u32, String)>,
+    pub artifacts: Artifacts,
+}
+
+/// A run of lines after one command.
+struct Region {
+    command: Option<(u32, String)>,
+    lines: Vec<Line>,
+}
+
+/// Reads a whole text. `sink` returns whether the model used the record.
+pub fn read(
+    text: &str,
+    file: &str,
+    sink: &mut dyn FnMut(Record) -> bool,
+) -> Result<TextOutcome, InputError> {
+    let (lines, artifacts) = paste::normalise(text);
+    let mut out = TextOutcome {
+        artifacts,
+        ..TextOutcome::default()
+    };
+    for l in &lines {
+        if out.relay_lines.len() < MAX_UNREAD_KEPT && vocabulary::relay_term(&l.text).is_some() {
+            out.relay_lines.push((l.no, l.text.trim().to_string()));
+        }
+    }
+    let regions = regions(lines);
+    // Echoed permission changes, applied in order (a later Remove cancels an earlier Add).
+    let mut grants: Vec<(u32, crate::input::transcript::PermissionChange)> = Vec::new();
+    for region in &regions {
+        if let Some((no, cmd)) = &region.command {
+            out.commands.push((*no, cmd.clone()));
+            if let Some(change) = crate::input::transcript::permission_change(cmd) {
+                if change.add {
+                    grants.push((*no, change));
+                } else {
+                    grants.retain(|(_, g)| {
+                        !(same(&g.identity, &change.identity)
+                            && same(&g.user, &change.user)
+                            && g.deny == change.deny
+                            && g.rights.iter().all(|r| {
+                                change.rights.iter().any(|c| c.eq_ignore_ascii_case(r))
+                            }))
+                    });
+                }
+            }
+        }
+        read_region(region, file, sink, &mut out)?;
+    }
+    for (no, g) in grants {
+        let mut rec = Record::new(ObjectKind::AdPermission, no);
+        if let Some(id) = &g.identity {
+            rec.push("Identity", Value::Text(id.clone()), no);
+        }
+        rec.push("User", Value::Text(g.user.clone().unwrap_or_default()), no);
+        rec.push(
+            "ExtendedRights",
+            Value::List {
+                items: g.rights.clone(),
+                truncated: false,
+            },
+            no,
+        );
+        rec.push(
+            "Deny",
+            Value::Text(if g.deny { "True" } else { "False" }.into()),
+            no,
+        );
+        rec.push("IsInherited", Value::Text("False".into()), no);
+        out.objects += 1;
+        let used = sink(rec);
+        out.blocks.push(Block {
+            line: no,
+            command: out
+                .commands
+                .iter()
+                .find(|(n, _)| *n == no)
+                .map(|(_, c)| c.clone()),
+            form: Form::Command,
+            objects: 1,
+            used: usize::from(used),
+        });
+    }
+    out.blocks.sort_by_key(|b| b.line);
+    Ok(out)
+}
+
+fn same(a: &Option<String>, b: &Option<String>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let short = |s: &str| s.rsplit('\\').next().unwrap_or(s).trim().to_lowercase();
+            a.eq_ignore_ascii_case(b) || short(a) == short(b)
+        }
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// A command line without a prompt: `Get-ReceiveConnector ...`, `Add-ADPermission ...`,
+/// `$FormatEnumerationLimit = -1`.
+fn bare_command(line: &str) -> Option<&str> {
+    let t = line.trim();
+    if let Some(var) = t.strip_prefix('$') {
+        let name_end = var
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .unwrap_or(var.len());
+        return (name_end > 0 && var[name_end..].trim_start().starts_with('=')).then_some(t);
+    }
+    let word = t.split_whitespace().next()?;
+    let word = word.rsplit('\\').next().unwrap_or(word);
+    let (verb, noun) = word.split_once('-')?;
+    const VERBS: [&str; 10] = [
+        "Get", "Set", "Add", "Remove", "New", "Enable", "Disable", "Export", "Import", "Test",
+    ];
+    let ok = VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb))
+        && noun.len() >= 3
+        && noun.chars().all(|c| c.is_ascii_alphanumeric())
+        && noun.starts_with(|c: char| c.is_ascii_uppercase())
+        && !t.contains(" : ");
+    ok.then_some(t)
+}
+
+/// Quotes or brackets left open: the command goes on on the next line.
+fn unbalanced(cmd: &str) -> bool {
+    let (mut dq, mut sq, mut depth) = (false, false, 0i32);
+    for c in cmd.chars() {
+        match c {
+            '"' if !sq => dq = !dq,
+            '\'' if !dq => sq = !sq,
+            '(' | '{' if !dq && !sq => depth += 1,
+            ')' | '}' if !dq && !sq => depth -= 1,
+            _ => {}
+        }
+    }
+    dq || sq || depth > 0
+}
+
+/// Whether `next` continues a command that a mail client wrapped.
+fn continues(cmd: &str, next: &str, after: Option<&str>) -> bool {
+    let n = next.trim_start();
+    if n.is_empty() || prompt_command(next).is_some() {
+        return false;
+    }
+    if after.is_some_and(|a| is_dash_row(a)) || is_list_line(next) {
+        return false;
+    }
+    let c = cmd.trim_end();
+    c.ends_with('|')
+        || c.ends_with(',')
+        || unbalanced(c)
+        || n.starts_with('|')
+        || (n.starts_with('-') && n[1..].starts_with(|ch: char| ch.is_ascii_alphabetic()))
+        || (n.contains(" | ") || n.contains(" -") && n.contains(','))
+        || n.starts_with(">>")
+}
+
+fn regions(lines: Vec<Line>) -> Vec<Region> {
+    let mut out = vec![Region {
+        command: None,
+        lines: Vec::new(),
+    }];
+    let mut i = 0;
+    while i < lines.len() {
+        let line = &lines[i];
+        let cmd = prompt_command(&line.text).or_else(|| bare_command(&line.text));
+        match cmd {
+            Some(cmd) => {
+                let mut cmd = cmd.to_string();
+                let no = line.no;
+                while let Some(next) = lines.get(i + 1) {
+                    let after = lines.get(i + 2).map(|l| l.text.as_str());
+                    if !continues(&cmd, &next.text, after) {
+                        break;
+                    }
+                    let more = next.text.trim();
+                    let more = more.strip_prefix(">>").unwrap_or(more).trim();
+                    cmd.push(' ');
+                    cmd.push_str(more);
+                    i += 1;
+                }
+                out.push(Region {
+                    command: (!cmd.is_empty()).then_some((no, cmd)),
+                    lines: Vec::new(),
+                });
+            }
+            None => out.last_mut().expect("one region").lines.push(line.clone()),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn is_dash_row(line: &str) -> bool {
+    let t = line.trim();
+    !t.is_empty() && t.contains('-') && t.chars().all(|c| c == '-' || c == ' ')
+}
+
+/// `Name : Value` (or `Name :`), a Format-List line.
+fn is_list_line(line: &str) -> bool {
+    let Some((name, _)) = line.split_once(':') else {
+        return false;
+    };
+    let name = name.trim();
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Lines PowerShell prints around output that belong to no form.
+fn is_console_noise(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with("WARNING:")
+        || t.starts_with("VERBOSE:")
+        || t.starts_with(">>")
+        || t.starts_with("**********")
+}
+
+/// Whether a paragraph is a table whose columns were collapsed to single spaces.
+fn collapsed(header: &str, dashes: &str, rows: &[&Line]) -> bool {
+    let single = |s: &str| !s.trim().contains("  ");
+    if !(single(header) && single(dashes)) {
+        return false;
+    }
+    // Column starts from the dash runs; a collapsed row runs across them.
+    let starts: Vec<usize> = dashes
+        .char_indices()
+        .filter(|&(i, c)| c == '-' && (i == 0 || dashes.as_bytes()[i - 1] == b' '))
+        .map(|(i, _)| i)
+        .collect();
+    rows.iter().any(|r| {
+        let b = r.text.as_bytes();
+        starts
+            .iter()
+            .skip(1)
+            .any(|&s| s < b.len() && s > 0 && b[s - 1] != b' ')
+            || b.len() > dashes.trim_end().len() + 8
+    })
+}
+
+fn classify(par: &[&Line]) -> Form {
+    let texts: Vec<&str> = par
+        .iter()
+        .map(|l| l.text.as_str())
+        .filter(|t| !is_console_noise(t))
+        .collect();
+    if texts.is_empty() {
+        return Form::Other;
+    }
+    // A table: a header with a dash row under it.
+    if let Some(d) = texts.iter().position(|t| is_dash_row(t)) {
+        if d >= 1 && !is_list_line(texts[d - 1]) {
+            return Form::Table;
+        }
+    }
+    let joined = texts.join("\n");
+    if csv::looks_like_csv(&joined) && texts[0].contains([',', ';', '\t']) {
+        return Form::Csv;
+    }
+    let list = texts.iter().filter(|t| is_list_line(t)).count();
+    if is_list_line(texts[0]) && list * 2 >= texts.len().min(4) {
+        return Form::List;
+    }
+    let rows = texts
+        .iter()
+        .filter(|t| rows::looks_like_rights_row(t))
+        .count();
+    if rows > 0 && rows * 2 >= texts.len() {
+        return Form::Rows;
+    }
+    if list > 0 && list * 2 >= texts.len() {
+        return Form::List;
+    }
+    Form::Other
+}
+
+/// Reads one region: its paragraphs, grouped into blocks of one form.
+fn read_region(
+    region: &Region,
+    file: &str,
+    sink: &mut dyn FnMut(Record) -> bool,
+    out: &mut TextOutcome,
+) -> Result<(), InputError> {
+    // Paragraphs: runs of non-blank lines.
+    let mut pars: Vec<Vec<&Line>> = Vec::new();
+    let mut cur: Vec<&Line> = Vec::new();
+    for l in &region.lines {
+        if l.text.trim().is_empty() {
+            if !cur.is_empty() {
+                pars.push(std::mem::take(&mut cur));
+            }
+        } else {
+            cur.push(l);
+        }
+    }
+    if !cur.is_empty() {
+        pars.push(cur);
+    }
+    // Blocks: consecutive paragraphs of one form (Format-List objects are paragraphs).
+    let mut blocks: Vec<(Form, Vec<&Line>)> = Vec::new();
+    for p in pars {
+        let form = classify(&p);
+        match blocks.last_mut() {
+            Some((f, lines)) if *f == form && matches!(form, Form::List | Form::Rows | Form::Other) => {
+                lines.extend(p);
+            }
+            _ => blocks.push((form, p)),
+        }
+    }
+    if blocks.is_empty() {
+        return Ok(());
+    }
+    let command = region.command.as_ref();
+    for (form, lines) in blocks {
+        let (form, objects, used) = read_block(form, &lines, command, file, sink, out)?;
+        if form != Form::Other || command.is_some() {
+            out.blocks.push(Block {
+                line: lines.first().map(|l| l.no).unwrap_or(0),
+                command: command.map(|(_, c)| c.clone()),
+                form,
+                objects,
+                used,
+            });
+        }
+        if objects == 0 || form == Form::Other {
+            for l in &lines {
+                if vocabulary::relay_term(&l.text).is_some() {
+                    out.unread_relay_count += 1;
+                    if out.unread_relay.len() < MAX_UNREAD_KEPT {
+                        out.unread_relay.push((l.no, l.text.trim().to_string()));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends a parser's records on with the file's own line numbers and the region's context.
+struct Mapper<'a> {
+    map: Vec<u32>,
+    command: Option<&'a (u32, String)>,
+    sink: &'a mut dyn FnMut(Record) -> bool,
+    objects: usize,
+    used: usize,
+}
+
+impl Mapper<'_> {
+    fn line(&self, n: u32) -> u32 {
+        let i = (n as usize).saturating_sub(1);
+        self.map
+            .get(i)
+            .or(self.map.last())
+            .copied()
+            .unwrap_or(n)
+    }
+
+    fn take(&mut self, mut rec: Record) {
+        rec.line = self.line(rec.line);
+        for p in &mut rec.props {
+            p.line = self.line(p.line);
+        }
+        fill_identity(&mut rec, self.command.map(|(_, c)| c.as_str()));
+        self.objects += 1;
+        if (self.sink)(rec) {
+            self.used += 1;
+        }
+    }
+}
+
+/// Identity of a connector or permission entry the output left out: from its
+/// DistinguishedName, or the one object the echoed command names.
+fn fill_identity(rec: &mut Record, command: Option<&str>) {
+    if !matches!(
+        rec.kind,
+        ObjectKind::ReceiveConnector | ObjectKind::AdPermission
+    ) {
+        return;
+    }
+    let has = |rec: &Record, n: &str| {
+        rec.value(n)
+            .is_some_and(|v| !matches!(v, Value::Null) && !v.display().trim().is_empty())
+    };
+    if has(rec, "Identity") {
+        return;
+    }
+    let line = rec.line;
+    if rec.kind == ObjectKind::ReceiveConnector {
+        if has(rec, "Name") && has(rec, "Server") {
+            return; // the model joins them
+        }
+        if let Some(id) = rec
+            .value("DistinguishedName")
+            .and_then(|v| connector_from_dn(&v.display()))
+        {
+            set(rec, "Identity", id, line);
+            return;
+        }
+    }
+    let Some(cmd) = command else {
+        return;
+    };
+    let ctx = context_from_command(cmd);
+    if ctx.kind != Some(rec.kind) && ctx.kind.is_some() {
+        // `Get-ReceiveConnector "X" | Get-ADPermission`: the identity names the connector
+        // either way.
+        if !(rec.kind == ObjectKind::AdPermission && ctx.kind == Some(ObjectKind::AdPermission)) {
+            return;
+        }
+    }
+    if let Some(id) = ctx.identity {
+        set(rec, "Identity", id, line);
+    }
+}
+
+fn set(rec: &mut Record, name: &str, value: String, line: u32) {
+    rec.props.retain(|p| !p.name.eq_ignore_ascii_case(name));
+    rec.push(name, Value::Text(value), line);
+}
+
+/// `CN=<name>,CN=SMTP Receive Connectors,CN=Protocols,CN=<server>,...` → `server\name`.
+pub fn connector_from_dn(dn: &str) -> Option<String> {
+    let parts: Vec<&str> = dn.split(',').map(str::trim).collect();
+    let cn = |s: &str| {
+        s.get(..3)
+            .filter(|p| p.eq_ignore_ascii_case("CN="))
+            .map(|_| s[3..].to_string())
+    };
+    let i = parts
+        .iter()
+        .position(|p| p.eq_ignore_ascii_case("CN=SMTP Receive Connectors"))?;
+    if i != 1 || !parts.get(2)?.eq_ignore_ascii_case("CN=Protocols") {
+        return None;
+    }
+    let name = cn(parts[0])?;
+    let server = cn(parts.get(3)?)?;
+    (!name.is_empty() && !server.is_empty()).then(|| format!("{server}\\{name}"))
+}
+
+/// Reads one block with the parser of its form; returns the form it was read as (a table
+/// whose columns were collapsed is read by shapes), objects read and used.
+fn read_block(
+    form: Form,
+    lines: &[&Line],
+    command: Option<&(u32, String)>,
+    file: &str,
+    sink: &mut dyn FnMut(Record) -> bool,
+    out: &mut TextOutcome,
+) -> Result<(Form, usize, usize), InputError> {
+    let mut mapper = Mapper {
+        map: Vec::with_capacity(lines.len() + 1),
+        command,
+        sink,
+        objects: 0,
+        used: 0,
+    };
+    let mut text = String::new();
+    // The parsers of console forms read the echoed command themselves.
+    if let (Some((no, cmd)), Form::List | Form::Table) = (command, form) {
+        text.push_str("PS>");
+        text.push_str(cmd);
+        text.push('\n');
+        mapper.map.push(*no);
+    }
+    let form = match form {
+        Form::Table => {
+            let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+            let d = texts.iter().position(|t| is_dash_row(t)).unwrap_or(0);
+            if d >= 1 && collapsed(texts[d - 1], texts[d], &lines[d + 1..]) {
+                Form::CollapsedTable
+            } else {
+                Form::Table
+            }
+        }
+        f => f,
+    };
+    match form {
+        Form::Other | Form::Command => {}
+        Form::CollapsedTable => {
+            let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+            let d = texts.iter().position(|t| is_dash_row(t)).unwrap_or(0);
+            let columns: Vec<String> = texts[d - 1]
+                .split_whitespace()
+                .map(|c| table_label(c).to_string())
+                .collect();
+            let kind = crate::input::detect::kind_from_property_names(
+                columns.iter().map(String::as_str),
+            )
+            .or_else(|| command.and_then(|(_, c)| context_from_command(c).kind));
+            match kind {
+                Some(kind) => {
+                    for l in &lines[d + 1..] {
+                        match rows::read_row(&l.text, &columns, kind, 1) {
+                            Some(mut rec) => {
+                                rec.line = 1;
+                                mapper.map.clear();
+                                mapper.map.push(l.no);
+                                mapper.take(rec);
+                            }
+                            None => unreadable_row(out, file, l),
+                        }
+                    }
+                }
+                None => {
+                    out.diagnostics.push(Diagnostic::info(
+                        file,
+                        lines.first().map(|l| l.no),
+                        "table whose columns name no object relay-audit reads; skipped",
+                    ));
+                }
+            }
+        }
+        Form::Rows => {
+            let ctx = command.map(|(_, c)| context_from_command(c));
+            let columns: Vec<String> = command
+                .and_then(|(_, c)| format_columns(c))
+                .filter(|c| c.iter().any(|n| n.eq_ignore_ascii_case("User")))
+                .unwrap_or_else(|| {
+                    rows::DEFAULT_RIGHTS_COLUMNS
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect()
+                });
+            for l in lines {
+                if !rows::looks_like_rights_row(&l.text) {
+                    if !l.text.trim().is_empty() && !is_console_noise(&l.text) {
+                        unreadable_row(out, file, l);
+                    }
+                    continue;
+                }
+                match rows::read_row(&l.text, &columns, ObjectKind::AdPermission, 1) {
+                    Some(mut rec) => {
+                        if rec.value("Identity").is_none() {
+                            if let Some(id) = ctx.as_ref().and_then(|c| c.identity.clone()) {
+                                rec.push("Identity", Value::Text(id), 1);
+                            }
+                        }
+                        mapper.map.clear();
+                        mapper.map.push(l.no);
+                        mapper.take(rec);
+                    }
+                    None => unreadable_row(out, file, l),
+                }
+            }
+        }
+        Form::List | Form::Table | Form::Csv => {
+            for l in lines {
+                text.push_str(&l.text);
+                text.push('\n');
+                mapper.map.push(l.no);
+            }
+            let parsed = match form {
+                Form::List => format_list::parse_into(text.as_bytes(), file, &mut |r| {
+                    mapper.take(r)
+                }),
+                Form::Table => format_table::parse_into(text.as_bytes(), file, &mut |r| {
+                    mapper.take(r)
+                }),
+                _ => csv::parse_into(text.as_bytes(), file, &mut |r| mapper.take(r)),
+            };
+            match parsed {
+                Ok(p) => {
+                    out.unknown_objects += p.unknown_objects;
+                    if let Some(l) = p.first_unknown_line {
+                        out.first_unknown_line.get_or_insert(mapper.line(l));
+                    }
+                    out.objects += p.objects.saturating_sub(mapper.objects);
+                    for mut d in p.diagnostics {
+                        d.line = d.line.map(|n| mapper.line(n));
+                        out.diagnostics.push(d);
+                    }
+                }
+                Err(e) => {
+                    let line = e.line.map(|n| mapper.line(n));
+                    if e.message.starts_with("cannot read") {
+                        return Err(InputError::new(file, line, e.message));
+                    }
+                    out.diagnostics.push(Diagnostic::info(
+                        file,
+                        line,
+                        format!("{} block not read: {}", form.as_str(), e.message),
+                    ));
+                }
+            }
+        }
+    }
+    out.objects += mapper.objects;
+    Ok((form, mapper.objects, mapper.used))
+}
+
+/// Exchange 2007's default Get-ADPermission view labels.
+fn table_label(label: &str) -> &str {
+    if label.eq_ignore_ascii_case("Inherited") {
+        "IsInherited"
+    } else {
+        label
+    }
+}
+
+fn unreadable_row(out: &mut TextOutcome, file: &str, l: &Line) {
+    out.diagnostics.push(Diagnostic::warning(
+        file,
+        Some(l.no),
+        format!(
+            "row whose cells cannot be told apart (columns collapsed or cut): {}",
+            crate::input::lines::clip(l.text.trim(), 120)
+        ),
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(text: &str) -> (Vec<Record>, TextOutcome) {
+        let mut recs = Vec::new();
+        let out = read(text, "t.txt", &mut |r| {
+            recs.push(r);
+            true
+        })
+        .unwrap();
+        (recs, out)
+    }
+
+    #[test]
+    fn list_then_header_less_rows_double_spaced() {
+        let t = "[PS] C:\\Windows\\system32>Get-ReceiveConnector \"EX01\\Anonymous Relay\" | fl Enabled,Bindings,RemoteIPRanges\n\n\n\nEnabled        : True\n\nBindings       : {0.0.0.0:25}\n\nRemoteIPRanges : {0.0.0.0-255.255.255.255}\n\n\n\n[PS] C:\\Windows\\system32>Get-ADPermission \"EX01\\Anonymous Relay\" -User \"NT AUTHORITY\\ANONYMOUS LOGON\" | ft User,ExtendedRights\n\n\n\nNT AUTHORITY\\ANONYMOUS LOGON {ms-Exch-SMTP-Accept-Any-Recipient}\n\n";
+        let (recs, out) = read_all(t);
+        assert!(out.artifacts.double_spaced);
+        assert_eq!(recs.len(), 2, "{recs:#?}");
+        assert_eq!(recs[0].kind, ObjectKind::ReceiveConnector);
+        assert_eq!(
+            recs[0].value("Identity"),
+            Some(&Value::Text("EX01\\Anonymous Relay".into()))
+        );
+        assert_eq!(recs[1].kind, ObjectKind::AdPermission);
+        assert_eq!(
+            recs[1].value("Identity"),
+            Some(&Value::Text("EX01\\Anonymous Relay".into()))
+        );
+        assert_eq!(recs[1].line, 17);
+        assert!(out.unread_relay.is_empty());
+        assert_eq!(out.blocks.len(), 2);
+        assert_eq!(out.blocks[1].form, Form::Rows);
+    }
+
+    #[test]
+    fn echoed_add_adpermission_is_a_grant() {
+        let t = "[PS] C:\\>Get-ReceiveConnector \"Anonymous Relay\" | Add-ADPermission -User \"NT AUTHORITY\\ANONYMOUS LOGON\" -ExtendedRights \"ms-Exch-SMTP-Accept-Any-Recipient\"\n\nIdentity             User                 Deny  Inherited\n--------             ----                 ----  ---------\nEX01\\Anonymous Re... NT AUTHORITY\\ANON... False False\n";
+        let (recs, _) = read_all(t);
+        let grant = recs
+            .iter()
+            .find(|r| r.value("ExtendedRights").is_some())
+            .unwrap();
+        assert_eq!(
+            grant.value("Identity"),
+            Some(&Value::Text("Anonymous Relay".into()))
+        );
+        assert_eq!(grant.line, 1);
+    }
+
+    #[test]
+    fn unread_relay_lines_are_kept() {
+        let t = "Here is my config:\nthe connector has ms-Exch-SMTP-Accept-Any-Recipient for anonymous\n";
+        let (recs, out) = read_all(t);
+        assert!(recs.is_empty());
+        assert_eq!(out.unread_relay_count, 1);
+        assert_eq!(out.unread_relay[0].0, 2);
+    }
+
+    #[test]
+    fn connector_identity_from_dn() {
+        assert_eq!(
+            connector_from_dn("CN=Relay,CN=SMTP Receive Connectors,CN=Protocols,CN=EX01,CN=Servers,CN=Exchange Administrative Group (FYDIBOHF23SPDLT),CN=Administrative Groups,CN=Contoso,CN=Microsoft Exchange,CN=Services,CN=Configuration,DC=contoso,DC=com").as_deref(),
+            Some("EX01\\Relay")
+        );
+        assert_eq!(connector_from_dn("CN=x,DC=y"), None);
+    }
+
+    #[test]
+    fn wrapped_command_is_joined() {
+        let t = "[PS] C:\\>Get-ADPermission \"EX01\\Relay\" | ft\nUser,ExtendedRights -AutoSize\n\nUser                         ExtendedRights\n----                         --------------\nNT AUTHORITY\\ANONYMOUS LOGON {ms-Exch-SMTP-Accept-Any-Recipient}\n";
+        let (recs, out) = read_all(t);
+        assert_eq!(out.commands.len(), 1, "{:?}", out.commands);
+        assert!(out.commands[0].1.ends_with("-AutoSize"));
+        assert_eq!(recs.len(), 1);
+        assert_eq!(
+            recs[0].value("Identity"),
+            Some(&Value::Text("EX01\\Relay".into()))
+        );
+    }
+}
