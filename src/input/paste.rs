@@ -178,13 +178,14 @@ pub fn normalise(text: &str) -> (Vec<Line>, Artifacts) {
         }
     }
 
-    // Markdown line breaks: two trailing spaces on (nearly) every text line.
+    // Markdown line breaks: two trailing spaces on most text lines (a copy keeps some lines
+    // without them).
     let text_lines = lines.iter().filter(|l| !l.text.trim().is_empty()).count();
     let broken = lines
         .iter()
         .filter(|l| !l.text.trim().is_empty() && l.text.ends_with("  "))
         .count();
-    if text_lines >= 2 && broken * 10 >= text_lines * 9 {
+    if text_lines >= 2 && broken * 4 >= text_lines * 3 {
         a.markdown_breaks = true;
         for l in &mut lines {
             if l.text.ends_with("  ") {

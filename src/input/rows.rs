@@ -219,6 +219,33 @@ pub fn looks_like_rights_row(line: &str) -> bool {
             || head.starts_with("S-1-"))
 }
 
+/// Rows a paste ran together on one line (`A\x {r1} B\y {r2}`): split after a closing
+/// brace that is followed by another permission row.
+pub fn split_run_together(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, _) in line.match_indices('}') {
+        // The row's own True/False cells stay with it.
+        let mut cut = i + 1;
+        loop {
+            let rest = &line[cut..];
+            let word = rest.split_whitespace().next().unwrap_or("");
+            if word.eq_ignore_ascii_case("true") || word.eq_ignore_ascii_case("false") {
+                cut += rest.find(word).unwrap_or(0) + word.len();
+            } else {
+                break;
+            }
+        }
+        let rest = &line[cut..];
+        if start < i && looks_like_rights_row(rest) && rest.trim_start().len() < rest.len() {
+            out.push(&line[start..cut]);
+            start = cut;
+        }
+    }
+    out.push(&line[start..]);
+    out
+}
+
 /// Reads one row by cell shapes into a record of `kind` with `columns`. `None` when the
 /// cells do not fit the columns (more cells than columns of their shape, two text columns
 /// that cannot be told apart).
@@ -403,6 +430,16 @@ mod tests {
         .unwrap();
         assert_eq!(r.value("User"), Some(&Value::Cut("NT AUTHORIT".into())));
         assert!(r.value("ExtendedRights").unwrap().is_incomplete());
+    }
+
+    #[test]
+    fn rows_run_together_are_split() {
+        let v = split_run_together(
+            "NT AUTHORITY\\Authenticated Users {ms-Exch-SMTP-Submit} False False NT AUTHORITY\\ANONYMOUS LOGON {ms-Exch-SMTP-Accept-Any-Recipient} False False",
+        );
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(v[0].trim_end().ends_with("False False"));
+        assert!(v[1].trim_start().starts_with("NT AUTHORITY\\ANONYMOUS"));
     }
 
     #[test]

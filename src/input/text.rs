@@ -120,6 +120,7 @@ pub fn read(
         }
     }
     let regions = regions(lines);
+    let mut records: Vec<(usize, Record)> = Vec::new();
     // Echoed permission changes, applied in order (a later Remove cancels an earlier Add).
     let mut grants: Vec<(u32, crate::input::transcript::PermissionChange)> = Vec::new();
     for region in &regions {
@@ -140,8 +141,16 @@ pub fn read(
                 }
             }
         }
-        read_region(region, file, sink, &mut out)?;
+        read_region(region, file, &mut records, &mut out)?;
     }
+    for (block, rec) in merge_partial_connectors(records) {
+        if sink(rec) {
+            out.blocks[block].used += 1;
+        }
+    }
+    // Blocks of other text without a command say nothing worth listing.
+    out.blocks
+        .retain(|b| b.form != Form::Other || b.command.is_some());
     for (no, g) in grants {
         let mut rec = Record::new(ObjectKind::AdPermission, no);
         if let Some(id) = &g.identity {
@@ -178,6 +187,37 @@ pub fn read(
     }
     out.blocks.sort_by_key(|b| b.line);
     Ok(out)
+}
+
+/// One connector printed by several commands of a transcript (`fl Permission*`, then `fl
+/// auth*,bind*`) is one object: its records are merged (a later value of the same property
+/// wins), so that no command's output replaces another's.
+fn merge_partial_connectors(records: Vec<(usize, Record)>) -> Vec<(usize, Record)> {
+    let mut out: Vec<(usize, Record)> = Vec::with_capacity(records.len());
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (block, rec) in records {
+        let key = (rec.kind == ObjectKind::ReceiveConnector)
+            .then(|| rec.value("Identity").map(|v| v.display().trim().to_lowercase()))
+            .flatten()
+            .filter(|k| !k.is_empty());
+        match key.and_then(|k| match index.get(&k) {
+            Some(&i) => Some(i),
+            None => {
+                index.insert(k, out.len());
+                None
+            }
+        }) {
+            Some(i) => {
+                let merged = &mut out[i].1;
+                for p in rec.props {
+                    merged.props.retain(|q| !q.name.eq_ignore_ascii_case(&p.name));
+                    merged.props.push(p);
+                }
+            }
+            None => out.push((block, rec)),
+        }
+    }
+    out
 }
 
 fn same(a: &Option<String>, b: &Option<String>) -> bool {
@@ -233,14 +273,33 @@ fn unbalanced(cmd: &str) -> bool {
 /// Whether `next` continues a command that a mail client wrapped.
 fn continues(cmd: &str, next: &str, after: Option<&str>) -> bool {
     let n = next.trim_start();
-    if n.is_empty() || prompt_command(next).is_some() {
+    if n.is_empty() || prompt_command(next).is_some() || bare_command(next).is_some() {
         return false;
     }
     if after.is_some_and(|a| is_dash_row(a)) || is_list_line(next) {
         return false;
     }
     let c = cmd.trim_end();
-    c.ends_with('|')
+    // `... | fl` / `select` / `-Property` at the end of the line: the property list follows.
+    let last = c.rsplit(char::is_whitespace).next().unwrap_or("");
+    let wants_list = [
+        "fl",
+        "ft",
+        "select",
+        "Format-List",
+        "Format-Table",
+        "Select-Object",
+        "-Property",
+    ]
+    .iter()
+    .any(|w| w.eq_ignore_ascii_case(last));
+    let first = n.split_whitespace().next().unwrap_or("");
+    let property_list = !first.is_empty()
+        && first
+            .split(',')
+            .all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '*'));
+    (wants_list && property_list)
+        || c.ends_with('|')
         || c.ends_with(',')
         || unbalanced(c)
         || n.starts_with('|')
@@ -360,7 +419,7 @@ fn classify(par: &[&Line]) -> Form {
     }
     let rows = texts
         .iter()
-        .filter(|t| rows::looks_like_rights_row(t))
+        .filter(|t| rows::looks_like_rights_row(t) || header_without_dashes(t).is_some())
         .count();
     if rows > 0 && rows * 2 >= texts.len() {
         return Form::Rows;
@@ -375,7 +434,7 @@ fn classify(par: &[&Line]) -> Form {
 fn read_region(
     region: &Region,
     file: &str,
-    sink: &mut dyn FnMut(Record) -> bool,
+    records: &mut Vec<(usize, Record)>,
     out: &mut TextOutcome,
 ) -> Result<(), InputError> {
     // Paragraphs: runs of non-blank lines.
@@ -409,16 +468,15 @@ fn read_region(
     }
     let command = region.command.as_ref();
     for (form, lines) in blocks {
-        let (form, objects, used) = read_block(form, &lines, command, file, sink, out)?;
-        if form != Form::Other || command.is_some() {
-            out.blocks.push(Block {
-                line: lines.first().map(|l| l.no).unwrap_or(0),
-                command: command.map(|(_, c)| c.clone()),
-                form,
-                objects,
-                used,
-            });
-        }
+        let (form, objects) = read_block(form, &lines, command, file, records, out)?;
+        // Every block is listed (its records point at it by index).
+        out.blocks.push(Block {
+            line: lines.first().map(|l| l.no).unwrap_or(0),
+            command: command.map(|(_, c)| c.clone()),
+            form,
+            objects,
+            used: 0,
+        });
         if objects == 0 || form == Form::Other {
             for l in &lines {
                 if vocabulary::relay_term(&l.text).is_some() {
@@ -433,13 +491,13 @@ fn read_region(
     Ok(())
 }
 
-/// Sends a parser's records on with the file's own line numbers and the region's context.
+/// Collects a parser's records with the file's own line numbers and the region's context.
 struct Mapper<'a> {
     map: Vec<u32>,
     command: Option<&'a (u32, String)>,
-    sink: &'a mut dyn FnMut(Record) -> bool,
+    records: &'a mut Vec<(usize, Record)>,
+    block: usize,
     objects: usize,
-    used: usize,
 }
 
 impl Mapper<'_> {
@@ -459,9 +517,7 @@ impl Mapper<'_> {
         }
         fill_identity(&mut rec, self.command.map(|(_, c)| c.as_str()));
         self.objects += 1;
-        if (self.sink)(rec) {
-            self.used += 1;
-        }
+        self.records.push((self.block, rec));
     }
 }
 
@@ -541,15 +597,15 @@ fn read_block(
     lines: &[&Line],
     command: Option<&(u32, String)>,
     file: &str,
-    sink: &mut dyn FnMut(Record) -> bool,
+    records: &mut Vec<(usize, Record)>,
     out: &mut TextOutcome,
-) -> Result<(Form, usize, usize), InputError> {
+) -> Result<(Form, usize), InputError> {
     let mut mapper = Mapper {
         map: Vec::with_capacity(lines.len() + 1),
         command,
-        sink,
+        records,
+        block: out.blocks.len(),
         objects: 0,
-        used: 0,
     };
     let mut text = String::new();
     // The parsers of console forms read the echoed command themselves.
@@ -618,14 +674,21 @@ fn read_block(
                         .map(|s| s.to_string())
                         .collect()
                 });
+            let mut columns = columns;
             for l in lines {
+                if let Some(header) = header_without_dashes(&l.text) {
+                    // `User ExtendedRights` over rows whose dash line was lost.
+                    columns = header;
+                    continue;
+                }
                 if !rows::looks_like_rights_row(&l.text) {
                     if !l.text.trim().is_empty() && !is_console_noise(&l.text) {
                         unreadable_row(out, file, l);
                     }
                     continue;
                 }
-                match rows::read_row(&l.text, &columns, ObjectKind::AdPermission, 1) {
+                for row in rows::split_run_together(&l.text) {
+                match rows::read_row(row, &columns, ObjectKind::AdPermission, 1) {
                     Some(mut rec) => {
                         if rec.value("Identity").is_none() {
                             if let Some(id) = ctx.as_ref().and_then(|c| c.identity.clone()) {
@@ -637,6 +700,7 @@ fn read_block(
                         mapper.take(rec);
                     }
                     None => unreadable_row(out, file, l),
+                }
                 }
             }
         }
@@ -682,7 +746,23 @@ fn read_block(
         }
     }
     out.objects += mapper.objects;
-    Ok((form, mapper.objects, mapper.used))
+    Ok((form, mapper.objects))
+}
+
+/// A table header whose dash line a paste lost: only property names, one of them a
+/// permission column (`User ExtendedRights`, `Identity User Deny Inherited`).
+fn header_without_dashes(line: &str) -> Option<Vec<String>> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let plain = |w: &str| {
+        w.starts_with(|c: char| c.is_ascii_alphabetic())
+            && w.chars().all(|c| c.is_ascii_alphanumeric())
+    };
+    let known = ["User", "ExtendedRights", "Identity", "Deny", "Inherited", "IsInherited", "Rights", "AccessRights"];
+    let ok = words.len() >= 2
+        && words.iter().all(|w| plain(w))
+        && words.iter().all(|w| known.iter().any(|k| k.eq_ignore_ascii_case(w)))
+        && words.iter().any(|w| w.eq_ignore_ascii_case("User"));
+    ok.then(|| words.iter().map(|w| table_label(w).to_string()).collect())
 }
 
 /// Exchange 2007's default Get-ADPermission view labels.

@@ -270,9 +270,14 @@ pub fn permission_change(cmd: &str) -> Option<PermissionChange> {
             } else {
                 continue;
             };
-            let (params, positional) = split_args(&tokens[1..]);
+            let (params, _) = split_args(&tokens[1..]);
+            // `-Identity` is positional only as the first argument.
+            let first = match tokens.get(1) {
+                Some(t @ (Tok::Word(_) | Tok::Quoted(_))) => Some(t),
+                _ => None,
+            };
             let identity = named(&params, "identity", 2)
-                .or(positional.first().copied())
+                .or(first)
                 .and_then(one_object)
                 .or_else(|| piped_identity.clone());
             let user = named(&params, "user", 2).and_then(one_object)?;
