@@ -352,7 +352,11 @@ fn show_rule(r: &Rule) -> String {
     if let Some(k) = &r.known_problems {
         s.push_str(&format!("## Known problems\n{}\n\n", k.trim()));
     }
-    s.push_str(&format!("## Remediation\n{}\n\n", r.remediation.trim()));
+    // Placeholders read as stand-ins (`'<connector identity>'`), as in the SARIF help.
+    s.push_str(&format!(
+        "## Remediation\n{}\n\n",
+        r.remediation_help().trim()
+    ));
     if !r.references.is_empty() {
         s.push_str("## References\n");
         for u in &r.references {

@@ -377,7 +377,10 @@ fn logical(f: &Finding) -> LogicalLocation {
 
 fn descriptor(r: &Rule) -> ReportingDescriptor<'_> {
     let why = r.why.trim();
-    let remediation = r.remediation.trim();
+    // The rule's help is about no object in particular: placeholders read as stand-ins
+    // (`'<connector identity>'`), never as the template's `{object}`.
+    let remediation = r.remediation_help();
+    let remediation = remediation.trim();
     let mut markdown = format!("**Why is this bad?**\n\n{why}\n\n**Remediation**\n\n");
     let fence = fence_for(remediation);
     markdown.push_str(&format!("{fence}powershell\n{remediation}\n{fence}\n"));

@@ -449,42 +449,121 @@ pub fn ps_quote_content(s: &str) -> String {
     out
 }
 
-/// Fills a remediation template: values are escaped for PowerShell single quotes.
-fn render_command(template: &str, vars: &dyn Fn(&str) -> Option<String>) -> String {
-    render(template, &|k| vars(k).map(|v| ps_quote_content(&v)))
+/// Is `s` a placeholder name: an identifier (`object`, `PermissionGroups`, `relay_list`)?
+/// Only `{Identifier}` is a placeholder: `{0.0.0.0:25}`, a PowerShell script block
+/// `{$_.IsInherited}` and `{}` stay as written.
+fn is_key(s: &str) -> bool {
+    let mut cs = s.chars();
+    cs.next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn render(template: &str, vars: &dyn Fn(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(i) = rest.find('{') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        match after.find('}') {
-            Some(j)
-                if after[..j]
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-            {
-                let key = &after[..j];
-                match vars(key) {
-                    Some(v) => out.push_str(&v),
-                    None => {
-                        out.push('{');
-                        out.push_str(key);
-                        out.push('}');
-                    }
-                }
-                rest = &after[j + 1..];
-            }
-            _ => {
-                out.push('{');
-                rest = after;
+/// The first placeholder of `s`: (text before it, its name, text after it).
+fn next_placeholder(s: &str) -> Option<(&str, &str, &str)> {
+    let mut from = 0;
+    while let Some(i) = s[from..].find('{') {
+        let open = from + i;
+        let inner = &s[open + 1..];
+        if let Some(j) = inner.find('}') {
+            if is_key(&inner[..j]) {
+                return Some((&s[..open], &inner[..j], &inner[j + 1..]));
             }
         }
+        from = open + 1;
+    }
+    None
+}
+
+/// The placeholder names a template uses (`{object}` gives `object`), each once, in order.
+pub fn placeholders(template: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    let mut rest = template;
+    while let Some((_, key, after)) = next_placeholder(rest) {
+        if !out.contains(&key) {
+            out.push(key);
+        }
+        rest = after;
+    }
+    out
+}
+
+/// What a command says where a value is unknown: `connector identity` for `{object}` on a
+/// receive connector, `server` for `{server}`, the property name otherwise. Written as
+/// `<...>`, which no Exchange object is named and which PowerShell refuses outside quotes.
+pub fn stand_in(kind: ObjectKind, key: &str) -> String {
+    let s = match key {
+        "object" => match kind {
+            ObjectKind::ReceiveConnector | ObjectKind::AdPermission => "connector identity",
+            ObjectKind::AcceptedDomain => "accepted domain identity",
+            ObjectKind::ExchangeServer => "server",
+            ObjectKind::Imc => "Internet Mail Service identity",
+            ObjectKind::SmtpVirtualServer => "virtual server identity",
+            ObjectKind::SmtpConnector => "SMTP connector identity",
+        },
+        "server" => "server",
+        "name" if kind == ObjectKind::ReceiveConnector => "connector name",
+        k => k,
+    };
+    format!("<{s}>")
+}
+
+/// How a template is filled.
+#[derive(Debug, Clone, Copy)]
+enum Fill {
+    /// A finding message: an unknown value is said to be unknown (see [`unknown_in_message`]).
+    Message,
+    /// A PowerShell command: values escaped for single quotes ([`ps_quote_content`]), an
+    /// unknown or empty value replaced by its [`stand_in`] so the command cannot silently
+    /// target another object (`-Server ''` would mean the local server).
+    Command(ObjectKind),
+}
+
+/// Fills a template. A placeholder whose value is unknown never stays as `{key}`.
+fn render(template: &str, vars: &dyn Fn(&str) -> Option<String>, fill: Fill) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some((before, key, after)) = next_placeholder(rest) {
+        out.push_str(before);
+        let value = vars(key);
+        let blank = value.as_deref().is_some_and(|v| v.trim().is_empty());
+        match (fill, value) {
+            (Fill::Message, Some(v)) if !blank => out.push_str(&v),
+            (Fill::Message, v) => {
+                let what = if v.is_some() { "empty" } else { "not exported" };
+                let text = unknown_in_message(key, what, &out, after);
+                out.push_str(&text);
+            }
+            (Fill::Command(_), Some(v)) if !blank => out.push_str(&ps_quote_content(&v)),
+            (Fill::Command(kind), _) => out.push_str(&stand_in(kind, key)),
+        }
+        rest = after;
     }
     out.push_str(rest);
     out
+}
+
+/// An unknown value in a message: `(PermissionGroups not exported)`. The sentence around it
+/// is kept readable: after its own label (`PermissionGroups {PermissionGroups}`) it says
+/// only `not exported`, and inside parentheses of the template (`({relay_list})`) it adds
+/// none of its own.
+fn unknown_in_message(key: &str, what: &str, before: &str, after: &str) -> String {
+    let label = if key == "object" { "identity" } else { key };
+    let labelled = before
+        .len()
+        .checked_sub(key.len() + 1)
+        .and_then(|i| Some((before.get(..i)?, before.get(i..)?)))
+        .is_some_and(|(head, tail)| {
+            tail.eq_ignore_ascii_case(&format!("{key} "))
+                && !head.ends_with(|c: char| c.is_alphanumeric() || c == '_')
+        });
+    if labelled {
+        what.to_string()
+    } else if before.ends_with('(') && after.starts_with(')') {
+        format!("{label} {what}")
+    } else {
+        format!("({label} {what})")
+    }
 }
 
 impl Rule {
@@ -494,6 +573,38 @@ impl Rule {
             None => true,
             Some(p) => self.products.is_empty() || self.products.contains(&p),
         }
+    }
+
+    /// The finding message for one object: `vars` gives each placeholder's value, `None`
+    /// when the export did not have it (the message then says so, e.g.
+    /// `(PermissionGroups not exported)`).
+    pub fn render_message(&self, vars: &dyn Fn(&str) -> Option<String>) -> String {
+        render(&self.message, vars, Fill::Message)
+    }
+
+    /// The remediation commands for one object: values quoted for PowerShell, an unknown
+    /// value (or an entry not attributed to a connector, [`NO_IDENTITY`]) written as its
+    /// stand-in, `'<connector identity>'`, never as `{object}` nor as an empty string.
+    pub fn render_remediation(&self, vars: &dyn Fn(&str) -> Option<String>) -> String {
+        let known = |k: &str| vars(k).filter(|v| v != NO_IDENTITY);
+        render(&self.remediation, &known, Fill::Command(self.object))
+    }
+
+    /// The remediation as rule-level help (SARIF `help`, `rules show`), about no object in
+    /// particular: every placeholder is its stand-in (`'<connector identity>'`, `<server>`).
+    pub fn remediation_help(&self) -> String {
+        render(&self.remediation, &|_| None, Fill::Command(self.object))
+    }
+
+    /// Every placeholder name the message and remediation templates use.
+    pub fn placeholders(&self) -> Vec<&str> {
+        let mut out = placeholders(&self.message);
+        for k in placeholders(&self.remediation) {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+        out
     }
 
     /// The finding this rule raises on one object: message and remediation rendered with
@@ -513,13 +624,18 @@ impl Rule {
             fingerprint: fingerprint(&self.id, object.kind, &object.id),
             object,
             version,
-            message: render(&self.message, vars),
+            message: self.render_message(vars),
             evidence: dedup(evidence),
-            remediation: render_command(&self.remediation, vars),
+            remediation: self.render_remediation(vars),
             waiver: None,
             baseline: None,
         }
     }
+}
+
+/// A value derived by the model (identity, server, name): `None` when blank.
+fn known(s: &str) -> Option<String> {
+    Some(s.to_string()).filter(|s| !s.trim().is_empty())
 }
 
 /// Evaluates every rule over the model.
@@ -548,9 +664,11 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                     if let Some(evidence) = rule.when.eval(&Subject::Connector(f)) {
                         let vars = |k: &str| -> Option<String> {
                             match k {
-                                "object" => Some(c.identity.clone()),
-                                "server" => Some(c.server.clone()),
-                                "name" => Some(c.name.clone()),
+                                // Derived from the identity: absent, not empty, when
+                                // the export did not name them.
+                                "object" => known(&c.identity),
+                                "server" => known(&c.server),
+                                "name" => known(&c.name),
                                 _ => c.raw(k).map(|r| {
                                     if r.truncated {
                                         format!("{}...", r.value.trim_end_matches("..."))
@@ -578,7 +696,7 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                     if let Some(evidence) = rule.when.eval(&Subject::Domain(d)) {
                         let vars = |k: &str| -> Option<String> {
                             match k {
-                                "object" => Some(d.identity.clone()),
+                                "object" => known(&d.identity),
                                 "domain" | "DomainName" => Some(d.domain_name.clone()),
                                 "DomainType" => d.domain_type.clone(),
                                 _ => d
@@ -699,9 +817,19 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                     };
                     let vars = |k: &str| -> Option<String> {
                         match k {
-                            "object" => Some(o.identity.clone()),
-                            "server" => Some(o.server.clone()),
-                            "name" => Some(o.name.clone()),
+                            "object" => known(&o.identity),
+                            "server" => known(&o.server),
+                            "name" => known(&o.name),
+                            // The version and service pack may come from a server export
+                            // rather than from the object's own record.
+                            "version" => o
+                                .raw(k)
+                                .map(|r| r.value.clone())
+                                .or_else(|| o.product.map(|p| p.as_str().to_string())),
+                            "service_pack" => o
+                                .raw(k)
+                                .map(|r| r.value.clone())
+                                .or_else(|| o.service_pack.map(|sp| sp.to_string())),
                             _ => o.raw(k).map(|r| r.value.clone()),
                         }
                     };
@@ -819,9 +947,11 @@ mod tests {
 
     #[test]
     fn remediation_values_cannot_break_out_of_their_quotes() {
-        let r = render_command("Remove-AcceptedDomain -Identity '{object}'", &|_| {
-            Some("x'; Remove-Item C:\\ -Recurse; '\n".into())
-        });
+        let r = render(
+            "Remove-AcceptedDomain -Identity '{object}'",
+            &|_| Some("x'; Remove-Item C:\\ -Recurse; '\n".into()),
+            Fill::Command(ObjectKind::AcceptedDomain),
+        );
         assert_eq!(
             r,
             "Remove-AcceptedDomain -Identity 'x''; Remove-Item C:\\ -Recurse; '''"
@@ -853,13 +983,237 @@ mod tests {
         }
     }
 
+    fn message(template: &str, vars: &dyn Fn(&str) -> Option<String>) -> String {
+        render(template, vars, Fill::Message)
+    }
+
+    fn command(template: &str, vars: &dyn Fn(&str) -> Option<String>) -> String {
+        render(template, vars, Fill::Command(ObjectKind::ReceiveConnector))
+    }
+
     #[test]
-    fn templates_fill_known_keys_only() {
-        let r = render("{object} from {RemoteIPRanges} {unknown} {", &|k| match k {
+    fn templates_fill_known_keys_and_say_which_are_unknown() {
+        let r = message("{object} from {RemoteIPRanges} {unknown} {", &|k| match k {
             "object" => Some("EX01\\R".into()),
             "RemoteIPRanges" => Some("0.0.0.0-255.255.255.255".into()),
             _ => None,
         });
-        assert_eq!(r, "EX01\\R from 0.0.0.0-255.255.255.255 {unknown} {");
+        assert_eq!(
+            r,
+            "EX01\\R from 0.0.0.0-255.255.255.255 (unknown not exported) {"
+        );
+    }
+
+    #[test]
+    fn only_identifiers_in_braces_are_placeholders() {
+        let t = "{0.0.0.0:25} {$_.IsInherited -eq $false} {} {a, b} {{object}} {9x} {object}";
+        assert_eq!(placeholders(t), vec!["object"]);
+        let r = message(t, &|_| Some("X".into()));
+        assert_eq!(
+            r,
+            "{0.0.0.0:25} {$_.IsInherited -eq $false} {} {a, b} {X} {9x} X"
+        );
+        let r = command(t, &|_| None);
+        assert_eq!(
+            r,
+            "{0.0.0.0:25} {$_.IsInherited -eq $false} {} {a, b} {<connector identity>} {9x} <connector identity>"
+        );
+        // a value is never read as a template
+        let r = message("{object} has {PermissionGroups}", &|k| match k {
+            "object" => Some("{PermissionGroups}".into()),
+            _ => Some("{ms-Exch-SMTP-Accept-Any-Recipient}".into()),
+        });
+        assert_eq!(
+            r,
+            "{PermissionGroups} has {ms-Exch-SMTP-Accept-Any-Recipient}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_value_reads_as_such_in_the_sentence_around_it() {
+        let none = |_: &str| None;
+        let empty = |_: &str| Some(" ".to_string());
+        for (template, want) in [
+            (
+                "beyond its presets (PermissionGroups {PermissionGroups}) but",
+                "beyond its presets (PermissionGroups not exported) but",
+            ),
+            (
+                "its RemoteIPRanges ({RemoteIPRanges}) cover",
+                "its RemoteIPRanges (RemoteIPRanges not exported) cover",
+            ),
+            (
+                "relay from {RemoteIPRanges} only",
+                "relay from (RemoteIPRanges not exported) only",
+            ),
+            (
+                "ProtocolLoggingLevel {ProtocolLoggingLevel}: nothing",
+                "ProtocolLoggingLevel not exported: nothing",
+            ),
+            // a label is a whole word
+            (
+                "xRemoteIPRanges {RemoteIPRanges}",
+                "xRemoteIPRanges (RemoteIPRanges not exported)",
+            ),
+            ("{object} relays", "(identity not exported) relays"),
+        ] {
+            assert_eq!(message(template, &none), want, "{template}");
+        }
+        assert_eq!(
+            message("(PermissionGroups {PermissionGroups})", &empty),
+            "(PermissionGroups empty)"
+        );
+        assert_eq!(
+            message("({relay_list}) and {relay_list}", &empty),
+            "(relay_list empty) and (relay_list empty)"
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_empty_value_in_a_command_is_a_stand_in_not_an_empty_argument() {
+        let t = "New-ReceiveConnector -Name 'Relay {server}' -Server '{server}' -PermissionGroups '{PermissionGroups}'\nGet-ReceiveConnector '{object}' | Export-Clixml 'p-{name}.xml'";
+        let want = "New-ReceiveConnector -Name 'Relay <server>' -Server '<server>' -PermissionGroups '<PermissionGroups>'\nGet-ReceiveConnector '<connector identity>' | Export-Clixml 'p-<connector name>.xml'";
+        assert_eq!(command(t, &|_| None), want);
+        assert_eq!(command(t, &|_| Some(String::new())), want);
+        assert_eq!(
+            render(
+                "Remove-AcceptedDomain -Identity '{object}'",
+                &|_| None,
+                Fill::Command(ObjectKind::AcceptedDomain)
+            ),
+            "Remove-AcceptedDomain -Identity '<accepted domain identity>'"
+        );
+    }
+
+    /// Every placeholder name any built-in template uses.
+    fn builtin_placeholder_names(set: &RuleSet) -> Vec<String> {
+        let mut names: Vec<String> = set
+            .rules
+            .iter()
+            .flat_map(|r| r.placeholders())
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    fn holes(text: &str, names: &[String]) -> Vec<String> {
+        names
+            .iter()
+            .map(|n| format!("{{{n}}}"))
+            .filter(|p| text.contains(p.as_str()))
+            .collect()
+    }
+
+    /// A plausible exported value, with braces of its own (`{a, b}`), which are values and not
+    /// placeholders.
+    fn sample(key: &str) -> Option<String> {
+        Some(match key {
+            "object" => "EX01\\Relay {EX01}".into(),
+            "server" => "EX01".into(),
+            "name" => "Relay {EX01}".into(),
+            "service_pack" => "2".into(),
+            "version" => "5.0".into(),
+            k => format!("{{{k}-value, ms-Exch-SMTP-Accept-Any-Recipient}}"),
+        })
+    }
+
+    #[test]
+    fn every_builtin_rule_renders_without_holes_when_a_placeholder_value_is_missing() {
+        let set = RuleSet::builtin().unwrap();
+        let names = builtin_placeholder_names(&set);
+        assert!(names.iter().any(|n| n == "PermissionGroups"), "{names:?}");
+        let mut checked = 0;
+        for rule in &set.rules {
+            let object = ObjectRef {
+                kind: rule.object,
+                id: "EX01\\Relay {EX01}".into(),
+                server: Some("EX01".into()),
+            };
+            let keys = rule.placeholders();
+            // each placeholder missing alone, each one empty alone, then all of them missing
+            let mut cases: Vec<(Option<&str>, Option<String>)> = Vec::new();
+            for &key in &keys {
+                cases.push((Some(key), None));
+                cases.push((Some(key), Some(String::new())));
+            }
+            cases.push((None, None));
+            for (key, value) in &cases {
+                let what = match (key, value) {
+                    (Some(k), None) => format!("{k} missing"),
+                    (Some(k), Some(_)) => format!("{k} empty"),
+                    (None, _) => "everything missing".to_string(),
+                };
+                let vars = |x: &str| match key {
+                    Some(k) if *k != x => sample(x),
+                    _ => value.clone(),
+                };
+                let f = rule.finding(object.clone(), "2019".into(), &vars, Vec::new());
+                for (field, text) in [("message", &f.message), ("remediation", &f.remediation)] {
+                    let h = holes(text, &names);
+                    assert!(
+                        h.is_empty(),
+                        "{} with {what}: {field} has {h:?}: {text}",
+                        rule.id
+                    );
+                }
+                checked += 1;
+            }
+            // and a missing value is said to be missing, where it would have been
+            for &key in &keys {
+                let vars = |x: &str| if x == key { None } else { sample(x) };
+                let f = rule.finding(object.clone(), "2019".into(), &vars, Vec::new());
+                if placeholders(&rule.message).contains(&key) {
+                    assert!(
+                        f.message.contains("not exported"),
+                        "{} without {key}: {}",
+                        rule.id,
+                        f.message
+                    );
+                }
+                if placeholders(&rule.remediation).contains(&key) {
+                    let s = stand_in(rule.object, key);
+                    assert!(
+                        f.remediation.contains(&s),
+                        "{} without {key}: {s} not in {}",
+                        rule.id,
+                        f.remediation
+                    );
+                }
+            }
+        }
+        assert!(checked > set.rules.len(), "{checked}");
+    }
+
+    #[test]
+    fn rule_help_shows_stand_ins_not_templates() {
+        let set = RuleSet::builtin().unwrap();
+        let names = builtin_placeholder_names(&set);
+        for rule in &set.rules {
+            let help = rule.remediation_help();
+            let h = holes(&help, &names);
+            assert!(h.is_empty(), "{}: {h:?} in {help}", rule.id);
+        }
+        let r = set.get("RC-ANON-RELAY-INTERNET").unwrap();
+        assert!(
+            r.remediation_help().contains("-Server '<server>'"),
+            "{}",
+            r.remediation_help()
+        );
+    }
+
+    #[test]
+    fn a_permission_entry_without_a_connector_gets_no_command_naming_that_text() {
+        let set = RuleSet::builtin().unwrap();
+        let r = set.get("PERM-RIGHTS-NOT-EXPORTED").unwrap();
+        let vars = |k: &str| match k {
+            "object" => Some(NO_IDENTITY.to_string()),
+            _ => None,
+        };
+        assert!(r.render_message(&vars).contains(NO_IDENTITY));
+        let cmd = r.render_remediation(&vars);
+        assert!(cmd.contains("'<connector identity>'"), "{cmd}");
+        assert!(!cmd.contains(NO_IDENTITY), "{cmd}");
     }
 }
