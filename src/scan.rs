@@ -539,16 +539,29 @@ fn scan_file(
                     Err(reason) => not_an_export(&mut summary, explicit, &name, reason),
                     Ok(form) => {
                         summary.format = Some(form.as_str());
-                        let chained =
-                            std::io::Read::chain(std::io::Cursor::new(buf), reader);
-                        stream_text(form, chained, explicit, &name, &mut run, &mut summary, diagnostics)
+                        let chained = std::io::Read::chain(std::io::Cursor::new(buf), reader);
+                        stream_text(
+                            form,
+                            chained,
+                            explicit,
+                            &name,
+                            &mut run,
+                            &mut summary,
+                            diagnostics,
+                        )
                     }
                 },
             }
         }
-        Format::List | Format::Csv | Format::Table => {
-            stream_text(format, reader, explicit, &name, &mut run, &mut summary, diagnostics)
-        }
+        Format::List | Format::Csv | Format::Table => stream_text(
+            format,
+            reader,
+            explicit,
+            &name,
+            &mut run,
+            &mut summary,
+            diagnostics,
+        ),
     };
     finish_summary(summary, run, result, errors, fail)
 }
@@ -593,16 +606,20 @@ fn read_transcript(
         run.take(&rec);
         run.used > before
     })?;
+    let sent = run.read;
     run.read = out.objects;
     let used = run.used;
-    // Lines no block understood; when nothing at all was used, every relay-bearing line
-    // (echoed commands included) is unread evidence.
-    let (unread, count) = if used == 0 {
-        (out.relay_lines.clone(), out.relay_lines.len().max(out.unread_relay_count))
-    } else {
-        (out.unread_relay.clone(), out.unread_relay_count)
-    };
-    if out.objects == 0 && unread.is_empty() {
+    // Output lines no block understood; when nothing at all was used, also the echoed
+    // commands that change relay configuration (their effect is in no output read).
+    let mut unread = out.unread_relay.clone();
+    let mut count = out.unread_relay_count;
+    if used == 0 {
+        count += out.relay_commands.len();
+        unread.extend(out.relay_commands.iter().cloned());
+        unread.sort();
+        unread.truncate(5);
+    }
+    if sent == 0 && unread.is_empty() {
         let reason = match out.commands.first() {
             Some((_, cmd)) => format!(
                 "text with no object relay-audit reads (command: {})",
@@ -640,7 +657,11 @@ fn read_transcript(
         })
         .collect();
     if !unread.is_empty() {
-        summary.status = if used == 0 { "not-understood" } else { "partial" };
+        summary.status = if used == 0 {
+            "not-understood"
+        } else {
+            "partial"
+        };
         summary.not_understood = unread
             .iter()
             .map(|(line, text)| UnreadLine {

@@ -116,6 +116,8 @@ fn review_report(rules: &RuleSet) -> Report {
         records: 0,
         records_used: 0,
         skipped: Vec::new(),
+        blocks: Vec::new(),
+        not_understood: Vec::new(),
         error: Some(err.to_string()),
     });
     rep.diagnostics.push(Diagnostic {

@@ -241,7 +241,7 @@ mod tests {
             texts(&v),
             ["a : 1", "b : 2", "c : 3", "", "d : 4", "e : 5", "f : 6"]
         );
-        assert_eq!(v[3].no, 7);
+        assert_eq!(v[3].no, 6);
         assert_eq!(v[4].no, 9);
     }
 
@@ -250,7 +250,15 @@ mod tests {
         let t = "Identity : EX01\\R\nEnabled  : True\n\nIdentity : EX01\\S\n";
         let (v, a) = normalise(t);
         assert_eq!(a, Artifacts::default());
-        assert_eq!(texts(&v), ["Identity : EX01\\R", "Enabled  : True", "", "Identity : EX01\\S"]);
+        assert_eq!(
+            texts(&v),
+            [
+                "Identity : EX01\\R",
+                "Enabled  : True",
+                "",
+                "Identity : EX01\\S"
+            ]
+        );
     }
 
     #[test]
@@ -260,7 +268,12 @@ mod tests {
         assert!(a.quoted && a.fenced && a.entities && a.odd_spaces && a.smart_quotes);
         assert_eq!(
             texts(&v),
-            ["", "[PS] C:\\Windows\\system32>Get-ADPermission \"EX01\\R\"", "User  : x  ", ""]
+            [
+                "",
+                "[PS] C:\\Windows\\system32>Get-ADPermission \"EX01\\R\"",
+                "User  : x  ",
+                ""
+            ]
         );
     }
 

@@ -180,7 +180,10 @@ fn split_identity_user(text: &str) -> Option<(String, String)> {
             words[start - 1],
             words[start].split('\\').next().unwrap_or("")
         );
-        if TWO_WORD_DOMAINS.iter().any(|d| d.eq_ignore_ascii_case(&two)) {
+        if TWO_WORD_DOMAINS
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&two))
+        {
             start -= 1;
         }
     }
@@ -271,7 +274,8 @@ pub fn read_row(row: &str, columns: &[String], kind: ObjectKind, line: u32) -> O
             texts.push(t.clone());
             continue;
         }
-        let col = (next_col..columns.len()).find(|&c| want.contains(&shapes[c]) && values[c].is_none())?;
+        let col = (next_col..columns.len())
+            .find(|&c| want.contains(&shapes[c]) && values[c].is_none())?;
         // Text columns skipped on the way stay for the free text.
         next_col = col + 1;
         values[col] = Some(match p {
@@ -316,7 +320,9 @@ pub fn read_row(row: &str, columns: &[String], kind: ObjectKind, line: u32) -> O
         (1, _) => values[text_cols[0]] = Some(text_value(&all_text)),
         (n, _) if n >= 2 => {
             let names: Vec<&str> = text_cols.iter().map(|&c| columns[c].as_str()).collect();
-            let id = names.iter().position(|n| n.eq_ignore_ascii_case("Identity"))?;
+            let id = names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case("Identity"))?;
             let user = names.iter().position(|n| n.eq_ignore_ascii_case("User"))?;
             if n != 2 || id > user {
                 return None;
@@ -448,6 +454,8 @@ mod tests {
             "NT AUTHORITY\\ANONYMOUS LOGON  {ms-Exch-SMTP-Accept-Any-Recipient}"
         ));
         assert!(looks_like_rights_row("Everyone ms-Exch-SMTP-Submit"));
-        assert!(!looks_like_rights_row("ExtendedRights : {ms-Exch-SMTP-Submit}"));
+        assert!(!looks_like_rights_row(
+            "ExtendedRights : {ms-Exch-SMTP-Submit}"
+        ));
     }
 }

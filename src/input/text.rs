@@ -92,9 +92,46 @@ pub struct TextOutcome {
     pub unread_relay: Vec<(u32, String)>,
     /// How many such lines there are in all.
     pub unread_relay_count: usize,
-    /// Lines holding relay vocabulary anywhere in the text (read or not), the first few.
-    pub relay_lines: Vec<(u32, String)>,
+    /// Echoed commands that change relay configuration (`New-ReceiveConnector ...
+    /// -RemoteIPRanges`, `Set-ReceiveConnector -PermissionGroups`): their effect is not in any
+    /// output relay-audit reads. Evidence when the text yields no object at all.
+    pub relay_commands: Vec<(u32, String)>,
     pub artifacts: Artifacts,
+    /// Lines of a Markdown document that are prose (outside code blocks): what they say
+    /// about relay is documentation, not evidence.
+    prose: std::collections::HashSet<u32>,
+}
+
+impl TextOutcome {
+    /// A line that carries relay vocabulary and is not Markdown prose.
+    fn is_evidence(&self, l: &Line) -> bool {
+        !self.prose.contains(&l.no) && vocabulary::relay_term(&l.text).is_some()
+    }
+}
+
+/// In a Markdown document (`.md`, `.markdown`), the lines outside fenced code blocks: a
+/// README that explains a setting is not an export of it. Console output pasted into
+/// Markdown sits in fences, and stays evidence. (Indented lines are list continuations as
+/// often as code, so only fences count.)
+fn markdown_prose(file: &str, text: &str) -> std::collections::HashSet<u32> {
+    let lower = file.to_ascii_lowercase();
+    let mut prose = std::collections::HashSet::new();
+    if !(lower.ends_with(".md") || lower.ends_with(".markdown")) {
+        return prose;
+    }
+    let mut fenced = false;
+    for (i, line) in text.lines().enumerate() {
+        let no = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let t = line.trim_start();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            fenced = !fenced;
+            continue;
+        }
+        if !fenced {
+            prose.insert(no);
+        }
+    }
+    prose
 }
 
 /// A run of lines after one command.
@@ -109,17 +146,29 @@ pub fn read(
     file: &str,
     sink: &mut dyn FnMut(Record) -> bool,
 ) -> Result<TextOutcome, InputError> {
+    let prose = markdown_prose(file, text);
     let (lines, artifacts) = paste::normalise(text);
     let mut out = TextOutcome {
         artifacts,
+        prose,
         ..TextOutcome::default()
     };
-    for l in &lines {
-        if out.relay_lines.len() < MAX_UNREAD_KEPT && vocabulary::relay_term(&l.text).is_some() {
-            out.relay_lines.push((l.no, l.text.trim().to_string()));
+    let regions = regions(lines);
+    for (no, cmd) in regions.iter().filter_map(|r| r.command.as_ref()) {
+        let changes = cmd.split(['|', ';']).any(|seg| {
+            let verb = seg.trim().split('-').next().unwrap_or("");
+            ["Set", "New", "Enable", "Add"]
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case(verb))
+        });
+        if changes
+            && !out.prose.contains(no)
+            && vocabulary::relay_term(cmd).is_some()
+            && out.relay_commands.len() < MAX_UNREAD_KEPT
+        {
+            out.relay_commands.push((*no, cmd.clone()));
         }
     }
-    let regions = regions(lines);
     let mut records: Vec<(usize, Record)> = Vec::new();
     // Echoed permission changes, applied in order (a later Remove cancels an earlier Add).
     let mut grants: Vec<(u32, crate::input::transcript::PermissionChange)> = Vec::new();
@@ -134,9 +183,9 @@ pub fn read(
                         !(same(&g.identity, &change.identity)
                             && same(&g.user, &change.user)
                             && g.deny == change.deny
-                            && g.rights.iter().all(|r| {
-                                change.rights.iter().any(|c| c.eq_ignore_ascii_case(r))
-                            }))
+                            && g.rights
+                                .iter()
+                                .all(|r| change.rights.iter().any(|c| c.eq_ignore_ascii_case(r))))
                     });
                 }
             }
@@ -197,7 +246,10 @@ fn merge_partial_connectors(records: Vec<(usize, Record)>) -> Vec<(usize, Record
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (block, rec) in records {
         let key = (rec.kind == ObjectKind::ReceiveConnector)
-            .then(|| rec.value("Identity").map(|v| v.display().trim().to_lowercase()))
+            .then(|| {
+                rec.value("Identity")
+                    .map(|v| v.display().trim().to_lowercase())
+            })
             .flatten()
             .filter(|k| !k.is_empty());
         match key.and_then(|k| match index.get(&k) {
@@ -210,7 +262,9 @@ fn merge_partial_connectors(records: Vec<(usize, Record)>) -> Vec<(usize, Record
             Some(i) => {
                 let merged = &mut out[i].1;
                 for p in rec.props {
-                    merged.props.retain(|q| !q.name.eq_ignore_ascii_case(&p.name));
+                    merged
+                        .props
+                        .retain(|q| !q.name.eq_ignore_ascii_case(&p.name));
                     merged.props.push(p);
                 }
             }
@@ -276,7 +330,7 @@ fn continues(cmd: &str, next: &str, after: Option<&str>) -> bool {
     if n.is_empty() || prompt_command(next).is_some() || bare_command(next).is_some() {
         return false;
     }
-    if after.is_some_and(|a| is_dash_row(a)) || is_list_line(next) {
+    if after.is_some_and(is_dash_row) || is_list_line(next) {
         return false;
     }
     let c = cmd.trim_end();
@@ -410,7 +464,9 @@ fn classify(par: &[&Line]) -> Form {
         }
     }
     let joined = texts.join("\n");
-    if csv::looks_like_csv(&joined) && texts[0].contains([',', ';', '\t']) {
+    if csv::looks_like_csv(&joined)
+        && (texts[0].starts_with("#TYPE") || texts[0].contains([',', ';', '\t']))
+    {
         return Form::Csv;
     }
     let list = texts.iter().filter(|t| is_list_line(t)).count();
@@ -457,7 +513,9 @@ fn read_region(
     for p in pars {
         let form = classify(&p);
         match blocks.last_mut() {
-            Some((f, lines)) if *f == form && matches!(form, Form::List | Form::Rows | Form::Other) => {
+            Some((f, lines))
+                if *f == form && matches!(form, Form::List | Form::Rows | Form::Other) =>
+            {
                 lines.extend(p);
             }
             _ => blocks.push((form, p)),
@@ -479,7 +537,7 @@ fn read_region(
         });
         if objects == 0 || form == Form::Other {
             for l in &lines {
-                if vocabulary::relay_term(&l.text).is_some() {
+                if out.is_evidence(l) {
                     out.unread_relay_count += 1;
                     if out.unread_relay.len() < MAX_UNREAD_KEPT {
                         out.unread_relay.push((l.no, l.text.trim().to_string()));
@@ -503,11 +561,7 @@ struct Mapper<'a> {
 impl Mapper<'_> {
     fn line(&self, n: u32) -> u32 {
         let i = (n as usize).saturating_sub(1);
-        self.map
-            .get(i)
-            .or(self.map.last())
-            .copied()
-            .unwrap_or(n)
+        self.map.get(i).or(self.map.last()).copied().unwrap_or(n)
     }
 
     fn take(&mut self, mut rec: Record) {
@@ -636,10 +690,9 @@ fn read_block(
                 .split_whitespace()
                 .map(|c| table_label(c).to_string())
                 .collect();
-            let kind = crate::input::detect::kind_from_property_names(
-                columns.iter().map(String::as_str),
-            )
-            .or_else(|| command.and_then(|(_, c)| context_from_command(c).kind));
+            let kind =
+                crate::input::detect::kind_from_property_names(columns.iter().map(String::as_str))
+                    .or_else(|| command.and_then(|(_, c)| context_from_command(c).kind));
             match kind {
                 Some(kind) => {
                     for l in &lines[d + 1..] {
@@ -688,19 +741,19 @@ fn read_block(
                     continue;
                 }
                 for row in rows::split_run_together(&l.text) {
-                match rows::read_row(row, &columns, ObjectKind::AdPermission, 1) {
-                    Some(mut rec) => {
-                        if rec.value("Identity").is_none() {
-                            if let Some(id) = ctx.as_ref().and_then(|c| c.identity.clone()) {
-                                rec.push("Identity", Value::Text(id), 1);
+                    match rows::read_row(row, &columns, ObjectKind::AdPermission, 1) {
+                        Some(mut rec) => {
+                            if rec.value("Identity").is_none() {
+                                if let Some(id) = ctx.as_ref().and_then(|c| c.identity.clone()) {
+                                    rec.push("Identity", Value::Text(id), 1);
+                                }
                             }
+                            mapper.map.clear();
+                            mapper.map.push(l.no);
+                            mapper.take(rec);
                         }
-                        mapper.map.clear();
-                        mapper.map.push(l.no);
-                        mapper.take(rec);
+                        None => unreadable_row(out, file, l),
                     }
-                    None => unreadable_row(out, file, l),
-                }
                 }
             }
         }
@@ -711,12 +764,12 @@ fn read_block(
                 mapper.map.push(l.no);
             }
             let parsed = match form {
-                Form::List => format_list::parse_into(text.as_bytes(), file, &mut |r| {
-                    mapper.take(r)
-                }),
-                Form::Table => format_table::parse_into(text.as_bytes(), file, &mut |r| {
-                    mapper.take(r)
-                }),
+                Form::List => {
+                    format_list::parse_into(text.as_bytes(), file, &mut |r| mapper.take(r))
+                }
+                Form::Table => {
+                    format_table::parse_into(text.as_bytes(), file, &mut |r| mapper.take(r))
+                }
                 _ => csv::parse_into(text.as_bytes(), file, &mut |r| mapper.take(r)),
             };
             match parsed {
@@ -757,10 +810,21 @@ fn header_without_dashes(line: &str) -> Option<Vec<String>> {
         w.starts_with(|c: char| c.is_ascii_alphabetic())
             && w.chars().all(|c| c.is_ascii_alphanumeric())
     };
-    let known = ["User", "ExtendedRights", "Identity", "Deny", "Inherited", "IsInherited", "Rights", "AccessRights"];
+    let known = [
+        "User",
+        "ExtendedRights",
+        "Identity",
+        "Deny",
+        "Inherited",
+        "IsInherited",
+        "Rights",
+        "AccessRights",
+    ];
     let ok = words.len() >= 2
         && words.iter().all(|w| plain(w))
-        && words.iter().all(|w| known.iter().any(|k| k.eq_ignore_ascii_case(w)))
+        && words
+            .iter()
+            .all(|w| known.iter().any(|k| k.eq_ignore_ascii_case(w)))
         && words.iter().any(|w| w.eq_ignore_ascii_case("User"));
     ok.then(|| words.iter().map(|w| table_label(w).to_string()).collect())
 }

@@ -34,7 +34,10 @@ mod tests {
 
     #[test]
     fn terms_are_found_in_any_case() {
-        assert!(relay_term("NT AUTHORITY\\ANONYMOUS LOGON {ms-exch-smtp-accept-any-recipient}").is_some());
+        assert!(
+            relay_term("NT AUTHORITY\\ANONYMOUS LOGON {ms-exch-smtp-accept-any-recipient}")
+                .is_some()
+        );
         assert!(relay_term("RemoteIPRanges : {0.0.0.0-255.255.255.255}").is_some());
         assert!(relay_term("Relay: (x) All except the list below").is_some());
         assert!(relay_term("Name : EX01").is_none());

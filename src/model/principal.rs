@@ -122,6 +122,42 @@ impl Principal {
         Principal::Other(n)
     }
 
+    /// Whether a name the export cut off (`NT AUTHORIT`, `NT AUTHORITY\ANON`, `Every`) could be
+    /// a principal of `class`: its account part starts a well-known account of the class, or
+    /// the cut fell inside the domain part, where every class is still possible.
+    pub fn may_be(prefix: &str, class: &str) -> bool {
+        let n = prefix.trim().replace("\\\\", "\\").to_lowercase();
+        let Some(wanted) = Principal::from_class(class) else {
+            return class == "any";
+        };
+        let Some(entry) = table().iter().find(|(p, _)| *p == wanted).map(|(_, e)| e) else {
+            return false;
+        };
+        let starts = |full: &str| full.to_lowercase().starts_with(&n);
+        match n.rsplit_once('\\') {
+            Some((_, account)) => entry
+                .accounts
+                .iter()
+                .any(|a| a.to_lowercase().starts_with(account.trim())),
+            // Cut inside the domain (`NT AUTHORIT`): any account of any domain may follow,
+            // unless the text already reads as a whole other name.
+            None => {
+                n.chars().count() < 3
+                    || entry.names.iter().any(|x| starts(x))
+                    || entry.accounts.iter().any(|x| starts(x))
+                    || [
+                        "nt authority",
+                        "nt-autorität",
+                        "autorite nt",
+                        "nt instans",
+                        "zarządzanie nt",
+                    ]
+                    .iter()
+                    .any(|d| d.starts_with(&n) || n.starts_with(d))
+            }
+        }
+    }
+
     /// Classifies a principal whose name the export cut off (`NT AUTHORITY\ANON...` in a
     /// Format-Table cell): the class whose well-known accounts alone start with the shown
     /// account prefix, or `Other` when the prefix is too short or fits several classes.

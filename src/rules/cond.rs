@@ -34,10 +34,10 @@ pub struct Evidence {
 pub enum Subject<'a, 'm> {
     Connector(&'a ConnectorFacts<'m>),
     Domain(&'m AcceptedDomain),
-    /// An ACE; `connector_exported` says whether the connector it is on was exported.
+    /// An ACE and the exported connector it is on (`None`: not named, or not exported).
     Ace {
         ace: &'m Ace,
-        connector_exported: bool,
+        connector: Option<&'a ConnectorFacts<'m>>,
     },
     /// An Exchange 4.0-2003 object (IMC, SMTP virtual server, SMTP connector).
     Legacy(&'m LegacyObject),
@@ -242,6 +242,14 @@ pub enum Cond {
     /// (`IPEnableRouter` = 1, or `ip_forwarding = true`): an outside host can reach an
     /// internal address through the server and relay.
     LocalInterfaceForwarding(bool),
+    /// ad-permission: an allow entry the export cut off (User or ExtendedRights ends in `...`,
+    /// or the rights list was cut) whose visible part is consistent with granting the right to
+    /// the principal (`NT AUTHORIT...` / `ms-Exch-SMTP-Accep...`), and that is not already a
+    /// whole match (`ace` covers those).
+    AceMay(AceSpec),
+    /// ad-permission: the connector the entry is on is not named or not exported, or its
+    /// RemoteIPRanges are unknown (missing, cut) or hold more than 16 addresses.
+    ConnectorScopeOpen(bool),
     /// input: the file has lines that carry relay evidence (a relay right, RemoteIPRanges,
     /// PermissionGroups, a relay list, ...) that no reader understood.
     NotUnderstood(bool),
@@ -264,7 +272,10 @@ impl Cond {
                 None
             }
             Cond::DomainScope(_) => Some(&[AcceptedDomain]),
-            Cond::Ace(_) | Cond::ConnectorExported(_) => Some(&[AdPermission]),
+            Cond::Ace(_)
+            | Cond::AceMay(_)
+            | Cond::ConnectorScopeOpen(_)
+            | Cond::ConnectorExported(_) => Some(&[AdPermission]),
             Cond::Reroute(_)
             | Cond::RoutingRestricted(_)
             | Cond::EmptyIpListTrick(_)
@@ -330,7 +341,7 @@ impl Cond {
             Cond::All(v) | Cond::Any(v) => v.iter().for_each(|c| c.validate(kind, problems)),
             Cond::Not(c) => c.validate(kind, problems),
             Cond::Holds(h) => check_principals(&h.principal, problems),
-            Cond::Ace(a) => check_principals(&a.principal, problems),
+            Cond::Ace(a) | Cond::AceMay(a) => check_principals(&a.principal, problems),
             Cond::HasFlag(f) => {
                 let p = f.property.to_ascii_lowercase();
                 if p != "permissiongroups" && p != "authmechanism" {
@@ -438,6 +449,8 @@ impl Cond {
             Cond::RegistryRelayValues(_) => "registry_relay_values",
             Cond::LocalInterfaceForwarding(_) => "local_interface_forwarding",
             Cond::NotUnderstood(_) => "not_understood",
+            Cond::AceMay(_) => "ace_may",
+            Cond::ConnectorScopeOpen(_) => "connector_scope_open",
         }
     }
 
@@ -461,10 +474,7 @@ impl Cond {
             _ => match s {
                 Subject::Connector(f) => eval_connector(self, f),
                 Subject::Domain(d) => eval_domain(self, d),
-                Subject::Ace {
-                    ace,
-                    connector_exported,
-                } => eval_ace(self, ace, *connector_exported),
+                Subject::Ace { ace, connector } => eval_ace(self, ace, *connector),
                 Subject::Legacy(o) => eval_legacy(self, o),
                 Subject::Input(g) => eval_input(self, g),
             },
@@ -673,8 +683,45 @@ fn eval_domain(cond: &Cond, d: &AcceptedDomain) -> Option<Vec<Evidence>> {
     }
 }
 
-fn eval_ace(cond: &Cond, a: &Ace, connector_exported: bool) -> Option<Vec<Evidence>> {
+fn eval_ace(cond: &Cond, a: &Ace, connector: Option<&ConnectorFacts<'_>>) -> Option<Vec<Evidence>> {
+    let connector_exported = connector.is_some();
     match cond {
+        Cond::AceMay(spec) => ace_may(spec, a),
+        Cond::ConnectorScopeOpen(want) => {
+            let (open, why) = match connector {
+                None => (
+                    true,
+                    format!(
+                        "{} (no Get-ReceiveConnector export has it)",
+                        a.identity.as_deref().unwrap_or("(connector not named)")
+                    ),
+                ),
+                Some(f) => {
+                    let c = f.connector;
+                    let known = c.ranges.as_ref().is_some_and(|r| {
+                        r.covers_all()
+                            || (!truncated(c, "RemoteIPRanges") && c.bad_ranges.is_empty())
+                    });
+                    let broad = c.ranges.as_ref().is_some_and(|r| r.size() > 16);
+                    let shown = c
+                        .raw("RemoteIPRanges")
+                        .map(|r| r.value.clone())
+                        .unwrap_or_else(|| "(not in the export)".into());
+                    (
+                        !known || broad,
+                        format!("{}: RemoteIPRanges {shown}", c.identity),
+                    )
+                }
+            };
+            holds_bool(*want, open, || {
+                vec![Evidence {
+                    property: "Identity".into(),
+                    value: why,
+                    file: a.src.file.to_string(),
+                    line: Some(a.src.line),
+                }]
+            })
+        }
         Cond::Ace(spec) => {
             let mut classes = Vec::new();
             for p in spec.principal.list() {
@@ -1012,6 +1059,63 @@ fn raw_of<'s>(s: &'s Subject<'_, '_>, name: &str) -> (Option<&'s crate::model::R
         Subject::Legacy(o) => (o.raw(name), &o.src),
         Subject::Input(g) => (None, &g.src),
     }
+}
+
+/// See [`Cond::AceMay`].
+fn ace_may(spec: &AceSpec, a: &Ace) -> Option<Vec<Evidence>> {
+    if a.deny != spec.deny {
+        return None;
+    }
+    let raw = |n: &str| a.raw.iter().find(|r| r.name.eq_ignore_ascii_case(n));
+    let user_cut = raw("User").is_some_and(|r| r.truncated);
+    // Rights exported only as a type name are PERM-RIGHTS-NOT-EXPORTED's case, not a cut.
+    let rights_cut = a.extended_rights_truncated
+        && raw("ExtendedRights").is_some_and(|r| !r.value.starts_with("(not exported"));
+    if !user_cut && !rights_cut {
+        return None;
+    }
+    let principal_ok = spec.principal.list().iter().any(|class| {
+        *class == "any"
+            || crate::analysis::permissions::token(class).contains(&a.principal.class())
+            || (user_cut
+                && crate::analysis::permissions::token(class).iter().any(|t| {
+                    crate::model::principal::Principal::may_be(
+                        raw("User")
+                            .map(|r| r.value.trim_end_matches("..."))
+                            .unwrap_or(""),
+                        t,
+                    )
+                }))
+    });
+    let right_ok = match &spec.right {
+        None => true,
+        Some(r) => {
+            let want = r.to_lowercase();
+            a.has_right(r)
+                || (rights_cut
+                    && (a.extended_rights.is_empty()
+                        || a.extended_rights
+                            .iter()
+                            .any(|x| want.starts_with(&x.to_lowercase()))
+                        || raw("ExtendedRights").is_some_and(|x| {
+                            let shown = x.value.trim_end_matches("...").to_lowercase();
+                            let last = shown.rsplit(',').next().unwrap_or("").trim().to_string();
+                            want.starts_with(&last)
+                        })))
+        }
+    };
+    (principal_ok && right_ok).then(|| {
+        a.raw
+            .iter()
+            .filter(|r| matches!(r.name, "User" | "ExtendedRights" | "Identity"))
+            .map(|r| Evidence {
+                property: r.name.to_string(),
+                value: r.value.clone(),
+                file: a.src.file.to_string(),
+                line: Some(r.line),
+            })
+            .collect()
+    })
 }
 
 fn eval_input(c: &Cond, g: &InputGap) -> Option<Vec<Evidence>> {

@@ -500,6 +500,7 @@ pub fn stand_in(kind: ObjectKind, key: &str) -> String {
             ObjectKind::Imc => "Internet Mail Service identity",
             ObjectKind::SmtpVirtualServer => "virtual server identity",
             ObjectKind::SmtpConnector => "SMTP connector identity",
+            ObjectKind::Input => "file",
         },
         "server" => "server",
         "name" if kind == ObjectKind::ReceiveConnector => "connector name",
@@ -725,13 +726,9 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                 let mut target_index: std::collections::HashMap<String, usize> =
                     std::collections::HashMap::new();
                 for a in &model.aces {
-                    let exported = a
-                        .identity
-                        .as_deref()
-                        .is_some_and(|id| facts.connector(id).is_some());
                     let subject = Subject::Ace {
                         ace: a,
-                        connector_exported: exported,
+                        connector: a.identity.as_deref().and_then(|id| facts.connector(id)),
                     };
                     if let Some(ev) = rule.when.eval(&subject) {
                         let target = a
