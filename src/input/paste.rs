@@ -143,10 +143,19 @@ pub fn normalise(text: &str) -> (Vec<Line>, Artifacts) {
     for (i, raw) in text.split('\n').enumerate() {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         let no = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        lines.push(Line {
-            no,
-            text: clean_chars(raw, &mut a),
-        });
+        // A forum may escape twice (`&amp;gt;`): decode until nothing changes.
+        let mut text = clean_chars(raw, &mut a);
+        for _ in 0..2 {
+            if !text.contains('&') {
+                break;
+            }
+            let again = clean_chars(&text, &mut a);
+            if again == text {
+                break;
+            }
+            text = again;
+        }
+        lines.push(Line { no, text });
     }
     if text.ends_with('\n') {
         lines.pop();
@@ -159,7 +168,7 @@ pub fn normalise(text: &str) -> (Vec<Line>, Artifacts) {
             .iter()
             .filter(|l| l.text.trim_start().starts_with('>'))
             .count();
-        if text_lines < 2 || quoted * 10 < text_lines * 8 {
+        if text_lines == 0 || quoted * 10 < text_lines * 8 {
             break;
         }
         a.quoted = true;
@@ -201,12 +210,16 @@ pub fn normalise(text: &str) -> (Vec<Line>, Artifacts) {
         }
     }
 
-    // Double spacing: no two text lines touch anywhere in the file.
-    let touching = lines
-        .windows(2)
-        .filter(|w| !w[0].text.is_empty() && !w[1].text.is_empty())
-        .count();
-    if text_lines >= 6 && touching == 0 {
+    // Double spacing: no two text lines touch anywhere in the file (undone again for a copy
+    // of a copy, which is spaced twice).
+    for _ in 0..3 {
+        let touching = lines
+            .windows(2)
+            .filter(|w| !w[0].text.is_empty() && !w[1].text.is_empty())
+            .count();
+        if text_lines < 6 || touching > 0 {
+            break;
+        }
         a.double_spaced = true;
         let mut out = Vec::with_capacity(lines.len() / 2 + 1);
         let mut blanks: Vec<Line> = Vec::new();
