@@ -86,8 +86,11 @@ fn every_real_paste_yields_its_findings_and_none_with_relay_evidence_passes_clea
     );
 }
 
+/// One artifact: its name and what it does to a text.
+type Artifact = (&'static str, Box<dyn Fn(&str) -> String>);
+
 /// The artifacts forums, mail clients and Markdown add, each as a function of the text.
-fn artifacts() -> Vec<(&'static str, Box<dyn Fn(&str) -> String>)> {
+fn artifacts() -> Vec<Artifact> {
     fn lines(t: &str) -> Vec<&str> {
         t.lines().collect()
     }
