@@ -280,3 +280,44 @@ fn double_spaced_fl_then_header_less_rows_is_an_open_relay_on_the_named_connecto
         .unwrap()
         .starts_with("Get-ADPermission"));
 }
+
+/// A file understood only in part is named in the table report with the lines it could not
+/// read, and its JSON entry says `partial` and lists its blocks.
+#[test]
+fn a_partly_understood_file_is_named_with_its_unread_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "[PS] C:\\>Get-ReceiveConnector \"EX07\\Relay EX07\" | fl Identity,Enabled,RemoteIPRanges\r\n\r\nIdentity       : EX07\\Relay EX07\r\nEnabled        : True\r\nRemoteIPRanges : {10.0.0.0-10.255.255.255}\r\n\r\n[PS] C:\\>Get-ReceiveConnector \"EX07\\Relay EX07\" | Get-ADPermission\r\n\r\nIdentity User Deny Inherited Rights\r\n-------- ---- ---- --------- ------\r\nEX07\\Relay EX07 NT AUTHORIT... False False ms-Exch-SMTP-Accep...\r\n";
+    let p = write_variant(tmp.path(), "ticket.txt", text, false);
+    let out = relay_audit()
+        .arg("scan")
+        .arg(&p)
+        .args(["--width", "120"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        s.contains("Not understood (relay evidence relay-audit could not read)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("ticket.txt: partly understood (1 of 1 objects used)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("    line 11: EX07\\Relay EX07 NT AUTHORIT..."),
+        "{s}"
+    );
+    assert!(s.contains("INPUT-NOT-UNDERSTOOD"), "{s}");
+    let (_, v) = scan_json(&[&p], &["--fail-on", "never"]);
+    let input = &v["inputs"][0];
+    assert_eq!(input["status"], "partial");
+    assert_eq!(input["not_understood"][0]["line"], 11);
+    let forms: Vec<&str> = input["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["form"].as_str().unwrap())
+        .collect();
+    assert_eq!(forms, ["format-list", "format-table (collapsed columns)"]);
+}

@@ -140,6 +140,34 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> s
         }
         writeln!(out)?;
     }
+    // Files that show relay evidence relay-audit could not read, whole or in part: named
+    // here so that nobody reads the summary line as "everything was understood".
+    let partial: Vec<_> = report
+        .inputs
+        .iter()
+        .filter(|i| !i.not_understood.is_empty())
+        .collect();
+    if !partial.is_empty() {
+        writeln!(
+            out,
+            "Not understood (relay evidence relay-audit could not read)"
+        )?;
+        for i in partial {
+            let how = if i.status == "partial" {
+                format!(
+                    "partly understood ({} of {} objects used)",
+                    i.records_used, i.records
+                )
+            } else {
+                "nothing understood".to_string()
+            };
+            writeln!(out, "  {}: {how}", visible(&i.path))?;
+            for l in &i.not_understood {
+                writeln!(out, "    line {}: {}", l.line, visible(&l.text))?;
+            }
+        }
+        writeln!(out)?;
+    }
     let problems: Vec<_> = report
         .diagnostics
         .iter()
@@ -209,4 +237,19 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> s
         m.permissions,
         m.domains
     )
+}
+
+/// Text from an input made visible for a terminal: control characters, DEL and bidi
+/// overrides are written as `\u{..}` escapes instead of acting on the terminal.
+fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+        if (c.is_control() && c != '\t') || bidi {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
