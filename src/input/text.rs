@@ -30,7 +30,7 @@ use crate::input::{csv, format_list, format_table, rows, vocabulary};
 /// Texts up to this size are read as transcripts (blocks); larger ones are streamed as one
 /// form. Pastes and tickets are far smaller; `Out-File` exports of large organisations are
 /// not, and hold one form.
-pub const MAX_TRANSCRIPT_BYTES: usize = 8 << 20;
+pub const MAX_TRANSCRIPT_BYTES: usize = 4 << 20;
 
 /// How many unread relay-evidence lines are kept per file (the rest are counted).
 const MAX_UNREAD_KEPT: usize = 5;
