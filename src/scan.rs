@@ -9,8 +9,8 @@
 use crate::analysis::Facts;
 use crate::diag::{Diagnostic, InputError};
 use crate::input::decode::{self, TextEncoding};
+use crate::input::outcome;
 use crate::input::record::{ObjectKind, Record};
-use crate::input::{clixml, csv, format_list, format_table};
 use crate::model::{Model, ModelBuilder, Use};
 use crate::rules::{self, Finding, RuleSet, Severity};
 use serde::Serialize;
@@ -71,13 +71,7 @@ pub fn inventory(paths: &[PathBuf]) -> (Vec<PathBuf>, u64) {
 }
 
 /// Something in a file that was read but not used, and why.
-#[derive(Debug, Clone, Serialize)]
-pub struct SkippedItem {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-    pub count: usize,
-    pub reason: String,
-}
+pub use crate::input::outcome::Skipped as SkippedItem;
 
 /// One input file and how much of it was understood (parse coverage).
 #[derive(Debug, Clone, Serialize)]
@@ -248,20 +242,6 @@ fn show(p: &Path) -> String {
     p.display().to_string().replace('\\', "/")
 }
 
-/// `Name : Value` (or `Name :` with nothing after it) with an identifier for a name.
-fn looks_like_list_line(line: &str) -> bool {
-    let Some((name, _)) = line.split_once(':') else {
-        return false;
-    };
-    let name = name.trim();
-    !name.is_empty()
-        && name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
-
 #[derive(Clone, Copy)]
 enum Format {
     /// Our own TOML settings file (FORMATS.md §9).
@@ -273,11 +253,9 @@ enum Format {
     /// An IIS 6 `MetaBase.xml` (FORMATS.md §7).
     Metabase,
     CliXml,
-    /// Console text, pastes, tickets: read as a transcript of blocks ([`crate::input::text`]).
+    /// Console text, pastes, tickets, Export-Csv: read as a transcript of blocks
+    /// ([`crate::input::text`]).
     Text,
-    Table,
-    Csv,
-    List,
 }
 
 impl Format {
@@ -289,9 +267,6 @@ impl Format {
             Format::Metabase => "metabase",
             Format::CliXml => "clixml",
             Format::Text => "transcript",
-            Format::Csv => "csv",
-            Format::Table => "format-table",
-            Format::List => "format-list",
         }
     }
 }
@@ -332,21 +307,6 @@ fn detect_format(preview: &[u8]) -> Result<Format, String> {
     Ok(Format::Text)
 }
 
-/// The one form of a text too large to be read as a transcript (streamed).
-fn detect_text_form(preview: &[u8]) -> Result<Format, String> {
-    let text = String::from_utf8_lossy(preview);
-    if format_table::looks_like_table(&text) {
-        return Ok(Format::Table);
-    }
-    if csv::looks_like_csv(&text) {
-        return Ok(Format::Csv);
-    }
-    if text.lines().any(looks_like_list_line) {
-        return Ok(Format::List);
-    }
-    Err("text, but no export format recognised (expected CliXML, Export-Csv, Format-Table or Format-List \"Name : Value\" lines)".into())
-}
-
 struct FileRun<'a> {
     builder: &'a mut ModelBuilder,
     file: Arc<str>,
@@ -356,14 +316,15 @@ struct FileRun<'a> {
 }
 
 impl FileRun<'_> {
-    fn take(&mut self, rec: &Record) {
+    /// Adds a record to the model; true when the model used it.
+    fn take(&mut self, rec: &Record) -> bool {
         self.read += 1;
         if !self.kinds.contains(&rec.kind) {
             self.kinds.push(rec.kind);
         }
-        if self.builder.add(&self.file, rec) != Use::Dropped {
-            self.used += 1;
-        }
+        let used = self.builder.add(&self.file, rec) != Use::Dropped;
+        self.used += usize::from(used);
+        used
     }
 }
 
@@ -441,128 +402,20 @@ fn scan_file(
     };
     let filter = matches!(format, Format::CliXml).then(crate::input::blob_filter::BlobFilter::new);
     let reader = decode::Pipelined::with_filter(reader, filter);
-    let result: Result<(), InputError> = match format {
-        Format::Settings => {
-            let mut reader = reader;
-            let mut text = String::new();
-            match std::io::Read::read_to_string(&mut reader, &mut text) {
-                Err(e) => Err(InputError::new(&name, None, format!("cannot read: {e}"))),
-                Ok(_) => crate::input::settings::parse(&text, &name, &mut |rec| run.take(&rec))
-                    .map(|_| ()),
-            }
+    let outcome = {
+        let mut sink = |rec: Record| run.take(&rec);
+        let sink: &mut crate::input::outcome::Sink<'_> = &mut sink;
+        match format {
+            Format::Settings => outcome::settings(reader, &name, sink),
+            Format::Reg => outcome::reg(reader, &name, sink),
+            Format::Ldif => outcome::ldif(reader, &name, sink),
+            Format::Metabase => outcome::metabase(reader, &name, sink),
+            Format::CliXml => outcome::clixml(reader, &name, sink),
+            Format::Text => crate::input::text::read_input(reader, &name, sink),
         }
-        Format::Reg => match crate::input::reg::parse(reader, &name, &mut |rec| run.take(&rec)) {
-            Err(e) => Err(e),
-            Ok(p) if p.imc => {
-                diagnostics.extend(p.notes);
-                Ok(())
-            }
-            Ok(_) => {
-                let reason = format!(
-                    "registry export without the key {}",
-                    crate::input::reg::IMC_KEY
-                );
-                not_an_export(&mut summary, explicit, &name, reason)
-            }
-        },
-        Format::Ldif => match crate::input::ldif::parse(reader, &name, &mut |rec| run.take(&rec)) {
-            Err(e) => Err(e),
-            Ok(p) if p.used > 0 => {
-                diagnostics.extend(p.notes);
-                if p.entries > p.used {
-                    summary.skipped.push(SkippedItem {
-                            line: None,
-                            count: p.entries - p.used,
-                            reason: "LDIF entries that are neither protocolCfgSMTPServer nor msExchRoutingSMTPConnector".into(),
-                        });
-                }
-                Ok(())
-            }
-            Ok(_) => {
-                let reason =
-                    "LDIF without protocolCfgSMTPServer or msExchRoutingSMTPConnector entries"
-                        .to_string();
-                not_an_export(&mut summary, explicit, &name, reason)
-            }
-        },
-        Format::Metabase => {
-            match crate::input::metabase::parse(reader, &name, &mut |rec| run.take(&rec)) {
-                Err(e) => Err(e),
-                Ok(p) if p.servers > 0 => {
-                    if p.other_elements > 0 {
-                        summary.skipped.push(SkippedItem {
-                            line: None,
-                            count: p.other_elements,
-                            reason: "metabase elements other than SMTP virtual servers (web and FTP sites, SMTP domains, filters, ...)".into(),
-                        });
-                    }
-                    Ok(())
-                }
-                Ok(_) => {
-                    let reason = "IIS metabase without an IIsSmtpServer element".to_string();
-                    not_an_export(&mut summary, explicit, &name, reason)
-                }
-            }
-        }
-        Format::CliXml => {
-            let res = clixml::parse(reader, &name, &mut |rec| run.take(&rec));
-            match res {
-                Ok(out) => {
-                    run.read = out.objects;
-                    for (t, line, count) in out.skipped {
-                        summary.skipped.push(SkippedItem {
-                            line: Some(line),
-                            count,
-                            reason: format!("object of type {t} is not one relay-audit reads"),
-                        });
-                    }
-                    diagnostics.extend(out.diagnostics);
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            }
-        }
-        Format::Text => {
-            let mut reader = reader;
-            let mut buf = Vec::new();
-            let limit = crate::input::text::MAX_TRANSCRIPT_BYTES;
-            match std::io::Read::read_to_end(
-                &mut std::io::Read::take(&mut reader, limit as u64 + 1),
-                &mut buf,
-            ) {
-                Err(e) => Err(InputError::new(&name, None, format!("cannot read: {e}"))),
-                Ok(_) if buf.len() <= limit => {
-                    let text = String::from_utf8_lossy(&buf);
-                    read_transcript(&text, explicit, &name, &mut run, &mut summary, diagnostics)
-                }
-                Ok(_) => match detect_text_form(&preview) {
-                    Err(reason) => not_an_export(&mut summary, explicit, &name, reason),
-                    Ok(form) => {
-                        summary.format = Some(form.as_str());
-                        let chained = std::io::Read::chain(std::io::Cursor::new(buf), reader);
-                        stream_text(
-                            form,
-                            chained,
-                            explicit,
-                            &name,
-                            &mut run,
-                            &mut summary,
-                            diagnostics,
-                        )
-                    }
-                },
-            }
-        }
-        Format::List | Format::Csv | Format::Table => stream_text(
-            format,
-            reader,
-            explicit,
-            &name,
-            &mut run,
-            &mut summary,
-            diagnostics,
-        ),
     };
+    let result =
+        outcome.and_then(|o| apply(o, explicit, &name, &mut run, &mut summary, diagnostics));
     finish_summary(summary, run, result, errors, fail)
 }
 
@@ -591,61 +444,28 @@ fn finish_summary(
     summary
 }
 
-/// Reads a text input as a transcript of blocks; relay evidence it could not read becomes
-/// an input gap in the model (`INPUT-NOT-UNDERSTOOD`), never a quiet skip.
-fn read_transcript(
-    text: &str,
+/// Applies a reader's outcome to the file's summary, the diagnostics and the model, the same
+/// way for every format.
+fn apply(
+    o: crate::input::outcome::Outcome,
     explicit: bool,
     name: &str,
     run: &mut FileRun<'_>,
     summary: &mut InputSummary,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<(), InputError> {
-    let out = crate::input::text::read(text, name, &mut |rec| {
-        let before = run.used;
-        run.take(&rec);
-        run.used > before
-    })?;
-    let sent = run.read;
-    run.read = out.objects;
-    let used = run.used;
-    // Output lines no block understood; when nothing at all was used, also the echoed
-    // commands that change relay configuration (their effect is in no output read).
-    let mut unread = out.unread_relay.clone();
-    let mut count = out.unread_relay_count;
-    if used == 0 {
-        count += out.relay_commands.len();
-        unread.extend(out.relay_commands.iter().cloned());
-        unread.sort();
-        unread.truncate(5);
-    }
-    if sent == 0 && unread.is_empty() {
-        let reason = match out.commands.first() {
-            Some((_, cmd)) => format!(
-                "text with no object relay-audit reads (command: {})",
-                crate::input::lines::clip(cmd, 200)
-            ),
-            None => "text with no Get-ReceiveConnector, Get-ADPermission, Get-AcceptedDomain or Get-ExchangeServer object, and no relay evidence".to_string(),
-        };
+    if let Some(reason) = o.not_an_export {
         return not_an_export(summary, explicit, name, reason);
     }
-    let artifacts = out.artifacts.names();
-    if !artifacts.is_empty() {
-        diagnostics.push(Diagnostic::info(
-            name,
-            None,
-            format!("pasted text: undid {}", artifacts.join(", ")),
-        ));
+    if let Some(n) = o.objects {
+        run.read = n;
     }
-    if out.unknown_objects > 0 {
-        summary.skipped.push(SkippedItem {
-            line: out.first_unknown_line,
-            count: out.unknown_objects,
-            reason: "objects with none of the properties of a receive connector, AD permission, accepted domain or Exchange server".into(),
-        });
+    if let Some(form) = o.form {
+        summary.format = Some(form);
     }
-    diagnostics.extend(out.diagnostics);
-    summary.blocks = out
+    summary.skipped.extend(o.skipped);
+    diagnostics.extend(o.notes);
+    summary.blocks = o
         .blocks
         .iter()
         .map(|b| BlockSummary {
@@ -656,13 +476,14 @@ fn read_transcript(
             used: b.used,
         })
         .collect();
-    if !unread.is_empty() {
-        summary.status = if used == 0 {
+    if !o.unread.is_empty() {
+        summary.status = if run.used == 0 {
             "not-understood"
         } else {
             "partial"
         };
-        summary.not_understood = unread
+        summary.not_understood = o
+            .unread
             .iter()
             .map(|(line, text)| UnreadLine {
                 line: *line,
@@ -672,62 +493,14 @@ fn read_transcript(
         run.builder.add_gap(crate::model::InputGap {
             src: crate::model::Source {
                 file: run.file.clone(),
-                line: unread[0].0,
+                line: o.unread[0].0,
             },
-            lines: unread,
-            count,
-            objects_used: used,
+            lines: o.unread,
+            count: o.unread_count,
+            objects_used: run.used,
         });
     }
     Ok(())
-}
-
-/// Streams a text of one form (too large for a transcript).
-fn stream_text<R: std::io::BufRead>(
-    format: Format,
-    reader: R,
-    explicit: bool,
-    name: &str,
-    run: &mut FileRun<'_>,
-    summary: &mut InputSummary,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Result<(), InputError> {
-    let parsed = match format {
-        Format::Csv => csv::parse_into(reader, name, &mut |rec| run.take(&rec)),
-        Format::Table => format_table::parse_into(reader, name, &mut |rec| run.take(&rec)),
-        _ => format_list::parse_into(reader, name, &mut |rec| run.take(&rec)),
-    };
-    match parsed {
-        Ok(parsed) if run.read == 0 => {
-            // "Name : Value" lines but no Exchange object: notes, a Markdown file, or the
-            // output of a cmdlet relay-audit does not read.
-            let reason = match parsed.commands.first() {
-                Some((_, cmd)) => format!(
-                    "{} text with no object relay-audit reads (command: {cmd})",
-                    format.as_str()
-                ),
-                None => "text with no Get-ReceiveConnector, Get-ADPermission, Get-AcceptedDomain or Get-ExchangeServer object".to_string(),
-            };
-            not_an_export(summary, explicit, name, reason)
-        }
-        Ok(parsed) => {
-            run.read = parsed.objects;
-            if parsed.unknown_objects > 0 {
-                summary.skipped.push(SkippedItem {
-                    line: parsed.first_unknown_line,
-                    count: parsed.unknown_objects,
-                    reason: "objects with none of the properties of a receive connector, AD permission, accepted domain or Exchange server".into(),
-                });
-            }
-            diagnostics.extend(parsed.diagnostics);
-            Ok(())
-        }
-        // Prose that merely contains a "Name: value" line is not an export.
-        Err(e) if !explicit && run.read == 0 && !e.message.starts_with("cannot read") => {
-            not_an_export(summary, false, name, e.message)
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// Everything read from the inputs: the model, and how each file went.

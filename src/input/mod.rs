@@ -13,6 +13,7 @@ pub mod format_table;
 pub mod ldif;
 pub(crate) mod lines;
 pub mod metabase;
+pub mod outcome;
 pub mod paste;
 pub mod record;
 pub mod reg;

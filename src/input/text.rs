@@ -22,10 +22,12 @@
 //! exports are streamed by the single-form parsers).
 
 use crate::diag::{Diagnostic, InputError};
+use crate::input::outcome::{Outcome, Sink, Skipped};
 use crate::input::paste::{self, Artifacts, Line};
 use crate::input::record::{ObjectKind, Record, Value};
 use crate::input::transcript::{context_from_command, format_columns, prompt_command};
 use crate::input::{csv, format_list, format_table, rows, vocabulary};
+use std::io::{BufRead, Read};
 
 /// Texts up to this size are read as transcripts (blocks); larger ones are streamed as one
 /// form. Pastes and tickets are far smaller; `Out-File` exports of large organisations are
@@ -132,6 +134,156 @@ fn markdown_prose(file: &str, text: &str) -> std::collections::HashSet<u32> {
         }
     }
     prose
+}
+
+/// Reads a text input: as a transcript of blocks when it is at most
+/// [`MAX_TRANSCRIPT_BYTES`], else streamed as the one form its start shows.
+pub fn read_input<R: BufRead>(
+    mut reader: R,
+    file: &str,
+    sink: &mut Sink<'_>,
+) -> Result<Outcome, InputError> {
+    let mut buf = Vec::new();
+    (&mut reader)
+        .take(MAX_TRANSCRIPT_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| InputError::new(file, None, format!("cannot read: {e}")))?;
+    if buf.len() <= MAX_TRANSCRIPT_BYTES {
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        drop(buf);
+        return transcript(&text, file, sink);
+    }
+    let head = String::from_utf8_lossy(&buf[..buf.len().min(64 << 10)]).into_owned();
+    let Some(form) = stream_form(&head) else {
+        return Ok(Outcome::not_an_export("text, but no export format recognised (expected CliXML, Export-Csv, Format-Table or Format-List \"Name : Value\" lines)"));
+    };
+    stream(form, std::io::Cursor::new(buf).chain(reader), file, sink)
+}
+
+/// The form a large text starts in.
+fn stream_form(head: &str) -> Option<Form> {
+    if format_table::looks_like_table(head) {
+        Some(Form::Table)
+    } else if csv::looks_like_csv(head) {
+        Some(Form::Csv)
+    } else if head.lines().any(is_list_line) {
+        Some(Form::List)
+    } else {
+        None
+    }
+}
+
+/// A large text of one form, streamed by that form's parser.
+fn stream<R: BufRead>(
+    form: Form,
+    reader: R,
+    file: &str,
+    sink: &mut Sink<'_>,
+) -> Result<Outcome, InputError> {
+    let mut sent = 0usize;
+    let mut take = |r: Record| {
+        sent += 1;
+        sink(r);
+    };
+    let parsed = match form {
+        Form::Csv => csv::parse_into(reader, file, &mut take),
+        Form::Table => format_table::parse_into(reader, file, &mut take),
+        _ => format_list::parse_into(reader, file, &mut take),
+    };
+    match parsed {
+        // "Name : Value" lines but no Exchange object: notes, or the output of a cmdlet
+        // relay-audit does not read.
+        Ok(p) if sent == 0 => Ok(Outcome::not_an_export(match p.commands.first() {
+            Some((_, cmd)) => format!(
+                "{} text with no object relay-audit reads (command: {cmd})",
+                form.as_str()
+            ),
+            None => NO_OBJECT.to_string(),
+        })),
+        Ok(p) => {
+            let mut out = Outcome {
+                objects: Some(p.objects),
+                notes: p.diagnostics,
+                form: Some(form.as_str()),
+                ..Outcome::default()
+            };
+            if p.unknown_objects > 0 {
+                out.skipped
+                    .push(unknown_skipped(p.first_unknown_line, p.unknown_objects));
+            }
+            Ok(out)
+        }
+        // Prose that merely contains a "Name: value" line is not an export.
+        Err(e) if sent == 0 && !e.message.starts_with("cannot read") => {
+            Ok(Outcome::not_an_export(e.message))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+const NO_OBJECT: &str = "text with no Get-ReceiveConnector, Get-ADPermission, Get-AcceptedDomain or Get-ExchangeServer object, and no relay evidence";
+
+fn unknown_skipped(line: Option<u32>, count: usize) -> Skipped {
+    Skipped {
+        line,
+        count,
+        reason: "objects with none of the properties of a receive connector, AD permission, accepted domain or Exchange server".into(),
+    }
+}
+
+/// A whole text read as a transcript; relay evidence no block understood is kept in the
+/// outcome (the scan reports it as `INPUT-NOT-UNDERSTOOD`), never skipped quietly.
+fn transcript(text: &str, file: &str, sink: &mut Sink<'_>) -> Result<Outcome, InputError> {
+    let (mut sent, mut used) = (0usize, 0usize);
+    let out = read(text, file, &mut |rec| {
+        sent += 1;
+        let u = sink(rec);
+        used += usize::from(u);
+        u
+    })?;
+    // Output lines no block understood; when nothing at all was used, also the echoed
+    // commands that change relay configuration (their effect is in no output read).
+    let mut unread = out.unread_relay.clone();
+    let mut count = out.unread_relay_count;
+    if used == 0 {
+        count += out.relay_commands.len();
+        unread.extend(out.relay_commands.iter().cloned());
+        unread.sort();
+        unread.truncate(MAX_UNREAD_KEPT);
+    }
+    if sent == 0 && unread.is_empty() {
+        return Ok(Outcome::not_an_export(match out.commands.first() {
+            Some((_, cmd)) => format!(
+                "text with no object relay-audit reads (command: {})",
+                crate::input::lines::clip(cmd, 200)
+            ),
+            None => NO_OBJECT.to_string(),
+        }));
+    }
+    let mut notes = Vec::new();
+    let artifacts = out.artifacts.names();
+    if !artifacts.is_empty() {
+        notes.push(Diagnostic::info(
+            file,
+            None,
+            format!("pasted text: undid {}", artifacts.join(", ")),
+        ));
+    }
+    notes.extend(out.diagnostics);
+    let mut skipped = Vec::new();
+    if out.unknown_objects > 0 {
+        skipped.push(unknown_skipped(out.first_unknown_line, out.unknown_objects));
+    }
+    Ok(Outcome {
+        objects: Some(out.objects),
+        skipped,
+        notes,
+        not_an_export: None,
+        form: None,
+        blocks: out.blocks,
+        unread,
+        unread_count: count,
+    })
 }
 
 /// A run of lines after one command.

@@ -1,0 +1,162 @@
+//! The one outcome every reader returns.
+//!
+//! Whatever the format — CliXML, a transcript of console text, a settings file, `.reg`, LDIF,
+//! MetaBase.xml — reading a file sends its records to a sink as they are read and returns an
+//! [`Outcome`]: how many objects were read, what was skipped and why, notes with file and
+//! line, "not an export" with a reason, the blocks of a transcript, and the lines that carry
+//! relay evidence no reader understood. The scan applies an outcome the same way for every
+//! format; the per-format knowledge stays in the adapters below.
+
+use crate::diag::{Diagnostic, InputError};
+use crate::input::record::Record;
+use crate::input::text::Block;
+use serde::Serialize;
+use std::io::{BufRead, Read};
+
+/// A part of a file that was read but not used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub count: usize,
+    pub reason: String,
+}
+
+/// What reading one file gave, besides the records sent to the sink.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Objects read, of a kind relay-audit reads or not; `None`: the records sent.
+    pub objects: Option<usize>,
+    pub skipped: Vec<Skipped>,
+    pub notes: Vec<Diagnostic>,
+    /// The file is no export of anything relay-audit reads: why.
+    pub not_an_export: Option<String>,
+    /// The form the file was read as, when the reader settled it (a text streamed as one form).
+    pub form: Option<&'static str>,
+    /// A text read as a transcript: its blocks.
+    pub blocks: Vec<Block>,
+    /// Lines that carry relay evidence no reader understood (the first few) and how many.
+    pub unread: Vec<(u32, String)>,
+    pub unread_count: usize,
+}
+
+impl Outcome {
+    pub fn not_an_export(reason: impl Into<String>) -> Outcome {
+        Outcome {
+            not_an_export: Some(reason.into()),
+            ..Outcome::default()
+        }
+    }
+}
+
+/// The sink a reader sends records to; it returns whether the model used the record.
+pub type Sink<'a> = dyn FnMut(Record) -> bool + 'a;
+
+/// Our TOML settings file.
+pub fn settings<R: Read>(
+    mut reader: R,
+    file: &str,
+    sink: &mut Sink<'_>,
+) -> Result<Outcome, InputError> {
+    let mut text = String::new();
+    reader
+        .read_to_string(&mut text)
+        .map_err(|e| InputError::new(file, None, format!("cannot read: {e}")))?;
+    crate::input::settings::parse(&text, file, &mut |r| {
+        sink(r);
+    })?;
+    Ok(Outcome::default())
+}
+
+/// A regedit export of the IMC key.
+pub fn reg<R: BufRead>(reader: R, file: &str, sink: &mut Sink<'_>) -> Result<Outcome, InputError> {
+    let p = crate::input::reg::parse(reader, file, &mut |r| {
+        sink(r);
+    })?;
+    if !p.imc {
+        return Ok(Outcome::not_an_export(format!(
+            "registry export without the key {}",
+            crate::input::reg::IMC_KEY
+        )));
+    }
+    Ok(Outcome {
+        notes: p.notes,
+        ..Outcome::default()
+    })
+}
+
+/// An `ldifde` export of SMTP virtual servers and connectors.
+pub fn ldif<R: BufRead>(reader: R, file: &str, sink: &mut Sink<'_>) -> Result<Outcome, InputError> {
+    let p = crate::input::ldif::parse(reader, file, &mut |r| {
+        sink(r);
+    })?;
+    if p.used == 0 {
+        return Ok(Outcome::not_an_export(
+            "LDIF without protocolCfgSMTPServer or msExchRoutingSMTPConnector entries",
+        ));
+    }
+    let mut out = Outcome {
+        notes: p.notes,
+        ..Outcome::default()
+    };
+    if p.entries > p.used {
+        out.skipped.push(Skipped {
+            line: None,
+            count: p.entries - p.used,
+            reason:
+                "LDIF entries that are neither protocolCfgSMTPServer nor msExchRoutingSMTPConnector"
+                    .into(),
+        });
+    }
+    Ok(out)
+}
+
+/// An IIS 6 `MetaBase.xml`.
+pub fn metabase<R: BufRead>(
+    reader: R,
+    file: &str,
+    sink: &mut Sink<'_>,
+) -> Result<Outcome, InputError> {
+    let p = crate::input::metabase::parse(reader, file, &mut |r| {
+        sink(r);
+    })?;
+    if p.servers == 0 {
+        return Ok(Outcome::not_an_export(
+            "IIS metabase without an IIsSmtpServer element",
+        ));
+    }
+    let mut out = Outcome::default();
+    if p.other_elements > 0 {
+        out.skipped.push(Skipped {
+            line: None,
+            count: p.other_elements,
+            reason: "metabase elements other than SMTP virtual servers (web and FTP sites, SMTP domains, filters, ...)".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// A PowerShell `Export-Clixml` file.
+pub fn clixml<R: BufRead>(
+    reader: R,
+    file: &str,
+    sink: &mut Sink<'_>,
+) -> Result<Outcome, InputError> {
+    let p = crate::input::clixml::parse(reader, file, &mut |r| {
+        sink(r);
+    })?;
+    Ok(Outcome {
+        objects: Some(p.objects),
+        skipped: p
+            .skipped
+            .into_iter()
+            .map(|(t, line, count)| Skipped {
+                line: Some(line),
+                count,
+                reason: format!("object of type {t} is not one relay-audit reads"),
+            })
+            .collect(),
+        notes: p.diagnostics,
+        ..Outcome::default()
+    })
+}
