@@ -278,9 +278,9 @@ fn hex_bytes(s: &str) -> Option<Vec<u8>> {
                 .strip_prefix("0x")
                 .or_else(|| t.strip_prefix("0X"))
                 .unwrap_or(t);
-            if h.is_empty() || h.len() > 2 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-                None
-            } else if h.len() == 1 && !t.starts_with("0x") && !t.starts_with("0X") {
+            // Two digits, or one after `0x`.
+            let digits_ok = h.len() == 2 || (h.len() == 1 && h.len() < t.len());
+            if !digits_ok || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
                 None
             } else {
                 u8::from_str_radix(h, 16).ok()
@@ -691,6 +691,26 @@ whenChanged                        : 3/4/2005 10:12:44 AM\r\n"
         ));
         assert!(looks_like_listing("objectClass = protocolCfgSMTPServer\n"));
         assert!(listing_to_ldif("").is_none());
+    }
+
+    #[test]
+    fn hex_forms_and_line_map() {
+        assert_eq!(hex_bytes("18 00 00 80"), Some(vec![0x18, 0, 0, 0x80]));
+        assert_eq!(hex_bytes("0x18 0x0 0X80"), Some(vec![0x18, 0, 0x80]));
+        assert_eq!(hex_bytes("18 0 00"), None);
+        assert_eq!(hex_bytes("System.Byte[]"), None);
+        // ADSI Edit's octet string for the blob; `System.Byte[]` is not a value.
+        let text = "msExchSmtpRelayForAuth: TRUE\nmsExchSmtpRelayIpList: 18 00 00 80\nmsExchIPSecurity: System.Byte[]\n";
+        let (l, map) = listing_to_ldif(text).unwrap();
+        assert!(l.contains("msExchSmtpRelayIpList:: GAAAgA==\n"), "{l}");
+        assert!(
+            l.contains("# msExchIPSecurity shown as `System.Byte[]`"),
+            "{l}"
+        );
+        assert_eq!(original_line(&map, 5), 2);
+        assert_eq!(original_line(&map, 99), 99);
+        let e = remap_error(InputError::new("p.txt", Some(5), "x"), &map);
+        assert_eq!(e.line, Some(2));
     }
 
     #[test]
