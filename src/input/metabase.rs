@@ -35,6 +35,105 @@ pub fn looks_like_metabase(text: &str) -> bool {
     text.contains("XML_Metabase") || text.contains("<MBProperty")
 }
 
+/// The root [`parse`] needs around a fragment: on one line, so line numbers stay those of
+/// the pasted text.
+const FRAGMENT_OPEN: &str =
+    "<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\"><MBProperty>";
+const FRAGMENT_CLOSE: &str = "</MBProperty></configuration>";
+
+/// Byte offset of the first element of `text` when it is `<IIsSmtpServer` or
+/// `<IIsSmtpService`, with only a BOM, whitespace, an XML declaration or comments before it,
+/// and no `<configuration`/`<MBProperty` root anywhere.
+fn fragment_start(text: &str) -> Option<usize> {
+    if text.contains("<configuration") || text.contains("<MBProperty") {
+        return None;
+    }
+    let mut at = 0;
+    loop {
+        let rest = &text[at..];
+        let trimmed = rest.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+        at += rest.len() - trimmed.len();
+        if trimmed.starts_with("<?") {
+            at += trimmed.find("?>")? + 2;
+        } else if trimmed.starts_with("<!--") {
+            at += trimmed.find("-->")? + 3;
+        } else {
+            break;
+        }
+    }
+    let rest = &text[at..];
+    let smtp = ["<IIsSmtpServer", "<IIsSmtpService"].iter().any(|tag| {
+        rest.get(..tag.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(tag))
+            && rest[tag.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_whitespace() || c == '>' || c == '/')
+    });
+    smtp.then_some(at)
+}
+
+/// Does the text look like a lone `<IIsSmtpServer …>` (or `<IIsSmtpService …>`) element,
+/// pasted without the rest of MetaBase.xml?
+pub fn looks_like_metabase_fragment(text: &str) -> bool {
+    fragment_start(text).is_some()
+}
+
+/// A lone `<IIsSmtpServer …>`/`<IIsSmtpService …>` element (with or without its `<Custom/>`
+/// children, its end tag, or self-closing) wrapped in the minimal root [`parse`] reads, so it
+/// is read exactly like the same element inside a whole MetaBase.xml. `None` when the text is
+/// not such a fragment (a whole MetaBase.xml, other XML, text).
+///
+/// The root is added on the element's own line, so every line number [`parse`] reports is the
+/// line of the pasted text. An SMTP element left open at the end (the end tag not pasted) is
+/// closed.
+pub fn fragment_as_document(text: &str) -> Option<String> {
+    let at = fragment_start(text)?;
+    let mut out = String::with_capacity(text.len() + 128);
+    out.push_str(&text[..at]);
+    out.push_str(FRAGMENT_OPEN);
+    out.push_str(&text[at..]);
+    if let Some(tag) = open_smtp_element(&text[at..]) {
+        out.push_str("</");
+        out.push_str(tag);
+        out.push('>');
+    }
+    out.push_str(FRAGMENT_CLOSE);
+    Some(out)
+}
+
+/// The name of the SMTP element still open at the end of a fragment (its end tag not
+/// pasted), if any.
+fn open_smtp_element(text: &str) -> Option<&'static str> {
+    let mut rdr = Reader::from_str(text);
+    rdr.config_mut().check_end_names = false;
+    let mut open: Option<&'static str> = None;
+    loop {
+        match rdr.read_event() {
+            Ok(Event::Start(e)) => {
+                let name = e.local_name();
+                let name = name.as_ref();
+                if name.eq_ignore_ascii_case("IIsSmtpServer") {
+                    open = Some("IIsSmtpServer");
+                } else if name.eq_ignore_ascii_case("IIsSmtpService") {
+                    open = Some("IIsSmtpService");
+                }
+            }
+            Ok(Event::End(e)) => {
+                let name = e.local_name();
+                let name = name.as_ref();
+                if name.eq_ignore_ascii_case("IIsSmtpServer")
+                    || name.eq_ignore_ascii_case("IIsSmtpService")
+                {
+                    open = None;
+                }
+            }
+            Ok(Event::Eof) | Err(_) => return open,
+            _ => {}
+        }
+    }
+}
+
 /// `AuthFlags` names (MBSchema.xml) and the on-screen names of the Authentication dialog.
 const AUTH_FLAGS: &[(u32, &str, &str)] = &[
     (1, "AuthAnonymous", "Anonymous access"),
@@ -486,6 +585,90 @@ mod tests {
             "<!DOCTYPE x [<!ENTITY a \"b\">]><configuration",
         );
         assert!(parse(dtd.as_bytes(), "m.xml", &mut |_| {}).is_err());
+    }
+
+    /// "All except the list below" with an empty list (fixtures/legacy-2003-ldif).
+    const ALL_EXCEPT_EMPTY: &str = "1800008020000080280000803000008001000000380000000000000000000000000000000000000000000000000000000000000000000000";
+
+    fn element(close: &str) -> String {
+        format!(
+            "<IIsSmtpServer\tLocation =\"/LM/SmtpSvc/1\"\r\n\t\tAuthFlags=\"AuthAnonymous | AuthBasic\"\r\n\t\tRelayForAuth=\"0\"\r\n\t\tRelayIpList=\"{ALL_EXCEPT_EMPTY}\"\r\n\t\tServerBindings=\":25:\"\r\n\t\tServerComment=\"Default SMTP Virtual Server\"\r\n\t{close}"
+        )
+    }
+
+    fn read(text: &str) -> Vec<Record> {
+        let mut recs = Vec::new();
+        parse(text.as_bytes(), "m.xml", &mut |r| recs.push(r)).unwrap();
+        recs
+    }
+
+    #[test]
+    fn fragment_reads_like_the_whole_file() {
+        let body = element(
+            ">\r\n\t<Custom\tName=\"X\"\r\n\t\tValue=\"1\"\r\n\t/>\r\n</IIsSmtpServer>\r\n",
+        );
+        let whole = format!(
+            "<?xml version =\"1.0\"?>\r\n<configuration xmlns=\"urn:microsoft-catalog:XML_Metabase_V64_0\">\r\n<MBProperty>\r\n{body}</MBProperty>\r\n</configuration>\r\n"
+        );
+        assert!(fragment_as_document(&whole).is_none());
+        assert!(!looks_like_metabase_fragment(&whole));
+        let expected = read(&whole);
+        assert_eq!(expected.len(), 1);
+        assert_eq!(
+            expected[0].value("relay_ip_list").unwrap().as_text(),
+            Some(ALL_EXCEPT_EMPTY.to_ascii_lowercase().as_str())
+        );
+        // Lines of the fragment are its own: the element starts on line 1, not 4.
+        let shift = |recs: Vec<Record>, by: u32| -> Vec<Record> {
+            recs.into_iter()
+                .map(|mut r| {
+                    r.line += by;
+                    for p in &mut r.props {
+                        p.line += by;
+                    }
+                    r
+                })
+                .collect()
+        };
+        let closed_forms = [
+            body.clone(),
+            body.replace("</IIsSmtpServer>\r\n", ""),
+            format!("\u{feff}  \r\n{body}").replacen("\r\n", "", 1),
+        ];
+        for frag in closed_forms {
+            assert!(looks_like_metabase_fragment(&frag), "{frag}");
+            let doc = fragment_as_document(&frag).unwrap();
+            assert!(looks_like_metabase(&doc));
+            let got = shift(read(&doc), 3);
+            assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{frag}");
+        }
+        // Self-closing, and after an XML declaration.
+        let empty = element("/>\r\n");
+        let whole_empty = whole.replace(&body, &empty);
+        let expected = read(&whole_empty);
+        let frag = format!("<?xml version =\"1.0\"?>\r\n<!-- pasted -->\r\n{empty}");
+        let got = shift(read(&fragment_as_document(&frag).unwrap()), 1);
+        assert_eq!(format!("{got:?}"), format!("{expected:?}"));
+    }
+
+    #[test]
+    fn fragment_service_and_not_fragments() {
+        let frag = "<IIsSmtpService Location=\"/LM/SmtpSvc\" AuthFlags=\"AuthBasic\">\n</IIsSmtpService>\n<IIsSmtpServer Location=\"/LM/SmtpSvc/2\" RelayIpList=\"0A0B\"/>";
+        let recs = read(&fragment_as_document(frag).unwrap());
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].value("instance").unwrap().as_text(), Some("2"));
+        assert_eq!(recs[0].line, 3);
+        assert!(recs[0].get("authentication_inherited").is_some());
+        for not in [
+            "<IIsWebServer Location=\"/LM/W3SVC/1\"/>",
+            "<IIsSmtpServerX Location=\"/LM/SmtpSvc/1\"/>",
+            "text <IIsSmtpServer Location=\"/LM/SmtpSvc/1\"/>",
+            "<Objs><IIsSmtpServer Location=\"/LM/SmtpSvc/1\"/></Objs>",
+            "",
+        ] {
+            assert!(fragment_as_document(not).is_none(), "{not}");
+            assert!(!looks_like_metabase_fragment(not), "{not}");
+        }
     }
 
     #[test]

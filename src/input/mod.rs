@@ -3,6 +3,7 @@
 //! `decode` turns bytes into UTF-8 text, `detect` names the format and object kind from
 //! content (never from file names), and one parser per format yields records.
 
+pub mod adsi;
 pub mod blob_filter;
 pub mod clixml;
 pub mod csv;
