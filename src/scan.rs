@@ -252,6 +252,8 @@ enum Format {
     Ldif,
     /// An IIS 6 `MetaBase.xml` (FORMATS.md §7).
     Metabase,
+    /// A lone `<IIsSmtpServer>` element pasted without the rest of MetaBase.xml.
+    MetabaseFragment,
     CliXml,
     /// Console text, pastes, tickets, Export-Csv: read as a transcript of blocks
     /// ([`crate::input::text`]).
@@ -265,6 +267,7 @@ impl Format {
             Format::Reg => "reg",
             Format::Ldif => "ldif",
             Format::Metabase => "metabase",
+            Format::MetabaseFragment => "metabase fragment",
             Format::CliXml => "clixml",
             Format::Text => "transcript",
         }
@@ -281,6 +284,9 @@ fn detect_format(preview: &[u8]) -> Result<Format, String> {
         }
         if crate::input::metabase::looks_like_metabase(t) {
             return Ok(Format::Metabase);
+        }
+        if crate::input::metabase::looks_like_metabase_fragment(t) {
+            return Ok(Format::MetabaseFragment);
         }
         return Err(
             "XML, but neither a PowerShell CliXML export (no <Objs> root) nor an IIS MetaBase.xml"
@@ -410,6 +416,7 @@ fn scan_file(
             Format::Reg => outcome::reg(reader, &name, sink),
             Format::Ldif => outcome::ldif(reader, &name, sink),
             Format::Metabase => outcome::metabase(reader, &name, sink),
+            Format::MetabaseFragment => outcome::metabase_fragment(reader, &name, sink),
             Format::CliXml => outcome::clixml(reader, &name, sink),
             Format::Text => crate::input::text::read_input(reader, &name, sink),
         }

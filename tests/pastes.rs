@@ -321,3 +321,34 @@ fn a_partly_understood_file_is_named_with_its_unread_lines() {
         .collect();
     assert_eq!(forms, ["format-list", "format-table (collapsed columns)"]);
 }
+
+/// Legacy text that is not a whole export reads like the full export: a lone
+/// `<IIsSmtpServer>` element cut out of a MetaBase.xml, and the KB 321757 listing of a
+/// virtual server's attributes (whose relay list it does not show: undecoded, never "empty").
+#[test]
+fn legacy_fragments_read_like_the_whole_exports() {
+    let metabase = std::fs::read_to_string(
+        root().join("fixtures/legacy-2003-metabase-drift/ldif-and-metabase/MAIL/MetaBase.xml"),
+    )
+    .unwrap();
+    let start = metabase.find("<IIsSmtpServer").unwrap();
+    let end = metabase.find("</IIsSmtpServer>").unwrap() + "</IIsSmtpServer>".len();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = write_variant(tmp.path(), "pasted.xml", &metabase[start..end], false);
+    let (code, v) = scan_json(&[&p], &["--fail-on", "never"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["inputs"][0]["format"], "metabase fragment");
+    let got = rule_objects(&v);
+    assert_eq!(
+        got,
+        [(
+            "SVS-RELAY-ALL-EXCEPT-EMPTY".to_string(),
+            "(unknown server)\\Default SMTP Virtual Server".to_string()
+        )]
+    );
+    let kb = root().join("fixtures/pastes/13-e2000-smtp-vs-ad-attributes-kb321757.txt");
+    let (_, v) = scan_json(&[&kb], &["--fail-on", "never"]);
+    assert_eq!(v["inputs"][0]["format"], "directory attribute listing");
+    let rules: Vec<String> = rule_objects(&v).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(rules, ["SVS-RELAY-LIST-UNDECODED"]);
+}

@@ -136,6 +136,67 @@ pub fn metabase<R: BufRead>(
     Ok(out)
 }
 
+/// A lone `<IIsSmtpServer>` element (a paste, small): read as the whole MetaBase.xml it came
+/// from; line numbers stay those of the paste.
+pub fn metabase_fragment<R: Read>(
+    mut reader: R,
+    file: &str,
+    sink: &mut Sink<'_>,
+) -> Result<Outcome, InputError> {
+    let mut text = String::new();
+    (&mut reader)
+        .take(crate::input::text::MAX_TRANSCRIPT_BYTES as u64)
+        .read_to_string(&mut text)
+        .map_err(|e| InputError::new(file, None, format!("cannot read: {e}")))?;
+    match crate::input::metabase::fragment_as_document(&text) {
+        Some(doc) => metabase(doc.as_bytes(), file, sink),
+        None => Ok(Outcome::not_an_export(
+            "XML that starts like an IIsSmtpServer element but cannot be read as one",
+        )),
+    }
+}
+
+/// An `attribute: value` / `attribute = value` listing of a `protocolCfgSMTPServer` or
+/// `msExchRoutingSMTPConnector` object (ldp.exe, ADSI Edit, `Get-ADObject | fl`, KB
+/// articles), read as the LDIF entry it shows. `None` when the listing yields no object.
+/// `numbers[i]` is the file's line number of line `i + 1` of `text`.
+pub fn listing(
+    text: &str,
+    numbers: &[u32],
+    file: &str,
+    sink: &mut Sink<'_>,
+) -> Option<Result<Outcome, InputError>> {
+    let (ldif, map) = crate::input::adsi::listing_to_ldif(text)?;
+    // LDIF line -> listing line -> the file's line.
+    let map: Vec<u32> = map
+        .iter()
+        .map(|&n| {
+            let i = (n as usize).saturating_sub(1);
+            numbers.get(i).copied().unwrap_or(n)
+        })
+        .collect();
+    let parsed = crate::input::ldif::parse(ldif.as_bytes(), file, &mut |mut rec| {
+        crate::input::adsi::remap_record(&mut rec, &map);
+        sink(rec);
+    });
+    match parsed {
+        Err(e) => Some(Err(crate::input::adsi::remap_error(e, &map))),
+        Ok(p) if p.used == 0 => None,
+        Ok(p) => Some(Ok(Outcome {
+            notes: p
+                .notes
+                .into_iter()
+                .map(|mut d| {
+                    d.line = d.line.map(|n| crate::input::adsi::original_line(&map, n));
+                    d
+                })
+                .collect(),
+            form: Some("directory attribute listing"),
+            ..Outcome::default()
+        })),
+    }
+}
+
 /// A PowerShell `Export-Clixml` file.
 pub fn clixml<R: BufRead>(
     reader: R,

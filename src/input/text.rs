@@ -151,6 +151,19 @@ pub fn read_input<R: BufRead>(
     if buf.len() <= MAX_TRANSCRIPT_BYTES {
         let text = String::from_utf8_lossy(&buf).into_owned();
         drop(buf);
+        let directory = |w: &[u8]| w.eq_ignore_ascii_case(b"msexch");
+        if text.as_bytes().windows(6).any(directory) {
+            // Through the paste front end first (a listing may come double-spaced, quoted):
+            // the listing's lines are then numbered as the file's.
+            let (lines, _) = paste::normalise(&text);
+            let cleaned: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
+            if crate::input::adsi::looks_like_listing(&cleaned) {
+                let numbers: Vec<u32> = lines.iter().map(|l| l.no).collect();
+                if let Some(out) = crate::input::outcome::listing(&cleaned, &numbers, file, sink) {
+                    return out;
+                }
+            }
+        }
         return transcript(&text, file, sink);
     }
     let head = String::from_utf8_lossy(&buf[..buf.len().min(64 << 10)]).into_owned();
