@@ -8,8 +8,8 @@
 //! step may use to learn what the file holds.
 //!
 //! What it understands (FORMATS.md §2): `Name : Value` lines with padded or collapsed labels,
-//! blank lines between objects (also doubled, and files where *every* line is followed by a
-//! blank line), empty values (`Null`), braced collections (`List`) including
+//! blank lines between objects (one or more; the blank lines a forum puts between *every* line
+//! are removed before, by the paste front end [`crate::input::paste`]), empty values (`Null`), braced collections (`List`) including
 //! `$FormatEnumerationLimit` truncation (`...}` / `…}`), values wrapped onto continuation
 //! lines, prompts, `WARNING:` lines, PowerShell error records, ANSI colour codes and
 //! Markdown-doubled backslashes.
@@ -81,18 +81,6 @@ pub fn parse_into<R: BufRead>(
 const MAX_NOTES: u32 = 20;
 /// How many "unknown object" warnings a file gets before they are summarised.
 const MAX_UNKNOWN: u32 = 50;
-
-/// How blank lines are used in this file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Spacing {
-    /// Not seen enough to tell.
-    Unknown,
-    /// A blank line ends an object (real PowerShell output).
-    Normal,
-    /// Every line is followed by a blank line (a pasted copy): one blank line is nothing,
-    /// two or more end an object.
-    Doubled,
-}
 
 /// A line that looks like `Name : Value`.
 #[derive(Debug, Clone, Copy)]
@@ -245,7 +233,6 @@ struct Parser<'f, 's> {
     commands: Vec<(u32, String)>,
     /// What the last echoed command says, read once per command (see [`Parser::context`]).
     context: Option<crate::input::transcript::CommandContext>,
-    spacing: Spacing,
     blank_run: u32,
     /// The previous line was a prompt (a `>> ` line continues its command).
     after_prompt: bool,
@@ -279,7 +266,6 @@ impl<'f, 's> Parser<'f, 's> {
             diagnostics: Vec::new(),
             commands: Vec::new(),
             context: None,
-            spacing: Spacing::Unknown,
             blank_run: 0,
             after_prompt: false,
             obj: None,
@@ -358,37 +344,10 @@ impl<'f, 's> Parser<'f, 's> {
 
         let cand = scan_property(line);
 
-        // Object boundaries.
-        if let Some(obj) = &self.obj {
-            if blanks > 0 {
-                let at_indent = cand.filter(|c| c.indent == obj.indent);
-                let dup = at_indent.is_some_and(|c| obj.has_name(c.name));
-                let keep = match self.spacing {
-                    Spacing::Normal => false,
-                    Spacing::Doubled => blanks == 1 && !dup,
-                    Spacing::Unknown => {
-                        let doubled = blanks == 1 && at_indent.is_some() && !dup;
-                        if blanks == 1 && dup {
-                            // One-property objects one blank line apart: real spacing.
-                            self.spacing = Spacing::Normal;
-                        }
-                        if doubled {
-                            self.spacing = Spacing::Doubled;
-                            self.diagnostics.push(Diagnostic::info(
-                                self.file,
-                                Some(ln),
-                                "every line is followed by a blank line (a pasted copy?): single blank lines are ignored, two or more separate objects",
-                            ));
-                        }
-                        doubled
-                    }
-                };
-                if !keep {
-                    self.finish_object();
-                }
-            } else if self.spacing == Spacing::Unknown {
-                self.spacing = Spacing::Normal;
-            }
+        // Object boundaries: a blank line ends an object (the paste front end has already
+        // removed the blank lines a forum put between every line).
+        if self.obj.is_some() && blanks > 0 {
+            self.finish_object();
         }
 
         let Some(obj) = self.obj.as_mut() else {
@@ -729,6 +688,22 @@ mod tests {
 
     fn run(text: &str) -> Parsed {
         parse(text.as_bytes(), "t.txt").expect("parses")
+    }
+
+    /// Through the paste front end and the transcript reader, as a pasted text is read.
+    fn run_pasted(t: &str) -> Parsed {
+        let mut records = Vec::new();
+        let out = crate::input::text::read(t, "t.txt", &mut |r| {
+            records.push(r);
+            true
+        })
+        .expect("reads");
+        Parsed {
+            records,
+            diagnostics: out.diagnostics,
+            objects: out.objects,
+            ..Parsed::default()
+        }
     }
 
     fn text<'a>(r: &'a Record, name: &str) -> &'a str {
@@ -1457,7 +1432,7 @@ mod tests {
             "Identity : EX01\\Relay3\n\n",
             "Bindings : {0.0.0.0:25}\n\n",
         );
-        let p = run(t);
+        let p = run_pasted(t);
         assert_eq!(p.records.len(), 2, "{:#?}", p.diagnostics);
         assert_eq!(
             list(&p.records[0], "RemoteIPRanges").0,

@@ -38,9 +38,10 @@
 //! `>>` continuation lines, `WARNING:` lines (info diagnostics; PowerShell's "columns do not
 //! fit into the display and were removed" is a warning naming the columns the `ft` command
 //! asked for and the table lacks), PowerShell
-//! error records, `Start-Transcript` banners, Markdown code fences, ANSI colours. Other
-//! text outside a table is reported as an info diagnostic. A paste where every line is
-//! followed by a blank line is recognised from the blank line between header and dashes.
+//! error records, `Start-Transcript` banners, ANSI colours. Other text outside a table is
+//! reported as an info diagnostic. Forum and mail artifacts (a blank line after every line,
+//! code fences, quote markers, entities) are undone before, by the paste front end
+//! ([`crate::input::paste`]).
 //!
 //! What it does not do: decode bytes, interpret values, join rows wrapped by `ft -Wrap`, or
 //! read headers PowerShell 7 wraps onto several lines.
@@ -439,8 +440,6 @@ struct Table {
     columns: Vec<Column>,
     kind: Option<ObjectKind>,
     header_line: u32,
-    /// Every line of the paste is followed by a blank line.
-    doubled: bool,
     has_identity: bool,
     /// The connector the echoed command names, for rows without an Identity column.
     identity: Option<String>,
@@ -560,9 +559,7 @@ impl<'f, 's> Parser<'f, 's> {
             self.in_banner = true;
             return;
         }
-        if trimmed.starts_with("```")
-            || trimmed.starts_with("~~~")
-            || trimmed.starts_with("Transcript started, output file is")
+        if trimmed.starts_with("Transcript started, output file is")
             || trimmed.starts_with("Transcript stopped, output file is")
         {
             return;
@@ -596,10 +593,7 @@ impl<'f, 's> Parser<'f, 's> {
         self.after_prompt = false;
         if let Some(word) = stream_message(line) {
             // Between rows only the usual words count: a cell may read `ABCD: x`.
-            let among_rows = self
-                .table
-                .as_ref()
-                .is_some_and(|t| self.blanks == 0 || (t.doubled && self.blanks == 1));
+            let among_rows = self.table.as_ref().is_some() && self.blanks == 0;
             if !among_rows || STREAM_WORDS.contains(&word) {
                 self.flush_held();
                 self.stream_message(ln, word, trimmed);
@@ -625,13 +619,12 @@ impl<'f, 's> Parser<'f, 's> {
             return;
         }
         if let Some(runs) = dash_runs(line) {
-            let doubled = self.blanks == 1;
-            if self.blanks <= 1 {
+            if self.blanks == 0 {
                 if let Some(h) = self.held.take() {
                     let header = Cells::new(&h.text);
                     if header_fits(&header, &runs) {
                         self.end_table();
-                        self.start_table(&header, &runs, h.line, doubled);
+                        self.start_table(&header, &runs, h.line);
                         self.blanks = 0;
                         return;
                     }
@@ -701,10 +694,7 @@ impl<'f, 's> Parser<'f, 's> {
         let Some(h) = self.held.take() else {
             return;
         };
-        let in_table = self
-            .table
-            .as_ref()
-            .is_some_and(|t| h.blanks_before == 0 || (t.doubled && h.blanks_before == 1));
+        let in_table = self.table.as_ref().is_some() && h.blanks_before == 0;
         if in_table {
             self.row(h.line, &h.text);
             return;
@@ -723,7 +713,7 @@ impl<'f, 's> Parser<'f, 's> {
         }
     }
 
-    fn start_table(&mut self, header: &Cells, runs: &[(usize, usize)], line: u32, doubled: bool) {
+    fn start_table(&mut self, header: &Cells, runs: &[(usize, usize)], line: u32) {
         self.tables += 1;
         let mut bounds: Vec<usize> = runs.iter().map(|r| r.0).collect();
         bounds.push(usize::MAX);
@@ -786,7 +776,6 @@ impl<'f, 's> Parser<'f, 's> {
             columns,
             kind,
             header_line: line,
-            doubled,
             has_identity,
             identity,
             user,
@@ -988,6 +977,22 @@ mod tests {
     use super::*;
     use crate::diag::Level;
     use proptest::prelude::*;
+
+    /// Through the paste front end and the transcript reader, as a pasted text is read.
+    fn run_pasted(t: &str) -> Parsed {
+        let mut records = Vec::new();
+        let out = crate::input::text::read(t, "t.txt", &mut |r| {
+            records.push(r);
+            true
+        })
+        .expect("reads");
+        Parsed {
+            records,
+            diagnostics: out.diagnostics,
+            objects: out.objects,
+            ..Parsed::default()
+        }
+    }
 
     fn run(text: &str) -> Parsed {
         parse(text.as_bytes(), "t.txt").expect("parses")
@@ -1511,7 +1516,7 @@ mod tests {
             .lines()
             .map(|l| format!("    {l}\n"))
             .collect();
-        let p = run(&format!("```\n{t}```\n"));
+        let p = run_pasted(&format!("```\n{t}```\n"));
         assert_eq!(p.records.len(), 3, "{:#?}", p.diagnostics);
         assert_eq!(text(&p.records[0], "User"), "NT AUTHORITY\\ANONYMOUS LOGON");
         assert_eq!(text(&p.records[0], "Identity"), "EX01\\Relay");
@@ -1522,7 +1527,7 @@ mod tests {
     #[test]
     fn every_line_doubled() {
         let t: String = AUTOSIZE.lines().map(|l| format!("{l}\n\n")).collect();
-        let p = run(&t);
+        let p = run_pasted(&t);
         assert_eq!(p.records.len(), 4, "{:#?}", p.diagnostics);
         assert_eq!(p.records[1].line, 11);
         assert_eq!(

@@ -13,10 +13,14 @@
 //! * non-breaking and other fixed-width spaces become spaces; zero-width characters go;
 //! * typographic quotes become ASCII quotes (PowerShell treats them alike).
 //!
+//! [`LineCleaner`] undoes what keeps lines in place and streams ([`CleanReader`], for texts
+//! too large to hold); [`normalise`] also removes the doubled blank lines of a text held whole.
 //! Every output line keeps the 1-based number of the input line it came from, so that a
 //! diagnostic or a finding's evidence points into the file as the client sent it.
 //! Column collapsing (runs of spaces reduced to one) cannot be undone here: the form parsers
 //! that depend on columns say so, and the row reader works from the cells' shapes instead.
+
+use std::io::{BufRead, Read};
 
 /// One line after the front end, with the number of the input line it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,79 +140,120 @@ fn is_fence(t: &str) -> bool {
         || t.eq_ignore_ascii_case("[/code]")
 }
 
+/// How many `>` quote levels are removed at most (a mail thread quoted again and again).
+const MAX_QUOTE_LEVELS: usize = 4;
+
+/// Characters only: entities (also escaped twice, `&amp;gt;`), spaces, quotes.
+fn clean_all_chars(raw: &str, a: &mut Artifacts) -> String {
+    let mut text = clean_chars(raw, a);
+    for _ in 0..2 {
+        if !text.contains('&') {
+            break;
+        }
+        let again = clean_chars(&text, a);
+        if again == text {
+            break;
+        }
+        text = again;
+    }
+    text
+}
+
+/// The artifacts that keep every line where it is (quote markers, Markdown line breaks,
+/// fences, characters), decided once from a text — the whole text, or the head of a stream —
+/// and then undone line by line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineCleaner {
+    quote_levels: usize,
+    markdown_breaks: bool,
+}
+
+impl LineCleaner {
+    /// Decides from `text` (all of it, or the first part of a stream).
+    pub fn decide(text: &str) -> LineCleaner {
+        let mut a = Artifacts::default();
+        let mut lines: Vec<String> = text
+            .split('\n')
+            .map(|l| clean_all_chars(l.strip_suffix('\r').unwrap_or(l), &mut a))
+            .collect();
+        let mut quote_levels = 0;
+        while quote_levels < MAX_QUOTE_LEVELS {
+            let text_lines = lines.iter().filter(|l| !l.trim().is_empty()).count();
+            let quoted = lines
+                .iter()
+                .filter(|l| l.trim_start().starts_with('>'))
+                .count();
+            if text_lines == 0 || quoted * 10 < text_lines * 8 {
+                break;
+            }
+            quote_levels += 1;
+            for l in &mut lines {
+                *l = unquote(l).to_string();
+            }
+        }
+        let text_lines: Vec<&String> = lines
+            .iter()
+            .filter(|l| !l.trim().is_empty() && !is_fence(l))
+            .collect();
+        let broken = text_lines.iter().filter(|l| l.ends_with("  ")).count();
+        LineCleaner {
+            quote_levels,
+            markdown_breaks: text_lines.len() >= 2 && broken * 4 >= text_lines.len() * 3,
+        }
+    }
+
+    /// One line (without its line ending) undone; a fence line or a line of spaces is empty.
+    pub fn clean(&self, raw: &str, a: &mut Artifacts) -> String {
+        let mut text = clean_all_chars(raw.strip_suffix('\r').unwrap_or(raw), a);
+        for _ in 0..self.quote_levels {
+            if text.trim_start().starts_with('>') {
+                a.quoted = true;
+                text = unquote(&text).to_string();
+            }
+        }
+        if is_fence(&text) {
+            a.fenced = true;
+            text.clear();
+        }
+        if self.markdown_breaks && text.ends_with("  ") {
+            a.markdown_breaks = true;
+            text.truncate(text.len() - 2);
+        }
+        if text.trim().is_empty() {
+            text.clear();
+        }
+        text
+    }
+}
+
+/// One `>` quote marker (and the space after it) removed.
+fn unquote(l: &str) -> &str {
+    let t = l.trim_start();
+    match t.strip_prefix('>') {
+        Some(rest) => rest.strip_prefix(' ').unwrap_or(rest),
+        None => l,
+    }
+}
+
 /// Undoes the artifacts of a pasted text. `text` is decoded UTF-8, any line endings.
+///
+/// On top of what [`LineCleaner`] undoes, a text held whole loses the blank lines a forum put
+/// between every line; lines keep the numbers they had in the file.
 pub fn normalise(text: &str) -> (Vec<Line>, Artifacts) {
     let mut a = Artifacts::default();
-    let mut lines: Vec<Line> = Vec::new();
-    for (i, raw) in text.split('\n').enumerate() {
-        let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        let no = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        // A forum may escape twice (`&amp;gt;`): decode until nothing changes.
-        let mut text = clean_chars(raw, &mut a);
-        for _ in 0..2 {
-            if !text.contains('&') {
-                break;
-            }
-            let again = clean_chars(&text, &mut a);
-            if again == text {
-                break;
-            }
-            text = again;
-        }
-        lines.push(Line { no, text });
-    }
+    let cleaner = LineCleaner::decide(text);
+    let mut lines: Vec<Line> = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, raw)| Line {
+            no: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            text: cleaner.clean(raw, &mut a),
+        })
+        .collect();
     if text.ends_with('\n') {
         lines.pop();
     }
-
-    // Mail quote markers: one level, when most text lines carry one.
-    loop {
-        let text_lines = lines.iter().filter(|l| !l.text.trim().is_empty()).count();
-        let quoted = lines
-            .iter()
-            .filter(|l| l.text.trim_start().starts_with('>'))
-            .count();
-        if text_lines == 0 || quoted * 10 < text_lines * 8 {
-            break;
-        }
-        a.quoted = true;
-        for l in &mut lines {
-            let t = l.text.trim_start();
-            if let Some(rest) = t.strip_prefix('>') {
-                l.text = rest.strip_prefix(' ').unwrap_or(rest).to_string();
-            }
-        }
-    }
-
-    for l in &mut lines {
-        if is_fence(&l.text) {
-            a.fenced = true;
-            l.text.clear();
-        }
-    }
-
-    // Markdown line breaks: two trailing spaces on most text lines (a copy keeps some lines
-    // without them).
-    let text_lines = lines.iter().filter(|l| !l.text.trim().is_empty()).count();
-    let broken = lines
-        .iter()
-        .filter(|l| !l.text.trim().is_empty() && l.text.ends_with("  "))
-        .count();
-    if text_lines >= 2 && broken * 4 >= text_lines * 3 {
-        a.markdown_breaks = true;
-        for l in &mut lines {
-            if l.text.ends_with("  ") {
-                l.text.truncate(l.text.len() - 2);
-            }
-        }
-    }
-
-    // Whitespace-only lines are blank.
-    for l in &mut lines {
-        if l.text.trim().is_empty() {
-            l.text.clear();
-        }
-    }
+    let text_lines = lines.iter().filter(|l| !l.text.is_empty()).count();
 
     // Double spacing: no two text lines touch anywhere in the file (undone again for a copy
     // of a copy, which is spaced twice).
@@ -235,6 +280,65 @@ pub fn normalise(text: &str) -> (Vec<Line>, Artifacts) {
         lines = out;
     }
     (lines, a)
+}
+
+/// A stream read through the [`LineCleaner`] its head decided: for texts too large to hold,
+/// which keeps every line where it is (line numbers stay the file's). Memory: one line.
+pub struct CleanReader<R: BufRead> {
+    inner: R,
+    cleaner: LineCleaner,
+    artifacts: Artifacts,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+}
+
+impl<R: BufRead> CleanReader<R> {
+    pub fn new(inner: R, head: &str) -> CleanReader<R> {
+        CleanReader {
+            inner,
+            cleaner: LineCleaner::decide(head),
+            artifacts: Artifacts::default(),
+            raw: Vec::new(),
+            out: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl<R: BufRead> Read for CleanReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for CleanReader<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.pos >= self.out.len() {
+            self.raw.clear();
+            self.out.clear();
+            self.pos = 0;
+            if self.inner.read_until(b'\n', &mut self.raw)? > 0 {
+                let ends = self.raw.ends_with(b"\n");
+                let line = String::from_utf8_lossy(&self.raw);
+                let line = line.strip_suffix('\n').unwrap_or(&line);
+                let cleaned = self.cleaner.clean(line, &mut self.artifacts);
+                self.out.extend_from_slice(cleaned.as_bytes());
+                if ends {
+                    self.out.push(b'\n');
+                }
+            }
+        }
+        Ok(&self.out[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.out.len());
+    }
 }
 
 #[cfg(test)]
@@ -288,6 +392,29 @@ mod tests {
                 ""
             ]
         );
+    }
+
+    #[test]
+    fn a_stream_is_cleaned_line_by_line_and_keeps_its_lines() {
+        let text = "> [PS] C:\\&gt;Get-ReceiveConnector | fl  \n>   \n> Identity\u{a0}: EX01\\R  \n> ```\n";
+        let mut r = CleanReader::new(text.as_bytes(), text);
+        let mut out = String::new();
+        r.read_to_string(&mut out).unwrap();
+        assert_eq!(
+            out,
+            "[PS] C:\\>Get-ReceiveConnector | fl\n\nIdentity : EX01\\R\n\n"
+        );
+        // The same decisions as for a text held whole, minus the double spacing.
+        let (lines, _) = normalise(text);
+        assert_eq!(lines.len(), out.lines().count());
+    }
+
+    #[test]
+    fn quote_levels_are_bounded() {
+        let t = ">".repeat(100_000);
+        let (v, a) = normalise(&t);
+        assert!(a.quoted);
+        assert_eq!(v[0].text.len(), 100_000 - MAX_QUOTE_LEVELS);
     }
 
     #[test]

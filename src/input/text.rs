@@ -166,11 +166,20 @@ pub fn read_input<R: BufRead>(
         }
         return transcript(&text, file, sink);
     }
+    // Too large to hold: read through the line-keeping part of the front end, decided from
+    // the head (an `Out-File` export of a large organisation, one form).
     let head = String::from_utf8_lossy(&buf[..buf.len().min(64 << 10)]).into_owned();
-    let Some(form) = stream_form(&head) else {
+    let cleaner = paste::LineCleaner::decide(&head);
+    let mut seen = Artifacts::default();
+    let cleaned: String = head
+        .split('\n')
+        .map(|l| cleaner.clean(l, &mut seen) + "\n")
+        .collect();
+    let Some(form) = stream_form(&cleaned) else {
         return Ok(Outcome::not_an_export("text, but no export format recognised (expected CliXML, Export-Csv, Format-Table or Format-List \"Name : Value\" lines)"));
     };
-    stream(form, std::io::Cursor::new(buf).chain(reader), file, sink)
+    let reader = paste::CleanReader::new(std::io::Cursor::new(buf).chain(reader), &head);
+    stream(form, reader, file, sink)
 }
 
 /// The form a large text starts in.
