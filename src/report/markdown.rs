@@ -21,9 +21,9 @@ use std::io::Write;
 /// value must stay on its line, in its table cell or list item).
 ///
 /// What GitHub and GitLab would make live is inert: `@` (mentions, e-mail autolinks), `#`
-/// (issue references), `!` and `%` (GitLab merge request and milestone references) and `:`
-/// (every `scheme:` autolink, emoji shortcodes) get a backslash, and so does the `.` of
-/// `www.` (extended autolinks). Other control characters and bidi controls are written as
+/// (issue references), `!` and `%` (GitLab merge request and milestone references) and the
+/// `:` of `scheme://` (autolinks, whatever the scheme) get a backslash, and so does the `.`
+/// of `www.` (extended autolinks). Other control characters and bidi controls are written as
 /// visible `\u{1b}` escapes ([`crate::term::is_hidden`]), never as themselves.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
@@ -40,10 +40,11 @@ pub fn escape(s: &str) -> String {
                 out.push(c);
             }
             // Mentions, references and autolinks: shown, never live.
-            '@' | '#' | '!' | '%' | ':' => {
+            '@' | '#' | '!' | '%' => {
                 out.push('\\');
                 out.push(c);
             }
+            ':' if s[i + 1..].starts_with("//") => out.push_str("\\:"),
             '.' if i >= 3
                 && s.get(i - 3..i)
                     .is_some_and(|w| w.eq_ignore_ascii_case("www")) =>
@@ -416,6 +417,7 @@ mod tests {
             "see https\\://evil.example or WWW\\.evil.example"
         );
         assert_eq!(escape("x@y.example"), "x\\@y.example");
+        assert_eq!(escape("C:/x EX01:25"), "C:/x EX01:25");
         assert_eq!(
             escape("a\u{1b}[2Jb\u{202e}c\0"),
             "a\\\\u{1b}\\[2Jb\\\\u{202e}c\\\\u{0}"
