@@ -54,14 +54,21 @@ fn today() -> String {
 /// and the separators U+2028, U+2029: [`crate::term::is_hidden`]) are shown as `[U+202E]`.
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(c),
+            '\t' | '\n' => out.push(c),
+            // A bare CR would overwrite a terminal line where the HTML is shown as text.
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push('\n');
+                }
+            }
             c if c.is_control() => out.push('\u{fffd}'),
             // Bidi controls and marks, line separators (crate::term::is_hidden).
             c if crate::term::is_hidden(c) => {
