@@ -5,6 +5,7 @@
 //! (a skipped file, a truncated list, an object of an unknown kind), and an [`InputError`]
 //! means one file could not be read at all (exit code 2; every other file is still audited).
 
+use crate::term::visible_line;
 use serde::Serialize;
 use std::fmt;
 
@@ -46,6 +47,8 @@ impl Diagnostic {
     }
 }
 
+/// One line for people (standard error, the table report): file and message made visible
+/// ([`visible_line`]), so an input's text cannot act on the terminal.
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let level = match self.level {
@@ -53,15 +56,18 @@ impl fmt::Display for Diagnostic {
             Level::Warning => "warning",
             Level::Info => "info",
         };
+        let file = visible_line(&self.file);
+        let message = visible_line(&self.message);
         match self.line {
-            Some(l) => write!(f, "{}:{}: {}: {}", self.file, l, level, self.message),
-            None => write!(f, "{}: {}: {}", self.file, level, self.message),
+            Some(l) => write!(f, "{file}:{l}: {level}: {message}"),
+            None => write!(f, "{file}: {level}: {message}"),
         }
     }
 }
 
 /// A file that could not be read: unreadable, not an export, or malformed.
-/// Rendered on one line as `path:line: message`.
+/// Rendered on one line as `path:line: message`, file and message made visible
+/// ([`visible_line`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct InputError {
     pub file: String,
@@ -88,14 +94,22 @@ impl InputError {
     }
 }
 
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl InputError {
+    /// `path:line: message` as the input has it, for machine-readable reports (JSON, SARIF),
+    /// whose serialisers escape it; people get the [`fmt::Display`] form, made visible.
+    pub fn text(&self) -> String {
         match self.line {
             Some(l) => match self.col {
-                Some(c) => write!(f, "{}:{}:{}: {}", self.file, l, c, self.message),
-                None => write!(f, "{}:{}: {}", self.file, l, self.message),
+                Some(c) => format!("{}:{l}:{c}: {}", self.file, self.message),
+                None => format!("{}:{l}: {}", self.file, self.message),
             },
-            None => write!(f, "{}: {}", self.file, self.message),
+            None => format!("{}: {}", self.file, self.message),
         }
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&visible_line(&self.text()))
     }
 }

@@ -437,7 +437,7 @@ pub fn write_text(
         if markdown {
             crate::report::markdown::escape(s)
         } else {
-            s.to_string()
+            crate::term::visible_line(s).into_owned()
         }
     };
     let verdict = match (d.exit_code(fail_on), fail_on) {
@@ -491,7 +491,7 @@ pub fn write_text(
                 out,
                 "{bullet}{} {} on {}: {}",
                 f.severity,
-                f.rule,
+                esc(&f.rule),
                 esc(&f.object.id),
                 esc(&f.message)
             )?;
@@ -502,7 +502,7 @@ pub fn write_text(
         writeln!(out)?;
     }
     for e in &d.errors {
-        writeln!(out, "{bullet}error: {}", esc(&e.to_string()))?;
+        writeln!(out, "{bullet}error: {}", esc(&e.text()))?;
     }
     Ok(())
 }

@@ -1300,7 +1300,8 @@ fn tool() -> Tool {
     }
 }
 
-/// The explanation as text: transcript, then the reasoning chain, then the verdict.
+/// The explanation as text: transcript, then the reasoning chain, then the verdict; text
+/// from the export made visible ([`crate::term::visible`]).
 pub fn write_text(e: &Explanation) -> String {
     let mut o = String::new();
     let auth = match e.request.auth {
@@ -1451,7 +1452,9 @@ pub fn write_text(e: &Explanation) -> String {
             let _ = writeln!(o, "  - {x}");
         }
     }
-    o
+    // Names, values and lines from the export are made visible here, where the text is
+    // finished: nothing in it acts on the terminal (crate::term).
+    crate::term::visible(&o).into_owned()
 }
 
 /// The explanation as one JSON document (with a final newline).

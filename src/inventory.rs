@@ -26,6 +26,7 @@ use crate::model::legacy::{parse_ip_mask, Legacy, LegacyObject, RelayMode};
 use crate::model::principal::Principal;
 use crate::model::{Model, ReceiveConnector};
 use crate::rules::ps_quote_content;
+use crate::term::{is_hidden, visible, visible_line};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -144,11 +145,23 @@ pub fn is_setup_connector(c: &ReceiveConnector) -> bool {
     .any(|p| n == format!("{p} {s}"))
 }
 
-/// Text safe inside a PowerShell `#` comment: no line breaks or other control characters.
+/// Text safe inside a PowerShell `#` comment: no line breaks, other control characters nor
+/// bidi controls ([`is_hidden`]). A name that held some gets no command anyway
+/// ([`hidden_in`]).
 fn comment_safe(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control() && *c != '\u{2028}' && *c != '\u{2029}')
-        .collect()
+    s.chars().filter(|c| !is_hidden(*c)).collect()
+}
+
+/// Why a name cannot go into the script as it is: it holds characters a terminal does not
+/// show as written (control or bidi characters). Quoting would drop or hide them, and the
+/// command would name another object than the one exported.
+fn hidden_in(what: &str, value: &str) -> Option<String> {
+    value.chars().any(is_hidden).then(|| {
+        format!(
+            "the {what} {} contains control or bidi characters (shown as \\u{{..}} escapes): a command would name another object than the exported one, so none is written",
+            visible_line(value)
+        )
+    })
 }
 
 fn q(s: &str) -> String {
@@ -421,6 +434,9 @@ fn migrate_legacy(o: &LegacyObject, opts: &Options) -> Option<Migration> {
         }
         Legacy::Connector(_) => return None,
     }
+    if refuse.is_none() {
+        refuse = hidden_in("target server", &target);
+    }
     if refuse.is_none() && ranges.is_empty() {
         return None;
     }
@@ -550,6 +566,10 @@ fn migrate(
             "the RemoteIPRanges of {} were not completely exported: export them whole (Export-Clixml) before migrating",
             c.identity
         ));
+    } else if let Some(why) =
+        hidden_in("connector name", &c.name).or_else(|| hidden_in("target server", &target))
+    {
+        refuse = Some(why);
     }
     if refuse.is_none() {
         let public = set.public();
@@ -709,7 +729,7 @@ fn migrate(
     }
 }
 
-/// The inventory as text.
+/// The inventory as text, text from the export made visible ([`crate::term::visible`]).
 pub fn write_text(inv: &Inventory) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "relay-audit inventory (pre-migration summary)");
@@ -833,7 +853,9 @@ pub fn write_text(inv: &Inventory) -> String {
             let _ = writeln!(o, "  {l}");
         }
     }
-    o
+    // Names, values and comments from the export are made visible here, where the text is
+    // finished: nothing in it acts on the terminal (crate::term).
+    visible(&o).into_owned()
 }
 
 fn short_list(v: &[String], n: usize) -> String {

@@ -12,3 +12,4 @@ pub mod report;
 pub mod review;
 pub mod rules;
 pub mod scan;
+pub mod term;

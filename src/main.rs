@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use relay_audit::input::decode::TextEncoding;
 use relay_audit::rules::{Rule, RuleSet, Severity};
 use relay_audit::scan::{self, FailOn, ScanOptions};
+use relay_audit::term::{json_escaped, visible, visible_line};
 use relay_audit::{report, review};
 use std::io::Write;
 use std::path::PathBuf;
@@ -479,7 +480,9 @@ fn run() -> Result<i32, String> {
             let e = relay_audit::explain::explain(&loaded.model, &req, site.as_ref())?;
             let text = match args.format {
                 TextOrJson::Text => relay_audit::explain::write_text(&e),
-                TextOrJson::Json => relay_audit::explain::write_json(&e),
+                TextOrJson::Json => {
+                    json_escaped(&relay_audit::explain::write_json(&e)).into_owned()
+                }
             };
             emit(text.as_bytes(), args.output.as_deref())?;
             Ok(if loaded.errors.is_empty() { 0 } else { 2 })
@@ -503,7 +506,9 @@ fn run() -> Result<i32, String> {
             );
             let text = match args.format {
                 TextOrJson::Text => relay_audit::inventory::write_text(&inv),
-                TextOrJson::Json => relay_audit::inventory::write_json(&inv),
+                TextOrJson::Json => {
+                    json_escaped(&relay_audit::inventory::write_json(&inv)).into_owned()
+                }
             };
             emit(text.as_bytes(), args.output.as_deref())?;
             Ok(if loaded.errors.is_empty() { 0 } else { 2 })
@@ -576,6 +581,9 @@ fn run() -> Result<i32, String> {
                 DiffFormat::Html => report::html::write(&tmp, &set, args.fail_on.0, &mut buf)
                     .map_err(|e| e.to_string())?,
             }
+            if matches!(args.format, DiffFormat::Json | DiffFormat::Sarif) {
+                buf = json_bytes(buf);
+            }
             emit(&buf, args.output.as_deref())?;
             Ok(d.exit_code(args.fail_on.0))
         }
@@ -583,7 +591,10 @@ fn run() -> Result<i32, String> {
             let set = load_rules(&args.rules)?;
             for p in &args.paths {
                 if !p.exists() {
-                    eprintln!("relay-audit: {}: no such file or folder", p.display());
+                    eprintln!(
+                        "relay-audit: {}: no such file or folder",
+                        visible_line(&p.display().to_string())
+                    );
                 }
             }
             let (progress, bar) = progress_bar(&args.paths, args.quiet);
@@ -643,9 +654,21 @@ fn run() -> Result<i32, String> {
                 OutputFormat::Html => report::html::write(&rep, &set, args.fail_on.0, &mut buf),
             }
             .map_err(|e| e.to_string())?;
+            if matches!(args.format, OutputFormat::Json | OutputFormat::Sarif) {
+                buf = json_bytes(buf);
+            }
             emit(&buf, args.output.as_deref())?;
             Ok(rep.exit_code(args.fail_on.0))
         }
+    }
+}
+
+/// A JSON report with the characters serde_json leaves raw (DEL, C1 and bidi controls)
+/// written as `\uXXXX` escapes ([`json_escaped`]): the same JSON, inert on a terminal.
+fn json_bytes(buf: Vec<u8>) -> Vec<u8> {
+    match String::from_utf8(buf) {
+        Ok(s) => json_escaped(&s).into_owned().into_bytes(),
+        Err(e) => e.into_bytes(),
     }
 }
 
@@ -668,7 +691,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(code) => ExitCode::from(code as u8),
         Err(msg) => {
-            eprintln!("relay-audit: {msg}");
+            eprintln!("relay-audit: {}", visible(&msg));
             ExitCode::from(2)
         }
     }

@@ -358,7 +358,7 @@ fn scan_file(
     };
     let fail = |summary: &mut InputSummary, errors: &mut Vec<InputError>, e: InputError| {
         summary.status = "error";
-        summary.error = Some(e.to_string());
+        summary.error = Some(e.text());
         errors.push(e);
     };
     let file = match std::fs::File::open(path) {

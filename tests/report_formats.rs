@@ -799,7 +799,8 @@ fn markdown_escapes_values_from_the_export() {
         md.contains("\n**x** (receive-connector)"),
         "a tab-led id stays bold"
     );
-    assert!(md.contains("a\\|b \\`code\\` \\*bold\\* \\_em\\_ \\[link\\](http://x)"));
+    // The link's `:` is escaped too: no autolink (issue "Hostile and damaged exports").
+    assert!(md.contains("a\\|b \\`code\\` \\*bold\\* \\_em\\_ \\[link\\](http\\://x)"));
     assert!(
         md.contains("EX01\\\\Gone \\[relay\\]"),
         "resolved listed: {md}"

@@ -50,21 +50,30 @@ fn today() -> String {
 
 /// Escapes text for HTML element content and quoted attribute values: `& < > " '`.
 /// Control characters become U+FFFD, and the invisible bidirectional controls a name could
-/// use to display as something else (U+202A..U+202E, U+2066..U+2069) are shown as `[U+202E]`.
+/// use to display as something else (U+202A..U+202E, U+2066..U+2069, U+200E, U+200F, U+061C,
+/// and the separators U+2028, U+2029: [`crate::term::is_hidden`]) are shown as `[U+202E]`.
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
-                let _ = write!(out, "[U+{:04X}]", c as u32);
+            '\t' | '\n' => out.push(c),
+            // A bare CR would overwrite a terminal line where the HTML is shown as text.
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push('\n');
+                }
             }
             c if c.is_control() => out.push('\u{fffd}'),
+            // Bidi controls and marks, line separators (crate::term::is_hidden).
+            c if crate::term::is_hidden(c) => {
+                let _ = write!(out, "[U+{:04X}]", c as u32);
+            }
             c => out.push(c),
         }
     }

@@ -13,7 +13,8 @@
 //! a file that is not an export.
 //!
 //! Every value goes through quick-xml's escaping; characters XML 1.0 cannot carry at all
-//! (control characters) are replaced with U+FFFD first.
+//! (control characters) are replaced with U+FFFD first, and bidi controls, DEL and C1
+//! controls are written as visible `\u{..}` escapes.
 
 use crate::input::record::ObjectKind;
 use crate::rules::{BaselineState, Finding, Rule, RuleSet};
@@ -27,15 +28,21 @@ use std::io::Write;
 /// upper-case).
 const INPUTS_SUITE: &str = "inputs";
 
-/// Replaces characters that XML 1.0 does not allow even escaped.
+/// Replaces characters that XML 1.0 does not allow even escaped (and a carriage return,
+/// which would overwrite a line where a CI log shows the text) by U+FFFD, and writes the
+/// other characters that act on a terminal (DEL, C1 and bidi controls,
+/// [`crate::term::is_hidden`]) as visible `\u{..}` escapes.
 fn xml_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\t' | '\n' | '\r' => c,
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
-            c => c,
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\t' | '\n' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c if crate::term::is_hidden(c) => out.push_str(&crate::term::visible(&c.to_string())),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Element text, escaped for text content (`<`, `>`, `&`; quotes can stay as they are).

@@ -8,7 +8,8 @@
 //!
 //! Everything taken from an export (object ids, server names, values, file names) is escaped
 //! ([`escape`]), so a connector named `<script>` or `a|b` prints as text and cannot break a
-//! table or inject HTML. Remediation goes into a fence longer than any backtick run inside it.
+//! table or inject HTML, and `@team`, `#123`, `!12` or `http://x`, `www.x` in it mention,
+//! reference or link nothing on GitHub or GitLab. Remediation goes into a fence longer than any backtick run inside it.
 
 use crate::diag::Level;
 use crate::rules::{BaselineState, Finding, RuleSet, Severity};
@@ -18,10 +19,16 @@ use std::io::Write;
 /// Escapes text for Markdown (CommonMark/GFM) inline content: HTML-significant characters
 /// become entities, Markdown punctuation gets a backslash, line breaks become spaces (a
 /// value must stay on its line, in its table cell or list item).
+///
+/// What GitHub and GitLab would make live is inert: `@` (mentions, e-mail autolinks), `#`
+/// (issue references), `!` and `%` (GitLab merge request and milestone references) and the
+/// `:` of `scheme://` (autolinks, whatever the scheme) get a backslash, and so does the `.`
+/// of `www.` (extended autolinks). Other control characters and bidi controls are written as
+/// visible `\u{1b}` escapes ([`crate::term::is_hidden`]), never as themselves.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -32,13 +39,26 @@ pub fn escape(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
+            // Mentions, references and autolinks: shown, never live.
+            '@' | '#' | '!' | '%' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ':' if s[i + 1..].starts_with("//") => out.push_str("\\:"),
+            '.' if i >= 3
+                && s.get(i - 3..i)
+                    .is_some_and(|w| w.eq_ignore_ascii_case("www")) =>
+            {
+                out.push_str("\\.");
+            }
             '\r' => {
-                if chars.peek() != Some(&'\n') {
+                if chars.peek().map(|p| p.1) != Some('\n') {
                     out.push(' ');
                 }
             }
             '\n' | '\t' => out.push(' '),
-            c if c.is_control() => out.push('\u{FFFD}'),
+            // `\u{1b}` as text: the backslash escaped, so it shows.
+            c if crate::term::is_hidden(c) => out.push_str(&format!("\\\\u{{{:x}}}", c as u32)),
             c => out.push(c),
         }
     }
@@ -387,6 +407,21 @@ mod tests {
         );
         assert_eq!(escape("EX01\\Relay"), "EX01\\\\Relay");
         assert_eq!(escape("a\r\nb\nc"), "a b c");
+    }
+
+    #[test]
+    fn mentions_references_and_links_stay_text() {
+        assert_eq!(escape("@admins #123 !4 %m"), "\\@admins \\#123 \\!4 \\%m");
+        assert_eq!(
+            escape("see https://evil.example or WWW.evil.example"),
+            "see https\\://evil.example or WWW\\.evil.example"
+        );
+        assert_eq!(escape("x@y.example"), "x\\@y.example");
+        assert_eq!(escape("C:/x EX01:25"), "C:/x EX01:25");
+        assert_eq!(
+            escape("a\u{1b}[2Jb\u{202e}c\0"),
+            "a\\\\u{1b}\\[2Jb\\\\u{202e}c\\\\u{0}"
+        );
     }
 
     #[test]

@@ -3,27 +3,37 @@
 
 use crate::rules::{Finding, Severity};
 use crate::scan::Report;
+use crate::term::visible_line;
 use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 use std::io::Write;
 
 fn group_name(f: &Finding) -> String {
     match &f.object.server {
-        Some(s) => format!("Server {s} (judged as Exchange {})", f.version),
+        Some(s) => format!(
+            "Server {} (judged as Exchange {})",
+            visible_line(s),
+            visible_line(&f.version)
+        ),
         None => "Organisation".to_string(),
     }
 }
 
 /// The message, then one line per piece of evidence. Files are shown by name only (the
-/// JSON report has the full path).
+/// JSON report has the full path). Every piece is made visible ([`visible_line`]): a value
+/// cannot act on the terminal nor start a line of its own.
 fn evidence_text(f: &Finding) -> String {
-    let mut text = f.message.clone();
+    let mut text = visible_line(&f.message).into_owned();
     for e in &f.evidence {
         let name = e.file.rsplit(['/', '\\']).next().unwrap_or(&e.file);
         let at = match e.line {
-            Some(l) => format!("{name}:{l}"),
-            None => name.to_string(),
+            Some(l) => format!("{}:{l}", visible_line(name)),
+            None => visible_line(name).into_owned(),
         };
-        text.push_str(&format!("\n· {at}: {} = {}", e.property, e.value));
+        text.push_str(&format!(
+            "\n· {at}: {} = {}",
+            visible_line(&e.property),
+            visible_line(&e.value)
+        ));
     }
     text
 }
@@ -87,7 +97,12 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> s
                 .iter()
                 .position(|f| f.object.id != *id)
                 .map_or(rows.len(), |n| i + n);
-            writeln!(out, "  {} ({})", id, rows[i].object.kind.as_str())?;
+            writeln!(
+                out,
+                "  {} ({})",
+                visible_line(id),
+                rows[i].object.kind.as_str()
+            )?;
             let mut t = Table::new();
             t.load_style(presets::UTF8_FULL_CONDENSED);
             t.force_no_tty();
@@ -110,12 +125,15 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> s
                     sev.push_str("\nwaived");
                     text.push_str(&format!(
                         "\nwaived until {} by {}: {} ({})",
-                        w.expires, w.owner, w.justification, w.source
+                        visible_line(&w.expires),
+                        visible_line(&w.owner),
+                        visible_line(&w.justification),
+                        visible_line(&w.source)
                     ));
                 }
                 t.add_row(vec![
                     severity_cell(sev, f.severity, color),
-                    Cell::new(&f.rule),
+                    Cell::new(visible_line(&f.rule)),
                     Cell::new(text),
                 ]);
             }
@@ -133,9 +151,9 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> s
                 out,
                 "  {} {} on {} {}",
                 r.severity,
-                r.rule,
+                visible_line(&r.rule),
                 r.object.kind.as_str(),
-                r.object.id
+                visible_line(&r.object.id)
             )?;
         }
         writeln!(out)?;
@@ -161,9 +179,9 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> s
             } else {
                 "nothing understood".to_string()
             };
-            writeln!(out, "  {}: {how}", visible(&i.path))?;
+            writeln!(out, "  {}: {how}", visible_line(&i.path))?;
             for l in &i.not_understood {
-                writeln!(out, "    line {}: {}", l.line, visible(&l.text))?;
+                writeln!(out, "    line {}: {}", l.line, visible_line(&l.text))?;
             }
         }
         writeln!(out)?;
@@ -237,19 +255,4 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> s
         m.permissions,
         m.domains
     )
-}
-
-/// Text from an input made visible for a terminal: control characters, DEL and bidi
-/// overrides are written as `\u{..}` escapes instead of acting on the terminal.
-fn visible(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
-        if (c.is_control() && c != '\t') || bidi {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -434,6 +434,11 @@ pub fn fingerprint(rule: &str, kind: ObjectKind, id: &str) -> String {
 /// quotes PowerShell also accepts as quote characters) doubled, line breaks and other control
 /// characters dropped. Remediation templates put every placeholder inside '...', so a
 /// connector named `x'; Remove-Item ...; '` stays one harmless argument when pasted.
+///
+/// Dropping a control character changes the name (`Relay\u{7}X` would become `RelayX`,
+/// another object): callers first refuse values with such characters
+/// ([`crate::term::is_hidden`]; [`Rule::render_remediation`] writes a comment instead of
+/// the command), so the dropping is only a last line of defence.
 pub fn ps_quote_content(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -544,6 +549,18 @@ fn render(template: &str, vars: &dyn Fn(&str) -> Option<String>, fill: Fill) -> 
     out
 }
 
+/// The remediation of a rule whose value `key` holds control or bidi characters: comments
+/// only, nothing to run, the value shown with those characters escaped.
+fn withheld(rule: &str, key: &str, value: &str) -> String {
+    let what = if key == "object" { "identity" } else { key };
+    format!(
+        "# No command: the {what} '{}' contains control or bidi characters (shown as \\u{{..}} escapes).\n\
+         # Quoted as exported they would be dropped or hidden, and a command would name another object.\n\
+         # Find the object by its Guid (Format-List Name,Identity,Guid) and apply the fix of `relay-audit rules show {rule}` to it.\n",
+        crate::term::visible_line(value)
+    )
+}
+
 /// An unknown value in a message: `(PermissionGroups not exported)`. The sentence around it
 /// is kept readable: after its own label (`PermissionGroups {PermissionGroups}`) it says
 /// only `not exported`, and inside parentheses of the template (`({relay_list})`) it adds
@@ -586,8 +603,18 @@ impl Rule {
     /// The remediation commands for one object: values quoted for PowerShell, an unknown
     /// value (or an entry not attributed to a connector, [`NO_IDENTITY`]) written as its
     /// stand-in, `'<connector identity>'`, never as `{object}` nor as an empty string.
+    ///
+    /// A value with control or bidi characters ([`crate::term::is_hidden`]) gets no command:
+    /// quoted, those characters would be dropped or hidden and the command would name another
+    /// object (`Relay\u{7}X` is not `RelayX`). The remediation is then a PowerShell comment
+    /// saying so, with the value made visible.
     pub fn render_remediation(&self, vars: &dyn Fn(&str) -> Option<String>) -> String {
         let known = |k: &str| vars(k).filter(|v| v != NO_IDENTITY);
+        for key in placeholders(&self.remediation) {
+            if let Some(v) = known(key).filter(|v| v.chars().any(crate::term::is_hidden)) {
+                return withheld(&self.id, key, &v);
+            }
+        }
         render(&self.remediation, &known, Fill::Command(self.object))
     }
 
@@ -1198,6 +1225,41 @@ mod tests {
             "{}",
             r.remediation_help()
         );
+    }
+
+    #[test]
+    fn a_value_with_control_characters_gets_no_command() {
+        let set = RuleSet::builtin().unwrap();
+        let r = set.get("RC-ANON-RELAY-INTERNET").unwrap();
+        for hostile in [
+            "EX01\\Relay\u{7}X",
+            "EX01\\Re\u{202e}lay",
+            "EX01\\R\u{1b}[2J",
+            "EX01\\R\nX",
+        ] {
+            let vars = |k: &str| match k {
+                "object" => Some(hostile.to_string()),
+                "server" => Some("EX01".to_string()),
+                _ => Some("x".to_string()),
+            };
+            let cmd = r.render_remediation(&vars);
+            assert!(
+                cmd.lines().all(|l| l.starts_with("# ")),
+                "only comments: {cmd}"
+            );
+            assert!(!cmd.contains("EX01\\RelayX"), "{cmd}");
+            assert!(
+                !cmd.chars().any(|c| crate::term::is_hidden(c) && c != '\n'),
+                "{cmd:?}"
+            );
+        }
+        let vars = |k: &str| match k {
+            "object" => Some("EX01\\Relay\u{7}X".to_string()),
+            _ => Some("EX01".to_string()),
+        };
+        assert!(r
+            .render_remediation(&vars)
+            .contains("identity 'EX01\\Relay\\u{7}X'"));
     }
 
     #[test]
