@@ -1,0 +1,341 @@
+//! Damaged evidence never improves a verdict.
+//!
+//! For every scenario fixture (a folder with `expect.toml`), in every export form it has, each
+//! file is damaged the way files are damaged in transit or by hand — a property dropped, a
+//! list emptied, a reference left dangling, an object duplicated, the file cut, a byte
+//! shifted, an object wrapped in an XML comment — one mutation at a time, and the folder is
+//! scanned again. The mutated export must keep every finding it had, gain an
+//! evidence-incomplete finding, or fail the run with exit 2.
+
+mod common;
+use common::*;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// (rule, object, category) of a scan.
+type Findings = BTreeSet<(String, String, String)>;
+
+fn scan(dir: &Path) -> (i32, Findings) {
+    let (code, v) = scan_json(&[dir], &["--fail-on", "never"]);
+    let set = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["object"]["id"].as_str().unwrap().to_lowercase(),
+                f["category"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (code, set)
+}
+
+fn read_text(p: &Path) -> String {
+    let bytes = std::fs::read(p).unwrap();
+    if bytes.starts_with(&[0xFF, 0xFE]) {
+        let u: Vec<u16> = bytes[2..]
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        String::from_utf16_lossy(&u)
+    } else {
+        String::from_utf8_lossy(&bytes)
+            .trim_start_matches('\u{feff}')
+            .to_string()
+    }
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    for p in v {
+        if p.is_dir() {
+            files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let mut all = Vec::new();
+    files(from, &mut all);
+    for f in all {
+        let rel = f.strip_prefix(from).unwrap();
+        let dst = to.join(rel);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &dst).unwrap();
+    }
+}
+
+/// The byte range of the element whose start tag carries `N="name"` (nesting of the same tag
+/// counted), or of the first element `<tag`.
+fn element(text: &str, start: usize) -> Option<(usize, usize)> {
+    let tag_end = text[start + 1..].find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
+    let tag = &text[start + 1..start + 1 + tag_end];
+    let open_end = start + text[start..].find('>')?;
+    if text[..open_end].ends_with('/') {
+        return Some((start, open_end + 1));
+    }
+    let (open, close) = (format!("<{tag}"), format!("</{tag}>"));
+    let mut depth = 1;
+    let mut i = open_end + 1;
+    while depth > 0 {
+        let next_open = text[i..].find(&open).map(|j| i + j);
+        let next_close = text[i..].find(&close).map(|j| i + j)?;
+        match next_open {
+            Some(o) if o < next_close => {
+                let end = o + text[o..].find('>')?;
+                if !text[..end].ends_with('/') {
+                    depth += 1;
+                }
+                i = end + 1;
+            }
+            _ => {
+                depth -= 1;
+                i = next_close + close.len();
+            }
+        }
+    }
+    Some((start, i))
+}
+
+fn xml_property(text: &str, name: &str) -> Option<(usize, usize)> {
+    let at = text.find(&format!("N=\"{name}\""))?;
+    let start = text[..at].rfind('<')?;
+    element(text, start)
+}
+
+const PROPERTIES: [&str; 10] = [
+    "RemoteIPRanges",
+    "PermissionGroups",
+    "AuthMechanism",
+    "ExtendedRights",
+    "User",
+    "Identity",
+    "Enabled",
+    "Bindings",
+    "DomainType",
+    "DomainName",
+];
+
+const LISTS: [&str; 3] = ["RemoteIPRanges", "ExtendedRights", "Bindings"];
+
+/// Splits one CSV line into cells (quotes kept).
+fn csv_cells(line: &str, delim: char) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if c == delim && !quoted {
+            out.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(c);
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// Rewrites the cells of one CSV column with `f` (`None` removes the column).
+fn csv_column(text: &str, name: &str, f: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let h = lines.iter().position(|l| !l.starts_with('#') && !l.trim().is_empty())?;
+    let delim = [',', ';', '\t']
+        .into_iter()
+        .max_by_key(|d| lines[h].matches(*d).count())?;
+    let header = csv_cells(lines[h], delim);
+    let col = header
+        .iter()
+        .position(|c| c.trim_matches('"').eq_ignore_ascii_case(name))?;
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i < h || l.trim().is_empty() {
+            out.push_str(l);
+        } else {
+            let mut cells = csv_cells(l, delim);
+            if col < cells.len() {
+                if i == h {
+                    if f("").is_none() {
+                        cells.remove(col);
+                    }
+                } else {
+                    match f(&cells[col]) {
+                        Some(v) => cells[col] = v,
+                        None => {
+                            cells.remove(col);
+                        }
+                    }
+                }
+            }
+            out.push_str(&cells.join(&delim.to_string()));
+        }
+        out.push('\n');
+    }
+    Some(out)
+}
+
+/// Every mutation of one file's text: (what, mutated text).
+fn mutations(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let cut = |frac: usize| {
+        let mut i = text.len() * frac / 100;
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        text[..i].to_string()
+    };
+    out.push(("cut at half".to_string(), cut(50)));
+    out.push(("cut at 90%".to_string(), cut(90)));
+    let mut chars = text.chars();
+    chars.next();
+    out.push(("first character dropped".to_string(), chars.as_str().to_string()));
+    out.push(("a byte shifted in".to_string(), format!(" {text}")));
+    let xml = text.trim_start().starts_with('<');
+    let csv = !xml && text.lines().any(|l| l.starts_with("#TYPE") || l.starts_with("\"Identity\"") || l.starts_with("\"Name\"") || l.starts_with("\"User\""));
+    for p in PROPERTIES {
+        if xml {
+            if let Some((a, b)) = xml_property(text, p) {
+                out.push((format!("{p} dropped"), format!("{}{}", &text[..a], &text[b..])));
+            }
+        } else if csv {
+            if let Some(t) = csv_column(text, p, &|_| None) {
+                out.push((format!("{p} column dropped"), t));
+            }
+            if let Some(t) = csv_column(text, p, &|_| Some(String::new())) {
+                out.push((format!("{p} cells emptied"), t));
+            }
+        } else {
+            let kept: Vec<&str> = text
+                .lines()
+                .filter(|l| {
+                    let t = l.trim_start();
+                    !(t.starts_with(p) && t[p.len()..].trim_start().starts_with(':'))
+                })
+                .collect();
+            if kept.len() < text.lines().count() {
+                out.push((format!("{p} lines dropped"), kept.join("\n") + "\n"));
+            }
+        }
+    }
+    for p in LISTS {
+        if xml {
+            if let Some((a, b)) = xml_property(text, p) {
+                let el = &text[a..b];
+                if let (Some(s), Some(e)) = (el.find("<LST>"), el.rfind("</LST>")) {
+                    let emptied = format!("{}<LST></LST>{}", &el[..s], &el[e + 6..]);
+                    out.push((format!("{p} list emptied"), format!("{}{emptied}{}", &text[..a], &text[b..])));
+                }
+            }
+        } else if !csv {
+            let t: String = text
+                .lines()
+                .map(|l| {
+                    let tt = l.trim_start();
+                    if tt.starts_with(p) && tt[p.len()..].trim_start().starts_with(':') {
+                        format!("{p} : {{}}\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+            if t != text {
+                out.push((format!("{p} list emptied"), t));
+            }
+        }
+    }
+    if xml {
+        if let Some(i) = text.find("<Ref RefId=\"") {
+            let j = i + text[i..].find("/>").unwrap_or(0);
+            out.push((
+                "a reference left dangling".to_string(),
+                format!("{}<Ref RefId=\"987654\" {}", &text[..i], &text[j..]),
+            ));
+        }
+        // The first object of the file.
+        if let Some(start) = text.find("<Obj ") {
+            if let Some((a, b)) = element(text, start) {
+                let obj = &text[a..b];
+                out.push((
+                    "an object duplicated".to_string(),
+                    format!("{}{obj}{obj}{}", &text[..a], &text[b..]),
+                ));
+                out.push((
+                    "an object wrapped in a comment".to_string(),
+                    format!("{}<!-- {obj} -->{}", &text[..a], &text[b..]),
+                ));
+            }
+        }
+    } else {
+        // The first paragraph twice (a paste that repeated an object).
+        if let Some(end) = text.find("\n\n") {
+            out.push((
+                "a paragraph duplicated".to_string(),
+                format!("{}\n\n{}", &text[..end], text),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn damaged_evidence_never_improves_a_verdict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for dir in subdirs(&root().join("fixtures")) {
+        if !dir.join("expect.toml").exists() {
+            continue;
+        }
+        for form in forms(&dir) {
+            let (code, want) = scan(&form);
+            assert_ne!(code, 2, "{}: the undamaged form fails", form.display());
+            let mut all = Vec::new();
+            files(&form, &mut all);
+            for (fi, file) in all.iter().enumerate() {
+                let name = file.file_name().unwrap().to_string_lossy().to_lowercase();
+                if name.ends_with(".md") || name == "expect.toml" || name == "site.toml" {
+                    continue;
+                }
+                let text = read_text(file);
+                for (mi, (what, mutated)) in mutations(&text).into_iter().enumerate() {
+                    let case = tmp.path().join(format!("{checked}-{fi}-{mi}"));
+                    copy_tree(&form, &case);
+                    let rel = file.strip_prefix(&form).unwrap();
+                    std::fs::write(case.join(rel), mutated).unwrap();
+                    let (code, got) = scan(&case);
+                    let kept = want.iter().all(|f| got.contains(f));
+                    let gained = got
+                        .iter()
+                        .any(|f| f.2 == "evidence-incomplete" && !want.contains(f));
+                    if !(code == 2 || kept || gained) {
+                        let lost: Vec<_> = want.difference(&got).collect();
+                        failures.push(format!(
+                            "{} / {} with {what}: lost {lost:?}, exit {code}",
+                            form.strip_prefix(root()).unwrap().display(),
+                            rel.display()
+                        ));
+                    }
+                    checked += 1;
+                    let _ = std::fs::remove_dir_all(&case);
+                }
+            }
+        }
+    }
+    assert!(checked >= 300, "{checked} mutated exports");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} mutations improved the verdict:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
