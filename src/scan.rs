@@ -122,6 +122,23 @@ impl Seen {
     }
 }
 
+/// The identities of every file of `paths` (folders walked as a scan walks them, hidden
+/// files included; files listed one by one too): what an operator file must not be.
+pub fn audited_ids(paths: &[PathBuf]) -> std::collections::HashSet<FileId> {
+    let mut seen = Seen::default();
+    for p in paths {
+        match named_path(p) {
+            Named::Folder => walk(p, &mut seen, true, &mut Vec::new()),
+            _ => {
+                if let Ok(m) = std::fs::metadata(p) {
+                    seen.first(p, &m);
+                }
+            }
+        }
+    }
+    seen.ids().cloned().collect()
+}
+
 /// One item of a folder walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Walked {
