@@ -564,20 +564,36 @@ impl Format {
 }
 
 /// Names the format from the decoded first bytes, or says why it is not an export.
+///
+/// Whatever looks like CliXML is read as CliXML, so that a damaged one is an error (exit 2)
+/// rather than "not an export": a `#< CLIXML` header line, an `<Objs>` or `<Obj>` root, the
+/// PowerShell serialization namespace, or XML whose root element lies beyond the look-ahead
+/// of [`decode::decode`] (the CliXML parser then names the root it finds).
 fn detect_format(preview: &[u8]) -> Result<Format, String> {
+    use crate::input::decode::XmlStart;
     let text = String::from_utf8_lossy(preview);
     let t = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if t.starts_with(decode::CLIXML_HEADER) {
+        return Ok(Format::CliXml);
+    }
     if t.starts_with('<') {
-        if t.contains("<Objs") {
+        let root = decode::xml_start(t);
+        if matches!(root, XmlStart::Root("Objs" | "Obj") | XmlStart::Pending)
+            || t.contains("<Objs")
+            || t.contains("http://schemas.microsoft.com/powershell/2004/04")
+        {
             return Ok(Format::CliXml);
         }
         if crate::input::metabase::looks_like_metabase(t) {
             return Ok(Format::Metabase);
         }
-        return Err(
-            "XML, but neither a PowerShell CliXML export (no <Objs> root) nor an IIS MetaBase.xml"
+        return Err(match root {
+            XmlStart::Root(name) => format!(
+                "XML, but neither a PowerShell CliXML export (root <{name}>, not <Objs>) nor an IIS MetaBase.xml"
+            ),
+            _ => "XML, but neither a PowerShell CliXML export (no <Objs> root) nor an IIS MetaBase.xml"
                 .into(),
-        );
+        });
     }
     if crate::input::reg::looks_like_reg(&text) {
         return Ok(Format::Reg);
