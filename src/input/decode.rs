@@ -288,8 +288,8 @@ pub fn xml_start(text: &str) -> XmlStart<'_> {
         }
         let end = if t.starts_with("<?") {
             t.find("?>").map(|i| i + 2)
-        } else if t.starts_with("<!--") {
-            t[4..].find("-->").map(|i| i + 7)
+        } else if let Some(body) = t.strip_prefix("<!--") {
+            body.find("-->").map(|i| i + 7)
         } else if t.starts_with("<!") {
             // `<!DOCTYPE x [ ... ]>` or `<!DOCTYPE x SYSTEM "...">`
             match (t.find('['), t.find('>')) {
@@ -593,6 +593,23 @@ mod tests {
         let mut s = String::new();
         p.read_to_string(&mut s).unwrap();
         assert_eq!(s, text);
+    }
+
+    #[test]
+    fn xml_start_skips_the_prolog_and_the_clixml_header() {
+        assert_eq!(xml_start("<Objs Version=\"1\">"), XmlStart::Root("Objs"));
+        assert_eq!(
+            xml_start("\u{feff}#< CLIXML\r\n<Objs>"),
+            XmlStart::Root("Objs")
+        );
+        assert_eq!(
+            xml_start("<?xml version=\"1.0\"?>\n<!-- a <b> -->\n<!DOCTYPE x [<!ENTITY y \"z\">]>\n<configuration/>"),
+            XmlStart::Root("configuration")
+        );
+        assert_eq!(xml_start("<!-- not closed yet"), XmlStart::Pending);
+        assert_eq!(xml_start("<Ob"), XmlStart::Pending);
+        assert_eq!(xml_start("Identity : x"), XmlStart::NotXml);
+        assert_eq!(xml_start("<?xml?> text"), XmlStart::Malformed);
     }
 
     #[test]
