@@ -92,21 +92,48 @@ fn civil_from_days(z: i64) -> (i32, u32, u32) {
     ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+/// Line numbers of byte offsets, by binary search over the line starts (computed once).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        Lines(memchr::memchr_iter(b'\n', text.as_bytes()).collect())
+    }
+
+    /// The 1-based line of `offset`.
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
+}
+
+/// Reads an operator file, refusing anything but a regular file (a FIFO would block).
+fn read_regular(path: &Path) -> Result<Vec<u8>, String> {
+    let name = path.display().to_string();
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() && !m.is_dir() => {
+            return Err(format!("{name}: not a regular file: not opened"));
+        }
+        _ => {}
+    }
+    std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))
 }
 
 /// Loads a waiver file; errors name `file:line`.
 pub fn load_waivers(path: &Path) -> Result<Vec<Waiver>, String> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    let text = read_regular(path)?;
+    let text = String::from_utf8(text).map_err(|e| format!("{name}: cannot read: {e}"))?;
     let file: WaiverFile = toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|s| line_of(&text, s.start)).unwrap_or(1);
+        let line = e
+            .span()
+            .map(|s| Lines::of(&text).line(s.start))
+            .unwrap_or(1);
         format!("{name}:{line}: invalid waiver file: {}", e.message().trim())
     })?;
-    let mut out = Vec::new();
+    let lines = Lines::of(&text);
+    let mut out = Vec::with_capacity(file.waiver.len());
     for w in file.waiver {
-        let line = line_of(&text, w.span().start);
+        let line = lines.line(w.span().start);
         let w = w.into_inner();
         let at = format!("{name}:{line}");
         if w.fingerprint.is_none() && (w.rule.is_none() || w.object.is_none()) {
@@ -152,30 +179,68 @@ impl Waiver {
     }
 }
 
-/// Is `inner` inside (or equal to) one of `roots`? Waivers and baselines must come from the
-/// operator, never from the client's export folder.
+/// Does the operator file `inner` come from the audited data? Waivers, baselines and site
+/// files must come from the operator, never from the client's export.
+///
+/// True when `inner` (canonical path) is inside one of the audited folders, or inside the
+/// folder of a file listed one by one, or is one of the audited files under another name (a
+/// hard link or a link: same identity as any file, hidden or not, of the audited paths).
 pub fn inside_any(inner: &Path, roots: &[std::path::PathBuf]) -> bool {
-    let Ok(inner) = inner.canonicalize() else {
+    let Ok(canon) = inner.canonicalize() else {
         return false;
     };
-    roots.iter().any(|r| {
-        r.canonicalize().is_ok_and(|r| {
-            if r.is_dir() {
-                inner.starts_with(&r)
-            } else {
-                inner == r
-            }
-        })
-    })
+    let folders = roots.iter().filter_map(|r| {
+        let r = r.canonicalize().ok()?;
+        if r.is_dir() {
+            Some(r)
+        } else {
+            r.parent().map(Path::to_path_buf)
+        }
+    });
+    for f in folders {
+        if canon.starts_with(&f) {
+            return true;
+        }
+    }
+    let Some(id) = std::fs::metadata(&canon)
+        .ok()
+        .and_then(|m| crate::scan::file_id(&canon, &m))
+    else {
+        return false;
+    };
+    crate::scan::audited_ids(roots).contains(&id)
 }
 
 /// Applies waivers: marks accepted findings, reports expired and stale waivers.
+///
+/// Linear in waivers + findings: findings are indexed by fingerprint and by (rule, object).
 pub fn apply_waivers(report: &mut Report, waivers: &[Waiver], today: (i32, u32, u32)) {
+    use std::collections::HashMap;
+    let mut by_fingerprint: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by_rule_object: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    for (i, f) in report.findings.iter().enumerate() {
+        by_fingerprint
+            .entry(f.fingerprint.clone())
+            .or_default()
+            .push(i);
+        by_rule_object
+            .entry(rule_object_key(&f.rule, &f.object.id))
+            .or_default()
+            .push(i);
+    }
+    let none: Vec<usize> = Vec::new();
     for w in waivers {
-        let mut matched = 0;
+        let hits = match (&w.fingerprint, &w.rule, &w.object) {
+            (Some(fp), _, _) => by_fingerprint.get(fp.as_str()),
+            (None, Some(r), Some(o)) => by_rule_object.get(&rule_object_key(r, o)),
+            _ => None,
+        }
+        .unwrap_or(&none);
+        let matched = hits.len();
         let expired = w.expires < today;
-        for f in report.findings.iter_mut().filter(|f| w.matches(f)) {
-            matched += 1;
+        for &i in hits {
+            let f = &mut report.findings[i];
+            debug_assert!(w.matches(f));
             if !expired && f.waiver.is_none() {
                 f.waiver = Some(Waived {
                     justification: w.justification.clone(),
@@ -205,6 +270,11 @@ pub fn apply_waivers(report: &mut Report, waivers: &[Waiver], today: (i32, u32, 
             });
         }
     }
+}
+
+/// The key a rule + object waiver matches on (as [`Waiver::matches`] compares them).
+fn rule_object_key(rule: &str, object: &str) -> (String, String) {
+    (rule.to_ascii_lowercase(), object.trim().to_lowercase())
 }
 
 fn split_source(s: &str) -> (String, Option<u32>) {
@@ -245,7 +315,7 @@ pub fn baseline_of(report: &Report) -> Baseline {
 
 pub fn load_baseline(path: &Path) -> Result<Baseline, String> {
     let name = path.display().to_string();
-    let text = std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    let text = read_regular(path)?;
     serde_json::from_slice(&text).map_err(|e| {
         format!(
             "{name}:{}: not a relay-audit baseline: {e}",

@@ -53,23 +53,143 @@ impl<R: std::io::Read> std::io::Read for Counting<R> {
 }
 
 /// The files a scan of `paths` reads, and their total size in bytes.
+///
+/// Walks like [`load`]: links out of a folder, second names of a file and anything that is
+/// not a regular file are left out (and never opened).
 pub fn inventory(paths: &[PathBuf]) -> (Vec<PathBuf>, u64) {
     let mut files = Vec::new();
+    let mut seen = Seen::default();
     for p in paths {
-        if p.is_dir() {
-            walk(p, &mut files);
-        } else {
-            files.push(p.clone());
+        match named_path(p) {
+            Named::Folder => {
+                let mut items = Vec::new();
+                walk(p, &mut seen, false, &mut items);
+                files.extend(items.into_iter().filter_map(|w| match w {
+                    Walked::File(f) => Some(f),
+                    _ => None,
+                }));
+            }
+            Named::File | Named::Missing => files.push(p.clone()),
+            Named::Special(_) => {}
         }
     }
     let total = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())
+        .filter(|m| m.is_file())
         .map(|m| m.len())
         .sum();
     (files, total)
 }
 
+/// The identity of a file: (device, inode) on Unix, the canonical path elsewhere.
+#[cfg(unix)]
+pub type FileId = (u64, u64);
+#[cfg(not(unix))]
+pub type FileId = PathBuf;
+
+/// The identity of the file `path` (whose metadata, links followed, is `meta`).
+#[cfg(unix)]
+pub fn file_id(_path: &Path, meta: &std::fs::Metadata) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+#[cfg(not(unix))]
+pub fn file_id(path: &Path, _meta: &std::fs::Metadata) -> Option<FileId> {
+    path.canonicalize().ok()
+}
+
+/// Files and folders already visited (by identity), with the path they were visited as.
+#[derive(Default)]
+pub struct Seen(std::collections::HashMap<FileId, PathBuf>);
+
+impl Seen {
+    /// Records `path`; returns the path it was first seen as when it was seen before.
+    fn first(&mut self, path: &Path, meta: &std::fs::Metadata) -> Option<PathBuf> {
+        let id = file_id(path, meta)?;
+        match self.0.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(e.get().clone()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(path.to_path_buf());
+                None
+            }
+        }
+    }
+
+    /// The identities seen.
+    pub fn ids(&self) -> impl Iterator<Item = &FileId> {
+        self.0.keys()
+    }
+}
+
+/// The identities of every file of `paths` (folders walked as a scan walks them, hidden
+/// files included; files listed one by one too): what an operator file must not be.
+pub fn audited_ids(paths: &[PathBuf]) -> std::collections::HashSet<FileId> {
+    let mut seen = Seen::default();
+    for p in paths {
+        match named_path(p) {
+            Named::Folder => walk(p, &mut seen, true, &mut Vec::new()),
+            _ => {
+                if let Ok(m) = std::fs::metadata(p) {
+                    seen.first(p, &m);
+                }
+            }
+        }
+    }
+    seen.ids().cloned().collect()
+}
+
+/// One item of a folder walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Walked {
+    /// A regular file to read.
+    File(PathBuf),
+    /// Not read, and why (a FIFO, a link out of the folder, a second name of a file...).
+    Skipped(PathBuf, String),
+    /// A folder that could not be listed.
+    Error(PathBuf, String),
+}
+
+/// What a path named on the command line is (links followed: the operator named it).
+enum Named {
+    Folder,
+    File,
+    /// Does not exist or cannot be examined: reading it reports why.
+    Missing,
+    /// A FIFO, socket or device: never opened (opening a FIFO blocks).
+    Special(&'static str),
+}
+
+fn named_path(p: &Path) -> Named {
+    match std::fs::metadata(p) {
+        Err(_) => Named::Missing,
+        Ok(m) if m.is_dir() => Named::Folder,
+        Ok(m) if m.is_file() => Named::File,
+        Ok(m) => Named::Special(special_kind(&m.file_type())),
+    }
+}
+
+/// Names a file type that is neither a regular file nor a folder.
+fn special_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+    }
+    let _ = t;
+    "not a regular file"
+}
 /// Something in a file that was read but not used, and why.
 pub use crate::input::outcome::Skipped as SkippedItem;
 
@@ -217,24 +337,171 @@ impl Report {
     }
 }
 
-fn walk(path: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(path) else {
-        out.push(path.to_path_buf());
-        return;
-    };
-    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') {
-            continue;
+/// Walks the folder `root` in sorted order (depth first, iteratively: no recursion limit).
+///
+/// A client's folder may be damaged or crafted, so the walk
+/// - follows a symbolic link only to a file or folder inside `root` (canonical paths; a
+///   link out of it, a dangling link or a link loop is skipped with the reason);
+/// - visits each file and folder once (by identity: a second link or hard link to a file
+///   already read, or a link back to a folder already walked, is skipped), which also ends
+///   every link loop;
+/// - lists only regular files for reading: FIFOs, sockets and devices are skipped with the
+///   reason, never opened.
+///
+/// Names starting with `.` are left out unless `hidden`.
+pub fn walk(root: &Path, seen: &mut Seen, hidden: bool, out: &mut Vec<Walked>) {
+    let canon_root = match root.canonicalize() {
+        Ok(r) => r,
+        Err(e) => {
+            out.push(Walked::Error(
+                root.to_path_buf(),
+                format!("cannot read folder: {e}"),
+            ));
+            return;
         }
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
+    };
+    if let Ok(m) = std::fs::metadata(&canon_root) {
+        if let Some(first) = seen.first(&canon_root, &m) {
+            out.push(Walked::Skipped(
+                root.to_path_buf(),
+                format!("folder already read as {}", show(&first)),
+            ));
+            return;
         }
     }
+    let mut stack: Vec<std::vec::IntoIter<PathBuf>> = Vec::new();
+    match sorted_entries(root) {
+        Ok(v) => stack.push(v.into_iter()),
+        Err(e) => {
+            out.push(Walked::Error(
+                root.to_path_buf(),
+                format!("cannot read folder: {e}"),
+            ));
+            return;
+        }
+    }
+    while let Some(entries) = stack.last_mut() {
+        let Some(p) = entries.next() else {
+            stack.pop();
+            continue;
+        };
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !hidden && name.starts_with('.') {
+            continue;
+        }
+        let lmeta = match std::fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            Err(e) => {
+                out.push(Walked::Error(p, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        let (real, meta) = if lmeta.file_type().is_symlink() {
+            let target = match p.canonicalize() {
+                Ok(t) => t,
+                Err(e) => {
+                    out.push(Walked::Skipped(
+                        p,
+                        format!("symbolic link not followed: it cannot be resolved (dangling, or a link loop): {e}"),
+                    ));
+                    continue;
+                }
+            };
+            if !target.starts_with(&canon_root) {
+                out.push(Walked::Skipped(
+                    p,
+                    format!(
+                        "symbolic link to {} (outside the audited folder): not followed",
+                        show(&target)
+                    ),
+                ));
+                continue;
+            }
+            match std::fs::metadata(&target) {
+                Ok(m) => (target, m),
+                Err(e) => {
+                    out.push(Walked::Error(p, format!("cannot read: {e}")));
+                    continue;
+                }
+            }
+        } else {
+            (p.clone(), lmeta)
+        };
+        if meta.is_dir() {
+            if let Some(first) = seen.first(&real, &meta) {
+                out.push(Walked::Skipped(
+                    p,
+                    format!(
+                        "folder already read as {} (a link back to it: not walked twice)",
+                        show(&first)
+                    ),
+                ));
+                continue;
+            }
+            match sorted_entries(&p) {
+                Ok(v) => stack.push(v.into_iter()),
+                Err(e) => out.push(Walked::Error(p, format!("cannot read folder: {e}"))),
+            }
+        } else if meta.is_file() {
+            match seen.first(&p, &meta) {
+                Some(first) => out.push(Walked::Skipped(
+                    p,
+                    format!(
+                        "same file as {} (a second link to it): read once",
+                        show(&first)
+                    ),
+                )),
+                None => out.push(Walked::File(p)),
+            }
+        } else {
+            let kind = special_kind(&meta.file_type());
+            out.push(Walked::Skipped(
+                p,
+                format!("{kind}, not a regular file: not opened"),
+            ));
+        }
+    }
+}
+
+fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// The summary of an input not read (status `skipped`, with the reason).
+fn skipped_input(path: &Path, reason: String) -> InputSummary {
+    InputSummary {
+        path: show(path),
+        status: "skipped",
+        format: None,
+        encoding: None,
+        kind: None,
+        records: 0,
+        records_used: 0,
+        skipped: vec![SkippedItem {
+            line: None,
+            count: 1,
+            reason,
+        }],
+        blocks: Vec::new(),
+        not_understood: Vec::new(),
+        error: None,
+    }
+}
+
+/// The summary of an input that could not be read; the error goes to `errors` (exit 2).
+fn error_input(path: &Path, message: String, errors: &mut Vec<InputError>) -> InputSummary {
+    let e = InputError::new(&show(path), None, message);
+    let mut s = skipped_input(path, String::new());
+    s.skipped.clear();
+    s.status = "error";
+    s.error = Some(e.to_string());
+    errors.push(e);
+    s
 }
 
 /// Display form of a path: as given, with `/` separators.
@@ -275,11 +542,24 @@ impl Format {
 }
 
 /// Names the format from the decoded first bytes, or says why it is not an export.
+///
+/// Whatever looks like CliXML is read as CliXML, so that a damaged one is an error (exit 2)
+/// rather than "not an export": a `#< CLIXML` header line, an `<Objs>` or `<Obj>` root, the
+/// PowerShell serialization namespace, or XML whose root element lies beyond the look-ahead
+/// of [`decode::decode`] (the CliXML parser then names the root it finds).
 fn detect_format(preview: &[u8]) -> Result<Format, String> {
+    use crate::input::decode::XmlStart;
     let text = String::from_utf8_lossy(preview);
     let t = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if t.starts_with(decode::CLIXML_HEADER) {
+        return Ok(Format::CliXml);
+    }
     if t.starts_with('<') {
-        if t.contains("<Objs") {
+        let root = decode::xml_start(t);
+        if matches!(root, XmlStart::Root("Objs" | "Obj") | XmlStart::Pending)
+            || t.contains("<Objs")
+            || t.contains("http://schemas.microsoft.com/powershell/2004/04")
+        {
             return Ok(Format::CliXml);
         }
         if crate::input::metabase::looks_like_metabase(t) {
@@ -288,10 +568,13 @@ fn detect_format(preview: &[u8]) -> Result<Format, String> {
         if crate::input::metabase::looks_like_metabase_fragment(t) {
             return Ok(Format::MetabaseFragment);
         }
-        return Err(
-            "XML, but neither a PowerShell CliXML export (no <Objs> root) nor an IIS MetaBase.xml"
+        return Err(match root {
+            XmlStart::Root(name) => format!(
+                "XML, but neither a PowerShell CliXML export (root <{name}>, not <Objs>) nor an IIS MetaBase.xml"
+            ),
+            _ => "XML, but neither a PowerShell CliXML export (no <Objs> root) nor an IIS MetaBase.xml"
                 .into(),
-        );
+        });
     }
     if crate::input::reg::looks_like_reg(&text) {
         return Ok(Format::Reg);
@@ -525,29 +808,53 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
     let mut inputs = Vec::new();
     let mut diagnostics = Vec::new();
     let mut errors = Vec::new();
+    let mut seen = Seen::default();
     for p in paths {
-        if p.is_dir() {
-            let mut files = Vec::new();
-            walk(p, &mut files);
-            for f in files {
-                inputs.push(scan_file(
-                    &f,
-                    false,
-                    opts,
-                    &mut builder,
-                    &mut diagnostics,
-                    &mut errors,
-                ));
+        match named_path(p) {
+            Named::Folder => {
+                let mut items = Vec::new();
+                walk(p, &mut seen, false, &mut items);
+                for item in items {
+                    inputs.push(match item {
+                        Walked::File(f) => {
+                            scan_file(&f, false, opts, &mut builder, &mut diagnostics, &mut errors)
+                        }
+                        Walked::Skipped(f, reason) => skipped_input(&f, reason),
+                        Walked::Error(f, message) => error_input(&f, message, &mut errors),
+                    });
+                }
             }
-        } else {
-            inputs.push(scan_file(
+            Named::Special(kind) => inputs.push(error_input(
+                p,
+                format!("{kind}, not a regular file: not opened"),
+                &mut errors,
+            )),
+            Named::File => {
+                // The same file named twice (or also inside a folder named before) is read once.
+                let first = std::fs::metadata(p).ok().and_then(|m| seen.first(p, &m));
+                match first {
+                    Some(first) => inputs.push(skipped_input(
+                        p,
+                        format!("same file as {}: read once", show(&first)),
+                    )),
+                    None => inputs.push(scan_file(
+                        p,
+                        true,
+                        opts,
+                        &mut builder,
+                        &mut diagnostics,
+                        &mut errors,
+                    )),
+                }
+            }
+            Named::Missing => inputs.push(scan_file(
                 p,
                 true,
                 opts,
                 &mut builder,
                 &mut diagnostics,
                 &mut errors,
-            ));
+            )),
         }
     }
     let (model, model_diags) = builder.finish();

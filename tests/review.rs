@@ -229,3 +229,142 @@ fn baseline_counts_only_new_findings_and_lists_resolved_ones() {
     assert_eq!(code, 0);
     assert_eq!(v["resolved"][0]["rule"], "DOM-RELAY-PUBLIC-SUFFIX");
 }
+
+fn one_waiver() -> &'static str {
+    "[[waiver]]\nrule = \"DOM-RELAY-ALL\"\nobject = \"Bad Accepted Domain\"\njustification = \"x\"\nowner = \"y\"\nexpires = \"2099-01-01\"\n"
+}
+
+fn refused(paths: &[&Path], waivers: &Path) {
+    let mut c = relay_audit();
+    c.arg("scan");
+    for p in paths {
+        c.arg(p);
+    }
+    c.arg("--waivers")
+        .arg(waivers)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "must not come from inside the audited folder",
+        ));
+}
+
+#[test]
+fn waivers_next_to_files_listed_one_by_one_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    std::fs::create_dir_all(export.join("notes")).unwrap();
+    let f = export.join("domains.xml");
+    std::fs::copy(
+        root()
+            .join(SAMPLES)
+            .join("03-e2019-get-accepteddomain-externalrelay-star.clixml.xml"),
+        &f,
+    )
+    .unwrap();
+    let w = write(&export, "waivers.toml", one_waiver());
+    refused(&[&f], &w);
+    let w2 = write(&export.join("notes"), "w.toml", one_waiver());
+    refused(&[&f], &w2);
+    // also named through a path with `..` and a symbolic link to the folder
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&export, &link).unwrap();
+        refused(&[&link.join("domains.xml")], &w);
+        refused(&[&f], &link.join("notes/../waivers.toml"));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_hard_link_to_an_audited_file_is_refused_as_a_waiver_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    std::fs::create_dir_all(export.join(".hidden")).unwrap();
+    let f = export.join("domains.xml");
+    std::fs::copy(
+        root()
+            .join(SAMPLES)
+            .join("03-e2019-get-accepteddomain-externalrelay-star.clixml.xml"),
+        &f,
+    )
+    .unwrap();
+    let inside = write(&export, "waivers.toml", one_waiver());
+    let hidden = write(&export.join(".hidden"), "w.toml", one_waiver());
+    let operator = dir.path().join("operator");
+    std::fs::create_dir(&operator).unwrap();
+    for (i, target) in [&inside, &hidden].into_iter().enumerate() {
+        let outside = operator.join(format!("waivers{i}.toml"));
+        std::fs::hard_link(target, &outside).unwrap();
+        refused(&[&export], &outside);
+    }
+    // a hard link to a file listed one by one (from another folder)
+    let other = tempfile::tempdir().unwrap();
+    let linked = other.path().join("w.toml");
+    std::fs::hard_link(&inside, &linked).unwrap();
+    refused(&[&inside], &linked);
+    // a true operator file is accepted
+    let ok = write(&operator, "mine.toml", one_waiver());
+    relay_audit()
+        .arg("scan")
+        .arg(&f)
+        .args(["--fail-on", "never", "--waivers"])
+        .arg(&ok)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("1 waived"));
+}
+
+/// 20,000 waivers (most of them stale) load and apply in linear time: a few seconds at
+/// most even in a debug build (about 1.5 s, mostly TOML parsing; the quadratic version took
+/// 125 s in a debug build).
+#[test]
+fn twenty_thousand_waivers_load_in_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::with_capacity(20_000 * 160);
+    for i in 0..20_000 {
+        if i == 19_999 {
+            text.push_str(one_waiver());
+        } else {
+            text.push_str(&format!(
+                "[[waiver]]\nrule = \"DOM-RELAY-ALL\"\nobject = \"Domain {i}\"\njustification = \"generated\"\nowner = \"ops\"\nexpires = \"2099-01-01\"\n\n"
+            ));
+        }
+    }
+    let w = write(dir.path(), "many.toml", &text);
+    let f = root()
+        .join(SAMPLES)
+        .join("03-e2019-get-accepteddomain-externalrelay-star.clixml.xml");
+    let start = std::time::Instant::now();
+    let out = relay_audit()
+        .arg("scan")
+        .arg(&f)
+        .args(["--format", "json", "--fail-on", "never", "--waivers"])
+        .arg(&w)
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stale: Vec<u64> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["message"].as_str().unwrap().starts_with("stale waiver"))
+        .map(|d| d["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(stale.len(), 19_999);
+    // line numbers are still right: waiver i starts on line 7 * i + 1
+    assert_eq!(stale[0], 1);
+    assert_eq!(stale[19_998], 7 * 19_998 + 1);
+    let waived = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| !f["waiver"].is_null())
+        .count();
+    assert_eq!(waived, 1);
+}

@@ -123,6 +123,8 @@ pub struct DecodeReader<R: Read> {
     out_end: usize,
     eof: bool,
     finished: bool,
+    /// Decoded bytes still to drop at the start (a `#< CLIXML` header).
+    skip_out: usize,
 }
 
 const CHUNK: usize = 64 * 1024;
@@ -156,6 +158,7 @@ impl<R: Read> DecodeReader<R> {
             out_end: 0,
             eof: false,
             finished: false,
+            skip_out: 0,
         }
     }
 
@@ -182,6 +185,20 @@ impl<R: Read> DecodeReader<R> {
 
 impl<R: Read> Read for DecodeReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.skip_out > 0 {
+            let mut tmp = [0u8; 64];
+            let want = self.skip_out.min(tmp.len());
+            match self.read_decoded(&mut tmp[..want])? {
+                0 => self.skip_out = 0,
+                n => self.skip_out -= n,
+            }
+        }
+        self.read_decoded(buf)
+    }
+}
+
+impl<R: Read> DecodeReader<R> {
+    fn read_decoded(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if self.out_start < self.out_end {
                 let n = (self.out_end - self.out_start).min(buf.len());
@@ -228,37 +245,164 @@ impl<R: Read> Read for DecodeReader<R> {
     }
 }
 
-/// Opens `reader` as text: sniffs (unless `forced`), then returns the encoding found and a
-/// UTF-8 reader positioned after the BOM.
-pub fn decode<R: Read>(
-    mut reader: R,
-    forced: Option<TextEncoding>,
-) -> io::Result<(TextEncoding, Vec<u8>, DecodeReader<R>)> {
-    let mut head = vec![0u8; 4096];
+/// The line `powershell -OutputFormat xml` and some remoting tools write before `<Objs`.
+pub const CLIXML_HEADER: &str = "#< CLIXML";
+
+/// How far [`decode`] reads ahead for the root element of an XML file whose start is a
+/// long prolog (comments, processing instructions, whitespace): 1 MiB.
+pub const MAX_XML_LOOKAHEAD: usize = 1 << 20;
+
+/// The start of an XML text, as far as a prefix of it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XmlStart<'a> {
+    /// The text does not start with `<` (after a BOM, whitespace and a `#< CLIXML` line).
+    NotXml,
+    /// The prefix ends inside the prolog: the root element is further on.
+    Pending,
+    /// The root element's name (`Objs`, `configuration`, ...).
+    Root(&'a str),
+    /// Something after the prolog that is not an element (text, a stray `<`).
+    Malformed,
+}
+
+/// Finds the root element of `text` (a prefix of a file, decoded): skips a BOM, whitespace,
+/// a `#< CLIXML` line, then the XML declaration, processing instructions, comments and a
+/// document type declaration.
+pub fn xml_start(text: &str) -> XmlStart<'_> {
+    let ws = ['\u{feff}', ' ', '\t', '\r', '\n'];
+    let mut t = text.trim_start_matches(ws);
+    if let Some(rest) = t.strip_prefix(CLIXML_HEADER) {
+        t = rest.trim_start_matches(ws);
+    }
+    if !t.starts_with('<') {
+        return if t.is_empty() {
+            XmlStart::Pending
+        } else {
+            XmlStart::NotXml
+        };
+    }
+    loop {
+        t = t.trim_start_matches(ws);
+        if t.is_empty() {
+            return XmlStart::Pending;
+        }
+        let end = if t.starts_with("<?") {
+            t.find("?>").map(|i| i + 2)
+        } else if let Some(body) = t.strip_prefix("<!--") {
+            body.find("-->").map(|i| i + 7)
+        } else if t.starts_with("<!") {
+            // `<!DOCTYPE x [ ... ]>` or `<!DOCTYPE x SYSTEM "...">`
+            match (t.find('['), t.find('>')) {
+                (Some(b), Some(g)) if b < g => t[b..].find("]>").map(|i| b + i + 2),
+                (_, g) => g.map(|i| i + 1),
+            }
+        } else if let Some(rest) = t.strip_prefix('<') {
+            let name_len = rest
+                .find(|c: char| c.is_whitespace() || matches!(c, '>' | '/'))
+                .unwrap_or(rest.len());
+            if name_len == rest.len() {
+                return XmlStart::Pending;
+            }
+            let name = &rest[..name_len];
+            return if name.is_empty() {
+                XmlStart::Malformed
+            } else {
+                XmlStart::Root(name)
+            };
+        } else {
+            return XmlStart::Malformed;
+        };
+        match end {
+            Some(e) => t = &t[e..],
+            None => return XmlStart::Pending,
+        }
+    }
+}
+
+/// Does the encoding come from a byte-order mark?
+fn from_bom(e: TextEncoding) -> bool {
+    matches!(
+        e,
+        TextEncoding::Utf8Bom | TextEncoding::Utf16Le | TextEncoding::Utf16Be
+    )
+}
+
+/// Reads into `buf` until it is full or the input ends; returns the bytes read.
+fn fill<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
-    while n < head.len() {
-        match reader.read(&mut head[n..]) {
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
+    Ok(n)
+}
+
+fn decode_prefix(enc: TextEncoding, head: &[u8]) -> Vec<u8> {
+    let mut preview = Vec::new();
+    let mut d = DecodeReader::new(&[][..], enc, head.to_vec());
+    let _ = d.read_decoded_to_end(&mut preview);
+    preview
+}
+
+impl<R: Read> DecodeReader<R> {
+    fn read_decoded_to_end(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        let mut chunk = vec![0u8; CHUNK];
+        loop {
+            match self.read_decoded(&mut chunk)? {
+                0 => return Ok(()),
+                n => out.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
+
+/// Opens `reader` as text: sniffs (unless `forced`), then returns the encoding found, the
+/// decoded start of the text (for format detection) and a UTF-8 reader positioned after
+/// the BOM.
+///
+/// - A byte-order mark wins over `forced`: it names the encoding of this very file, while
+///   `--encoding` is a guess for the files that carry none.
+/// - The start read is 4 KiB, more when the text is XML whose root element is not in it yet
+///   (a long comment or whitespace before it), up to [`MAX_XML_LOOKAHEAD`].
+/// - A leading `#< CLIXML` line is dropped from the reader (its line break stays, so line
+///   numbers are those of the file); the returned start still shows it.
+pub fn decode<R: Read>(
+    mut reader: R,
+    forced: Option<TextEncoding>,
+) -> io::Result<(TextEncoding, Vec<u8>, DecodeReader<R>)> {
+    let mut head = vec![0u8; 4096];
+    let n = fill(&mut reader, &mut head)?;
+    let mut eof = n < head.len();
     head.truncate(n);
     let sniffed = sniff(&head);
     let enc = match forced {
-        // A forced encoding still honours a BOM that says the same thing.
+        _ if from_bom(sniffed) => sniffed,
+        // A forced encoding still honours a BOM-less sniff that says the same thing.
         Some(f) if f.encoding() == sniffed.encoding() => sniffed,
         Some(f) => f,
         None => sniffed,
     };
-    // The decoded prefix, for format detection.
-    let mut preview = Vec::new();
+    let mut preview = decode_prefix(enc, &head);
+    while !eof
+        && head.len() < MAX_XML_LOOKAHEAD
+        && xml_start(&String::from_utf8_lossy(&preview)) == XmlStart::Pending
     {
-        let mut d = DecodeReader::new(&[][..], enc, head.clone());
-        let _ = d.read_to_end(&mut preview);
+        let old = head.len();
+        head.resize((old * 2).min(MAX_XML_LOOKAHEAD), 0);
+        let n = fill(&mut reader, &mut head[old..])?;
+        eof = old + n < head.len();
+        head.truncate(old + n);
+        preview = decode_prefix(enc, &head);
     }
-    Ok((enc, preview, DecodeReader::new(reader, enc, head)))
+    let mut r = DecodeReader::new(reader, enc, head);
+    if preview.starts_with(CLIXML_HEADER.as_bytes()) {
+        r.skip_out = CLIXML_HEADER.len();
+    }
+    Ok((enc, preview, r))
 }
 
 /// Reads (and decodes) on a second thread, handing full chunks to the parser: on a
@@ -449,6 +593,23 @@ mod tests {
         let mut s = String::new();
         p.read_to_string(&mut s).unwrap();
         assert_eq!(s, text);
+    }
+
+    #[test]
+    fn xml_start_skips_the_prolog_and_the_clixml_header() {
+        assert_eq!(xml_start("<Objs Version=\"1\">"), XmlStart::Root("Objs"));
+        assert_eq!(
+            xml_start("\u{feff}#< CLIXML\r\n<Objs>"),
+            XmlStart::Root("Objs")
+        );
+        assert_eq!(
+            xml_start("<?xml version=\"1.0\"?>\n<!-- a <b> -->\n<!DOCTYPE x [<!ENTITY y \"z\">]>\n<configuration/>"),
+            XmlStart::Root("configuration")
+        );
+        assert_eq!(xml_start("<!-- not closed yet"), XmlStart::Pending);
+        assert_eq!(xml_start("<Ob"), XmlStart::Pending);
+        assert_eq!(xml_start("Identity : x"), XmlStart::NotXml);
+        assert_eq!(xml_start("<?xml?> text"), XmlStart::Malformed);
     }
 
     #[test]
