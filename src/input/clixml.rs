@@ -867,7 +867,7 @@ impl<'a> Parser<'a> {
             let t = ty.as_deref().unwrap_or("(type not read)");
             let t = t.strip_prefix("Deserialized.").unwrap_or(t);
             self.problem(
-                rec.line,
+                at,
                 format!(
                     "the object of type {t} that starts at line {} is malformed at line {at} ({why}): it is left out",
                     rec.line
@@ -1114,7 +1114,7 @@ pub fn parse<R: BufRead>(
         return Err(InputError::new(
             file,
             Some(line),
-            format!("malformed CliXML: {msg}"),
+            format!("malformed XML export: {msg}"),
         ));
     }
     Ok(p.outcome)
@@ -1402,7 +1402,7 @@ mod damaged_input {
             .map(|r| r.value("Identity").unwrap().display())
             .collect();
         assert_eq!(ids, ["EX01\\First", "EX01\\Fifth"]);
-        assert_eq!(e.line, Some(9), "{e}");
+        assert_eq!(e.line, Some(13), "{e}");
         for l in ["starts at line 9", "starts at line 17", "starts at line 24"] {
             assert!(e.message.contains(l), "{l}: {e}");
         }
