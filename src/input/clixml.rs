@@ -51,6 +51,19 @@ pub fn kind_from_type_name(type_name: &str) -> Option<ObjectKind> {
 const MAX_DEPTH: usize = 256;
 const MAX_VALUE_BYTES: usize = 1 << 20;
 const MAX_REFS: usize = 1 << 16;
+/// The largest object a `<Ref>` may reuse (bytes of its text and items): Exchange reuses
+/// ADObjectIds and small lists, never megabytes.
+const MAX_REF_VALUE_BYTES: usize = 64 << 10;
+/// Bytes the table of reusable objects may hold before the least recently used are let go.
+const MAX_REF_TABLE_BYTES: usize = 16 << 20;
+/// Budget of bytes that `<Ref>` expansion may produce in one file: this much, plus
+/// [`REF_BUDGET_PER_BYTE`] per byte of the file read so far (a real export reuses far less).
+const REF_BUDGET_BASE: u64 = 32 << 20;
+const REF_BUDGET_PER_BYTE: u64 = 4;
+/// RefIds below this are remembered in a bit set (real exports number objects from 0).
+const REFID_BITS: u32 = 1 << 26;
+/// Problems listed one by one in a diagnostic; the rest are counted.
+const MAX_LISTED: usize = 20;
 
 /// Scalar element names of the PowerShell serialization format (MS-PSRP 2.2.5.1).
 fn is_scalar(tag: &str) -> bool {
@@ -95,6 +108,8 @@ struct ObjState {
     to_string: Option<String>,
     number: Option<String>,
     items: Option<Vec<String>>,
+    /// An item or the display text could not be read whole: the value is incomplete.
+    incomplete: bool,
 }
 
 impl ObjState {
@@ -102,10 +117,14 @@ impl ObjState {
         if let Some(items) = self.items.take() {
             Value::List {
                 items,
-                truncated: false,
+                truncated: self.incomplete,
             }
         } else if let Some(s) = self.to_string.take() {
-            Value::Text(s)
+            if self.incomplete {
+                Value::Cut(s)
+            } else {
+                Value::Text(s)
+            }
         } else if let Some(n) = self.number.take() {
             Value::Text(n)
         } else {
@@ -130,9 +149,19 @@ enum Node {
         text: String,
         collect: bool,
         line: u32,
+        /// The text ran past MAX_VALUE_BYTES: only its beginning is kept.
+        over: bool,
     },
     /// An element whose content does not matter (`<DCT>`, `<BA>`, unknown tags).
     Skip,
+}
+
+/// A reusable object: its value, last use (tick) and the line that defined it.
+#[derive(Debug)]
+struct RefEntry {
+    value: Value,
+    tick: u64,
+    line: u32,
 }
 
 struct Parser<'a> {
@@ -142,14 +171,51 @@ struct Parser<'a> {
     record: Option<Record>,
     record_type: Option<String>,
     ready: Option<Record>,
-    tn_cache: HashMap<u32, String>,
-    /// RefId -> (value, last use), bounded by MAX_REFS (least recently used dropped first).
-    refs: HashMap<u32, (Value, u64)>,
+    /// TN RefId -> (first type name, line that defined it).
+    tn_cache: HashMap<u32, (String, u32)>,
+    /// TN RefIds defined twice: a `<TNRef>` to them names no type.
+    tn_twice: HashMap<u32, (u32, u32)>,
+    /// RefId -> reusable value, bounded by MAX_REFS entries and MAX_REF_TABLE_BYTES
+    /// (least recently used dropped first).
+    refs: HashMap<u32, RefEntry>,
+    ref_bytes: usize,
+    /// Every Obj RefId defined so far (bit set, plus a map for numbers past REFID_BITS).
+    defined: Vec<u64>,
+    defined_far: HashMap<u32, u32>,
+    /// RefIds defined twice, with both lines: a `<Ref>` to them is unreadable.
+    twice: HashMap<u32, (Option<u32>, u32)>,
     tick: u64,
     evicted: usize,
-    missing_refs: usize,
+    /// Lines of `<Ref>`s to objects not (or no longer) known, the first few, and how many.
+    missing_refs: Vec<u32>,
+    missing_count: usize,
+    /// Bytes produced by `<Ref>` expansion so far; the line where the budget ran out.
+    expanded: u64,
+    budget_hit: Option<u32>,
+    /// Bytes of the document read so far (for the expansion budget).
+    consumed: u64,
+    /// Tag names of the open elements, for end-tag checks (quick-xml's check is off so that
+    /// a malformed object can be closed and the next one read).
+    names: Vec<u8>,
+    name_starts: Vec<usize>,
+    /// Why the current top-level object cannot be read, with the line where it went wrong.
+    bad_object: Option<(u32, String)>,
+    /// Problems that make the file malformed (exit 2): (line, message).
+    problems: Vec<(u32, String)>,
+    problem_count: usize,
+    /// Objects after the first malformed one that were read all the same.
+    recovered: usize,
     outcome: Outcome,
     saw_root: bool,
+}
+
+/// Approximate bytes a value occupies (for the reference budget).
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::Null => 0,
+        Value::Text(s) | Value::Cut(s) | Value::Missing(s) | Value::Unreadable(s) => s.len(),
+        Value::List { items, .. } => items.iter().map(|i| i.len() + 24).sum(),
+    }
 }
 
 fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
@@ -244,44 +310,164 @@ impl<'a> Parser<'a> {
         InputError::new(self.file, Some(self.line), message)
     }
 
-    fn remember_ref(&mut self, id: u32, value: &Value) {
-        // Only small values are worth keeping: Exchange uses Ref for repeated ADObjectIds.
-        let small = match value {
-            Value::Null => true,
-            Value::Text(s) => s.len() <= 1024,
-            Value::List { items, .. } => items.len() <= 64,
-            Value::Cut(_) | Value::Missing(_) => true,
-        };
-        if !small {
+    /// A problem that makes the file malformed (exit 2); the first few are listed.
+    fn problem(&mut self, line: u32, message: String) {
+        self.problem_count += 1;
+        if self.problems.len() < MAX_LISTED {
+            self.problems.push((line, message));
+        }
+    }
+
+    /// Something in the current top-level object cannot be read: the object is reported
+    /// and left out, and reading goes on with the next one. Outside an object the file
+    /// itself is malformed there.
+    fn malformed(&mut self, message: String) {
+        if self.stack.len() >= 2 {
+            if self.bad_object.is_none() {
+                self.bad_object = Some((self.line, message));
+            }
+        } else {
+            let line = self.line;
+            self.problem(line, message);
+        }
+    }
+
+    /// Was `id` defined before? Marks it defined; returns the earlier line when known.
+    fn define(&mut self, id: u32) -> Option<Option<u32>> {
+        if id < REFID_BITS {
+            let (w, b) = ((id / 64) as usize, id % 64);
+            if self.defined.len() <= w {
+                self.defined.resize(w + 1, 0);
+            }
+            let seen = self.defined[w] & (1 << b) != 0;
+            self.defined[w] |= 1 << b;
+            seen.then(|| self.refs.get(&id).map(|e| e.line))
+        } else {
+            self.defined_far.insert(id, self.line).map(Some)
+        }
+    }
+
+    fn remember_ref(&mut self, id: u32, value: &Value, line: u32) {
+        if let Some(first) = self.define(id) {
+            // Never re-point a <Ref>: which of the two objects a later reference means is
+            // unknown (it may move a permission entry to another connector).
+            let first_line = first.or_else(|| self.twice.get(&id).and_then(|t| t.0));
+            self.problem(
+                line,
+                format!(
+                    "RefId {id} is defined twice ({}line {line}): <Ref RefId=\"{id}\"> after it may mean either object, so those values are unreadable",
+                    first_line
+                        .map(|l| format!("line {l} and "))
+                        .unwrap_or_else(|| "earlier in the file and ".into())
+                ),
+            );
+            self.twice.entry(id).or_insert((first_line, line));
+            if let Some(e) = self.refs.remove(&id) {
+                self.ref_bytes -= value_bytes(&e.value);
+            }
             return;
         }
+        let size = value_bytes(value);
+        let value = if size <= MAX_REF_VALUE_BYTES {
+            value.clone()
+        } else {
+            Value::Unreadable(format!(
+                "the object at line {line} is too large ({size} bytes) to be reused by <Ref> within the expansion budget"
+            ))
+        };
         self.tick += 1;
-        self.refs.insert(id, (value.clone(), self.tick));
-        if self.refs.len() > MAX_REFS {
+        self.ref_bytes += value_bytes(&value);
+        self.refs.insert(
+            id,
+            RefEntry {
+                value,
+                tick: self.tick,
+                line,
+            },
+        );
+        if self.refs.len() > MAX_REFS || self.ref_bytes > MAX_REF_TABLE_BYTES {
             // Bounded memory: drop the least recently used half. Objects referred to again
             // and again (the organisation's OrganizationId, a server's ADObjectId) stay.
-            let mut ticks: Vec<u64> = self.refs.values().map(|(_, t)| *t).collect();
+            let mut ticks: Vec<u64> = self.refs.values().map(|e| e.tick).collect();
             let mid = ticks.len() / 2;
             let (_, median, _) = ticks.select_nth_unstable(mid);
             let median = *median;
             let before = self.refs.len();
-            self.refs.retain(|_, (_, t)| *t >= median);
+            self.refs.retain(|_, e| e.tick >= median);
             self.evicted += before - self.refs.len();
+            self.ref_bytes = self.refs.values().map(|e| value_bytes(&e.value)).sum();
         }
     }
 
-    fn lookup_ref(&mut self, id: Option<u32>) -> Value {
+    fn lookup_ref(&mut self, id: Option<u32>, line: u32) -> Value {
         self.tick += 1;
         let tick = self.tick;
-        match id.and_then(|i| self.refs.get_mut(&i)) {
-            Some((v, t)) => {
-                *t = tick;
-                v.clone()
+        if let Some((a, b)) = id.and_then(|i| self.twice.get(&i)) {
+            return Value::Unreadable(format!(
+                "<Ref> to RefId {} which is defined twice ({}line {b})",
+                id.unwrap_or_default(),
+                a.map(|l| format!("line {l} and ")).unwrap_or_default()
+            ));
+        }
+        if self.budget_hit.is_some() {
+            return Value::Unreadable(
+                "<Ref> not expanded: the file's expansion budget is spent".into(),
+            );
+        }
+        let budget = REF_BUDGET_BASE + REF_BUDGET_PER_BYTE * self.consumed;
+        let found = match id.and_then(|i| self.refs.get_mut(&i)) {
+            Some(e) => {
+                e.tick = tick;
+                let cost = value_bytes(&e.value) as u64 + 16;
+                if self.expanded + cost > budget {
+                    None
+                } else {
+                    self.expanded += cost;
+                    Some(Ok(e.value.clone()))
+                }
+            }
+            None => Some(Err(())),
+        };
+        match found {
+            Some(Ok(v)) => {
+                if let Value::Unreadable(why) = &v {
+                    // A reference to an object too large to reuse: a reference bomb, or
+                    // an export relay-audit cannot expand within its budget.
+                    let msg = format!("reference expansion budget exceeded: {why}; this <Ref> is not expanded and its value is unreadable");
+                    self.problem(line, msg);
+                }
+                v
             }
             None => {
-                self.missing_refs += 1;
-                Value::Null
+                self.budget_problem(
+                    line,
+                    format!(
+                        "expanding <Ref> back-references would produce more than {} MiB",
+                        budget >> 20
+                    ),
+                );
+                Value::Unreadable("<Ref> not expanded: the file's expansion budget is spent".into())
             }
+            Some(Err(())) => {
+                self.missing_count += 1;
+                if self.missing_refs.len() < MAX_LISTED {
+                    self.missing_refs.push(line);
+                }
+                Value::Unreadable(match id {
+                    Some(i) => format!("<Ref RefId=\"{i}\"> to an object not seen earlier in the file (or too far back to keep)"),
+                    None => "<Ref> without a RefId".into(),
+                })
+            }
+        }
+    }
+
+    fn budget_problem(&mut self, line: u32, why: String) {
+        if self.budget_hit.is_none() {
+            self.budget_hit = Some(line);
+            self.problem(
+                line,
+                format!("reference expansion budget exceeded ({why}): is this a reference bomb? <Ref>s from here on are not expanded and their values are unreadable"),
+            );
         }
     }
 
@@ -308,13 +494,23 @@ impl<'a> Parser<'a> {
         }
         if matches!(self.stack[n - 1], Node::Collection) && n >= 2 {
             if let Node::Obj(owner) = &mut self.stack[n - 2] {
+                // An item that could not be read whole makes the list incomplete: the
+                // items shown are not all there is.
+                if value.is_incomplete() {
+                    owner.incomplete = true;
+                }
                 let item = match value {
-                    Value::Null => return,
-                    Value::Text(s) => s,
+                    Value::Null | Value::Unreadable(_) | Value::Missing(_) => return,
+                    Value::Text(s) | Value::Cut(s) => s,
                     Value::List { items, .. } => items.join(", "),
-                    other => other.display(),
                 };
                 owner.items.get_or_insert_with(Vec::new).push(item);
+            }
+        } else if let Node::Obj(owner) = &mut self.stack[n - 1] {
+            // A value inside an object that is not a list (a <Ref> in place of its display
+            // text): an unreadable part makes the object's value incomplete.
+            if value.is_incomplete() {
+                owner.incomplete = true;
             }
         }
     }
@@ -376,7 +572,7 @@ impl<'a> Parser<'a> {
                     let mut st = st;
                     let v = st.value();
                     if let Some(id) = st.ref_id {
-                        self.remember_ref(id, &v);
+                        self.remember_ref(id, &v, line);
                     }
                     if top {
                         self.finish_record(None);
@@ -404,13 +600,19 @@ impl<'a> Parser<'a> {
                 let id = ref_id(e);
                 // Only the top-level object's type name is needed (it decides the kind).
                 let top = self.stack.len() == 2 && matches!(self.stack[0], Node::Root);
-                let known = id.is_some_and(|i| self.tn_cache.contains_key(&i));
-                let t = if top {
-                    id.and_then(|i| self.tn_cache.get(&i).cloned())
+                let twice = id.and_then(|i| self.tn_twice.get(&i)).copied();
+                let known = twice.is_none() && id.is_some_and(|i| self.tn_cache.contains_key(&i));
+                let t = if top && known {
+                    id.and_then(|i| self.tn_cache.get(&i).map(|t| t.0.clone()))
                 } else {
                     None
                 };
-                if !known {
+                if let Some((a, b)) = twice {
+                    self.malformed(format!(
+                        "<TNRef RefId=\"{}\"> to a type-name list defined twice (lines {a} and {b}): the object's type is unknown",
+                        id.unwrap_or_default()
+                    ));
+                } else if !known {
                     self.outcome.diagnostics.push(Diagnostic::warning(
                         self.file,
                         Some(line),
@@ -424,7 +626,7 @@ impl<'a> Parser<'a> {
             }
             "Ref" => {
                 let name = name(e);
-                let v = self.lookup_ref(ref_id(e));
+                let v = self.lookup_ref(ref_id(e), line);
                 self.deliver(name, v, line);
                 if !empty {
                     self.stack.push(Node::Skip);
@@ -449,7 +651,7 @@ impl<'a> Parser<'a> {
                 let name = name(e);
                 let tag = ScalarTag::of(t);
                 if empty {
-                    self.scalar_done(tag, name, String::new(), line);
+                    self.scalar_done(tag, name, String::new(), line, false);
                 } else {
                     // Only collect text where it can end up somewhere: a property of the
                     // record, an item, or the ToString / enum number of an object.
@@ -465,6 +667,7 @@ impl<'a> Parser<'a> {
                         text: String::new(),
                         collect,
                         line,
+                        over: false,
                     });
                 }
             }
@@ -487,7 +690,17 @@ impl<'a> Parser<'a> {
 
     fn set_type(&mut self, id: Option<u32>, type_name: Option<String>) {
         if let (Some(id), Some(t)) = (id, type_name.as_ref()) {
-            self.tn_cache.insert(id, t.clone());
+            let line = self.line;
+            if let Some((_, first)) = self.tn_cache.get(&id) {
+                let first = *first;
+                self.tn_twice.insert(id, (first, line));
+                self.problem(
+                    line,
+                    format!("type-name list RefId {id} is defined twice (lines {first} and {line}): a <TNRef> to it names no type"),
+                );
+            } else {
+                self.tn_cache.insert(id, (t.clone(), line));
+            }
         }
         // The type names that matter are those of the object right below.
         let n = self.stack.len();
@@ -498,8 +711,26 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn scalar_done(&mut self, tag: ScalarTag, name: Option<String>, text: String, line: u32) {
+    fn scalar_done(
+        &mut self,
+        tag: ScalarTag,
+        name: Option<String>,
+        text: String,
+        line: u32,
+        over: bool,
+    ) {
         let text = decode_escapes(text);
+        if over {
+            self.outcome.diagnostics.push(Diagnostic::warning(
+                self.file,
+                Some(line),
+                format!(
+                    "value{} is longer than {} MiB: only its beginning is read, the value is incomplete",
+                    name.as_deref().map(|n| format!(" of {n}")).unwrap_or_default(),
+                    MAX_VALUE_BYTES >> 20
+                ),
+            ));
+        }
         match self.stack.last_mut() {
             Some(Node::TypeNames(_, names)) => {
                 if tag == ScalarTag::T {
@@ -507,6 +738,7 @@ impl<'a> Parser<'a> {
                 }
             }
             Some(Node::Obj(o)) if name.is_none() => {
+                o.incomplete |= over;
                 if tag == ScalarTag::ToString {
                     o.to_string = Some(text);
                 } else if o.number.is_none() {
@@ -514,8 +746,77 @@ impl<'a> Parser<'a> {
                     o.number = Some(text);
                 }
             }
-            _ => self.deliver(name, Value::Text(text), line),
+            _ => {
+                let v = if over {
+                    Value::Cut(text)
+                } else {
+                    Value::Text(text)
+                };
+                self.deliver(name, v, line)
+            }
         }
+    }
+
+    /// Appends text to the scalar being read, up to MAX_VALUE_BYTES.
+    fn push_text(&mut self, s: &str) {
+        if let Some(Node::Scalar {
+            text,
+            collect: true,
+            over,
+            ..
+        }) = self.stack.last_mut()
+        {
+            if *over {
+                return;
+            }
+            if text.len() + s.len() <= MAX_VALUE_BYTES {
+                text.push_str(s);
+            } else {
+                let mut k = MAX_VALUE_BYTES - text.len();
+                while !s.is_char_boundary(k) {
+                    k -= 1;
+                }
+                text.push_str(&s[..k]);
+                *over = true;
+            }
+        }
+    }
+
+    /// An end tag: closes the open element of that name. One that closes elements left
+    /// open marks the object malformed (they are closed with it); one that matches no open
+    /// element is ignored and marks it malformed too.
+    fn close(&mut self, name: &[u8]) -> Result<(), InputError> {
+        let found = (0..self.name_starts.len()).rev().find(|&i| {
+            let a = self.name_starts[i];
+            let b = self
+                .name_starts
+                .get(i + 1)
+                .copied()
+                .unwrap_or(self.names.len());
+            &self.names[a..b] == name
+        });
+        let Some(i) = found else {
+            self.malformed(format!(
+                "end tag </{}> matches no open element",
+                String::from_utf8_lossy(name)
+            ));
+            return Ok(());
+        };
+        let top = self.name_starts.len() - 1;
+        if i != top {
+            let a = self.name_starts[top];
+            self.malformed(format!(
+                "end tag </{}> where </{}> was expected",
+                String::from_utf8_lossy(name),
+                String::from_utf8_lossy(&self.names[a..])
+            ));
+        }
+        while self.name_starts.len() > i {
+            let a = self.name_starts.pop().unwrap_or(0);
+            self.names.truncate(a);
+            self.end()?;
+        }
+        Ok(())
     }
 
     fn end(&mut self) -> Result<(), InputError> {
@@ -530,7 +831,8 @@ impl<'a> Parser<'a> {
                 text,
                 collect: true,
                 line,
-            } => self.scalar_done(tag, name, text, line),
+                over,
+            } => self.scalar_done(tag, name, text, line, over),
             Node::TypeNames(id, names) => {
                 let first = names.into_iter().next();
                 self.set_type(id, first);
@@ -538,7 +840,7 @@ impl<'a> Parser<'a> {
             Node::Obj(mut st) => {
                 let v = st.value();
                 if let Some(id) = st.ref_id {
-                    self.remember_ref(id, &v);
+                    self.remember_ref(id, &v, st.line);
                 }
                 if matches!(self.stack.last(), Some(Node::Root)) {
                     let to_string = match &v {
@@ -561,6 +863,21 @@ impl<'a> Parser<'a> {
             return;
         };
         let ty = self.record_type.take();
+        if let Some((at, why)) = self.bad_object.take() {
+            let t = ty.as_deref().unwrap_or("(type not read)");
+            let t = t.strip_prefix("Deserialized.").unwrap_or(t);
+            self.problem(
+                at,
+                format!(
+                    "the object of type {t} that starts at line {} is malformed at line {at} ({why}): it is left out",
+                    rec.line
+                ),
+            );
+            return;
+        }
+        if !self.problems.is_empty() {
+            self.recovered += 1;
+        }
         match ty.as_deref().and_then(kind_from_type_name) {
             Some(kind) => {
                 rec.kind = kind;
@@ -585,6 +902,12 @@ impl<'a> Parser<'a> {
 
 /// Parses a CliXML document from UTF-8 text, calling `sink` with each record of a known
 /// kind as soon as its `</Obj>` is read.
+///
+/// A malformed object (a mismatched end tag, an entity that is not allowed, a stray `&`) is
+/// left out and named, and reading goes on with the objects after it; a RefId or type-name
+/// list defined twice, or `<Ref>` expansion past the file's budget, is named too. Any of
+/// these makes the whole file an error (exit 2) once it is read to the end: its records
+/// have been sent, so the report still shows what could be read.
 pub fn parse<R: BufRead>(
     reader: R,
     file: &str,
@@ -593,6 +916,10 @@ pub fn parse<R: BufRead>(
     let mut rdr = Reader::from_reader(reader);
     // Whitespace is significant inside <S>; never trim (see CRATES.md §1).
     rdr.config_mut().trim_text(false);
+    // End tags are checked here, against our own stack, so that a malformed object can be
+    // closed and the next one read (quick-xml's own check cannot recover).
+    rdr.config_mut().check_end_names = false;
+    rdr.config_mut().allow_unmatched_ends = true;
     let mut p = Parser {
         file,
         line: 1,
@@ -601,51 +928,77 @@ pub fn parse<R: BufRead>(
         record_type: None,
         ready: None,
         tn_cache: HashMap::new(),
+        tn_twice: HashMap::new(),
         refs: HashMap::new(),
+        ref_bytes: 0,
+        defined: Vec::new(),
+        defined_far: HashMap::new(),
+        twice: HashMap::new(),
         tick: 0,
         evicted: 0,
-        missing_refs: 0,
+        missing_refs: Vec::new(),
+        missing_count: 0,
+        expanded: 0,
+        budget_hit: None,
+        consumed: 0,
+        names: Vec::new(),
+        name_starts: Vec::new(),
+        bad_object: None,
+        problems: Vec::new(),
+        problem_count: 0,
+        recovered: 0,
         outcome: Outcome::default(),
         saw_root: false,
     };
     let mut buf = Vec::with_capacity(16 << 10);
+    let mut errors_in_a_row = 0u32;
     loop {
         buf.clear();
+        let before = rdr.buffer_position();
         let ev = match rdr.read_event_into(&mut buf) {
-            Ok(ev) => ev,
-            Err(e) => return Err(p.err(format!("malformed XML: {e}"))),
+            Ok(ev) => {
+                errors_in_a_row = 0;
+                ev
+            }
+            Err(e) => {
+                p.line += newlines(&buf);
+                p.malformed(format!("malformed XML: {e}"));
+                errors_in_a_row += 1;
+                if errors_in_a_row > 1000 || rdr.buffer_position() == before {
+                    p.problem(
+                        p.line,
+                        "reading stopped: the XML cannot be resynchronised".into(),
+                    );
+                    break;
+                }
+                continue;
+            }
         };
+        p.consumed = rdr.buffer_position();
         match ev {
-            Event::Start(e) => p.start(&e, false)?,
-            Event::Empty(e) => p.start(&e, true)?,
-            Event::End(_) => p.end()?,
+            Event::Start(e) => {
+                p.start(&e, false)?;
+                let depth = p.stack.len();
+                if depth > p.name_starts.len() {
+                    p.name_starts.push(p.names.len());
+                    p.names.extend_from_slice(e.name().as_ref().as_bytes());
+                }
+                p.line += newlines(e.as_ref().as_bytes());
+            }
+            Event::Empty(e) => {
+                p.start(&e, true)?;
+                p.line += newlines(e.as_ref().as_bytes());
+            }
+            Event::End(e) => p.close(e.name().as_ref().as_bytes())?,
             Event::Text(t) => {
                 let s: &str = &t;
                 p.line += newlines(s.as_bytes());
-                if let Some(Node::Scalar {
-                    text,
-                    collect: true,
-                    ..
-                }) = p.stack.last_mut()
-                {
-                    if text.len() + s.len() <= MAX_VALUE_BYTES {
-                        text.push_str(s);
-                    }
-                }
+                p.push_text(s);
             }
             Event::CData(t) => {
                 let s = t.into_inner();
                 p.line += newlines(s.as_bytes());
-                if let Some(Node::Scalar {
-                    text,
-                    collect: true,
-                    ..
-                }) = p.stack.last_mut()
-                {
-                    if text.len() + s.len() <= MAX_VALUE_BYTES {
-                        text.push_str(&s);
-                    }
-                }
+                p.push_text(&s);
             }
             Event::GeneralRef(r) => {
                 let resolved: String = match r.resolve_char_ref() {
@@ -653,22 +1006,19 @@ pub fn parse<R: BufRead>(
                     Ok(None) => match resolve_predefined_entity(&r) {
                         Some(s) => s.to_string(),
                         None => {
-                            return Err(p.err(format!(
-                            "entity &{}; is not allowed in CliXML (only the five XML entities are)",
-                            &*r
-                        )))
+                            p.malformed(format!(
+                                "entity &{}; is not allowed in CliXML (only the five XML entities are)",
+                                &*r
+                            ));
+                            continue;
                         }
                     },
-                    Err(e) => return Err(p.err(format!("bad character reference: {e}"))),
+                    Err(e) => {
+                        p.malformed(format!("bad character reference: {e}"));
+                        continue;
+                    }
                 };
-                if let Some(Node::Scalar {
-                    text,
-                    collect: true,
-                    ..
-                }) = p.stack.last_mut()
-                {
-                    text.push_str(&resolved);
-                }
+                p.push_text(&resolved);
             }
             Event::DocType(_) => {
                 return Err(p.err(
@@ -676,7 +1026,10 @@ pub fn parse<R: BufRead>(
                 ));
             }
             Event::Comment(t) => {
-                p.line += newlines(t.as_bytes());
+                p.line += newlines(t.as_ref().as_bytes());
+            }
+            Event::PI(t) => {
+                p.line += newlines(t.as_ref().as_bytes());
             }
             Event::Eof => break,
             _ => {}
@@ -703,23 +1056,66 @@ pub fn parse<R: BufRead>(
             ),
             None => "file ends before </Objs>: the export is cut off".to_string(),
         };
-        return Err(p.err(msg));
+        let line = p.line;
+        p.problem(line, msg);
     }
-    if p.missing_refs > 0 {
-        let msg = if p.evicted > 0 {
+    if p.missing_count > 0 {
+        let lines = p
+            .missing_refs
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = if p.missing_count > p.missing_refs.len() {
+            format!(" and {} more", p.missing_count - p.missing_refs.len())
+        } else {
+            String::new()
+        };
+        let far = if p.evicted > 0 {
             format!(
-                "{} <Ref> back-references point to objects not seen earlier in the file or too far back to keep ({} of the oldest objects were let go to bound memory); those values are empty",
-                p.missing_refs, p.evicted
+                " or too far back to keep ({} of the oldest objects were let go to bound memory)",
+                p.evicted
             )
         } else {
-            format!(
-                "{} <Ref> back-references point to objects not seen earlier in the file; those values are empty",
-                p.missing_refs
-            )
+            String::new()
         };
-        p.outcome
-            .diagnostics
-            .push(Diagnostic::warning(file, None, msg));
+        let first = p.missing_refs.first().copied();
+        p.outcome.diagnostics.push(Diagnostic::warning(
+            file,
+            first,
+            format!(
+                "{} <Ref> back-references (lines {lines}{more}) point to objects not seen earlier in the file{far}; those values are unreadable and judged as unknown evidence",
+                p.missing_count
+            ),
+        ));
+    }
+    if !p.problems.is_empty() {
+        let (line, _) = p.problems[0];
+        let mut msg = String::new();
+        for (i, (l, m)) in p.problems.iter().enumerate() {
+            if i > 0 {
+                msg.push_str("; ");
+                msg.push_str(&format!("line {l}: "));
+            }
+            msg.push_str(m);
+        }
+        if p.problem_count > p.problems.len() {
+            msg.push_str(&format!(
+                "; and {} more problems",
+                p.problem_count - p.problems.len()
+            ));
+        }
+        if p.recovered > 0 {
+            msg.push_str(&format!(
+                " ({} objects after the first problem were read all the same)",
+                p.recovered
+            ));
+        }
+        return Err(InputError::new(
+            file,
+            Some(line),
+            format!("malformed XML export: {msg}"),
+        ));
     }
     Ok(p.outcome)
 }
@@ -824,7 +1220,16 @@ mod tests {
         let mut x = String::from("<Objs>\n");
         let n = MAX_REFS + 5_000;
         for i in 0..n {
-            x.push_str("<Obj RefId=\"0\"><TN RefId=\"0\"><T>X.AcceptedDomain</T></TN><Props>");
+            // Every object has its own RefId (as Export-Clixml writes them); the type names
+            // are defined once and referred to after.
+            if i == 0 {
+                x.push_str("<Obj RefId=\"0\"><TN RefId=\"0\"><T>X.AcceptedDomain</T></TN><Props>");
+            } else {
+                x.push_str(&format!(
+                    "<Obj RefId=\"{}\"><TNRef RefId=\"0\" /><Props>",
+                    n + 10 + i
+                ));
+            }
             if i == 0 {
                 x.push_str(
                     "<Obj N=\"OrganizationId\" RefId=\"1\"><ToString>Contoso</ToString></Obj>",
@@ -896,5 +1301,163 @@ mod tests {
             Some(ObjectKind::ExchangeServer)
         );
         assert_eq!(kind_from_type_name("System.String"), None);
+    }
+}
+
+#[cfg(test)]
+mod damaged_input {
+    use super::*;
+
+    fn parse_str(s: &str) -> (Vec<Record>, Result<Outcome, InputError>) {
+        let mut recs = Vec::new();
+        let out = parse(s.as_bytes(), "t.xml", &mut |r| recs.push(r));
+        (recs, out)
+    }
+
+    /// A receive connector object with `props` as its members.
+    fn rc(id: u32, name: &str, props: &str) -> String {
+        format!(
+            "<Obj RefId=\"{id}\">\n<TN RefId=\"{id}\"><T>Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.ReceiveConnector</T></TN>\n<Props>\n<S N=\"Identity\">EX01\\{name}</S>\n{props}\n</Props>\n</Obj>\n"
+        )
+    }
+
+    fn doc(objs: &[String]) -> String {
+        format!("<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">\n{}</Objs>\n", objs.concat())
+    }
+
+    #[test]
+    fn entity_in_a_value_keeps_both_sides() {
+        let (recs, out) = parse_str(&doc(&[rc(
+            0,
+            "A",
+            "<S N=\"Comment\">abc&amp;def &lt;x&gt; &#65;</S>",
+        )]));
+        out.unwrap();
+        assert_eq!(
+            recs[0].value("Comment"),
+            Some(&Value::Text("abc&def <x> A".into()))
+        );
+    }
+
+    #[test]
+    fn value_over_the_cap_is_cut_with_a_diagnostic() {
+        let big = "a".repeat(MAX_VALUE_BYTES + 10);
+        let (recs, out) = parse_str(&doc(&[rc(
+            0,
+            "A",
+            &format!("<S N=\"Comment\">{big}&amp;b</S>"),
+        )]));
+        let out = out.unwrap();
+        match recs[0].value("Comment") {
+            Some(Value::Cut(s)) => assert_eq!(s.len(), MAX_VALUE_BYTES),
+            other => panic!("{other:?}"),
+        }
+        assert!(recs[0].value("Comment").unwrap().is_incomplete());
+        let d = &out.diagnostics[0];
+        assert_eq!((d.file.as_str(), d.line), ("t.xml", Some(6)));
+        assert!(d.message.contains("longer than 1 MiB"), "{d}");
+    }
+
+    #[test]
+    fn dangling_ref_and_nil_are_unknown_not_empty() {
+        let (recs, out) = parse_str(&doc(&[rc(
+            0,
+            "A",
+            "<Ref N=\"RemoteIPRanges\" RefId=\"99\" />\n<Obj N=\"Bindings\" RefId=\"5\"><LST><S>0.0.0.0:25</S><Ref RefId=\"77\" /></LST></Obj>",
+        )]));
+        let out = out.unwrap();
+        assert!(matches!(
+            recs[0].value("RemoteIPRanges"),
+            Some(Value::Unreadable(_))
+        ));
+        assert_eq!(
+            recs[0].value("Bindings"),
+            Some(&Value::List {
+                items: vec!["0.0.0.0:25".into()],
+                truncated: true
+            })
+        );
+        let d = &out.diagnostics[0];
+        assert_eq!(d.line, Some(6));
+        assert!(d.message.contains("lines 6, 7"), "{d}");
+    }
+
+    #[test]
+    fn a_malformed_object_is_named_and_the_next_ones_still_read() {
+        let objs = [
+            rc(0, "First", "<S N=\"Comment\">ok</S>"),
+            rc(
+                1,
+                "Broken",
+                "<S N=\"Comment\">oops</B>\n<S N=\"Banner\">x &nope; y</S>",
+            ),
+            rc(2, "Third", "<S N=\"Comment\">a & b</S>"),
+            rc(3, "Fourth", "<S N=\"Comment\">ok</S>\n</Props>"),
+            rc(4, "Fifth", "<S N=\"Comment\">ok</S>"),
+        ];
+        let (recs, out) = parse_str(&doc(&objs));
+        let e = out.unwrap_err();
+        let ids: Vec<_> = recs
+            .iter()
+            .map(|r| r.value("Identity").unwrap().display())
+            .collect();
+        assert_eq!(ids, ["EX01\\First", "EX01\\Fifth"]);
+        assert_eq!(e.line, Some(13), "{e}");
+        for l in ["starts at line 9", "starts at line 17", "starts at line 24"] {
+            assert!(e.message.contains(l), "{l}: {e}");
+        }
+        assert!(e.message.contains("</B>"), "{e}");
+        assert!(e.message.contains("read all the same"), "{e}");
+    }
+
+    #[test]
+    fn refid_defined_twice_is_an_error_and_never_repointed() {
+        let ace = |id: u32, r: &str| {
+            format!(
+                "<Obj RefId=\"{id}\">\n<TNRef RefId=\"90\" />\n<Props>\n{r}\n<S N=\"User\">NT AUTHORITY\\ANONYMOUS LOGON</S>\n</Props>\n</Obj>\n"
+            )
+        };
+        let objs = [
+            "<Obj RefId=\"0\">\n<TN RefId=\"90\"><T>Microsoft.Exchange.Management.RecipientTasks.ADAcePresentationObject</T></TN>\n<Props>\n<Obj N=\"Identity\" RefId=\"1\"><ToString>EX01\\Internal</ToString></Obj>\n</Props>\n</Obj>\n".to_string(),
+            ace(2, "<Obj N=\"Identity\" RefId=\"1\"><ToString>EX01\\Default Frontend EX01</ToString></Obj>"),
+            ace(3, "<Ref N=\"Identity\" RefId=\"1\" />"),
+        ];
+        let (recs, out) = parse_str(&doc(&objs));
+        let e = out.unwrap_err();
+        assert!(
+            e.message
+                .contains("RefId 1 is defined twice (line 5 and line 11)"),
+            "{e}"
+        );
+        assert_eq!(e.line, Some(11));
+        assert_eq!(recs.len(), 3);
+        assert!(matches!(
+            recs[2].value("Identity"),
+            Some(Value::Unreadable(_))
+        ));
+    }
+
+    #[test]
+    fn reference_bomb_stops_within_budget() {
+        // Each level is a list of 32 references to the level below: 32^n items.
+        let mut x = String::from("<Objs>\n<Obj RefId=\"0\"><TN RefId=\"0\"><T>X.ReceiveConnector</T></TN><Props>\n<Obj N=\"L0\" RefId=\"1\"><ToString>0123456789abcdef0123456789abcdef</ToString></Obj>\n");
+        for level in 1..12 {
+            x.push_str(&format!(
+                "<Obj N=\"L{level}\" RefId=\"{}\"><LST>",
+                level + 1
+            ));
+            for _ in 0..32 {
+                x.push_str(&format!("<Ref RefId=\"{level}\" />"));
+            }
+            x.push_str("</LST></Obj>\n");
+        }
+        x.push_str("</Props></Obj>\n</Objs>\n");
+        assert!(x.len() < 10_000);
+        let t = std::time::Instant::now();
+        let (_, out) = parse_str(&x);
+        let e = out.unwrap_err();
+        assert!(t.elapsed().as_secs() < 5);
+        assert!(e.message.contains("budget"), "{e}");
+        assert!(e.line.is_some());
     }
 }

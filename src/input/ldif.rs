@@ -62,6 +62,9 @@ pub fn base64(s: &str) -> Result<Vec<u8>, String> {
 enum Val {
     Text(String),
     Bytes(Vec<u8>),
+    /// `attr:< url`: the value is elsewhere. Never followed (a crafted export could point
+    /// at any local file); the attribute counts as not exported.
+    Url(String),
 }
 
 impl Val {
@@ -69,6 +72,7 @@ impl Val {
         match self {
             Val::Text(s) => s.clone(),
             Val::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            Val::Url(_) => String::new(),
         }
     }
 }
@@ -154,8 +158,8 @@ fn logical(cur: &mut Option<Entry>, n: u32, l: &str, file: &str) -> Result<(), I
             base64(b.trim())
                 .map_err(|e| InputError::new(file, Some(n), format!("{name}: bad base64: {e}")))?,
         )
-    } else if rest.starts_with('<') {
-        Val::Text(String::new())
+    } else if let Some(url) = rest.strip_prefix('<') {
+        Val::Url(url.trim().to_string())
     } else {
         Val::Text(rest.trim().to_string())
     };
@@ -264,7 +268,8 @@ pub fn parse<R: std::io::BufRead>(
     sink: &mut dyn FnMut(Record),
 ) -> Result<Parsed, InputError> {
     let mut p = Parsed::default();
-    let notes = entries(reader, file, &mut |e| entry(e, file, &mut p, sink))?;
+    let mut notes = entries(reader, file, &mut |e| entry(e, file, &mut p, sink))?;
+    notes.append(&mut p.notes);
     p.notes = notes;
     Ok(p)
 }
@@ -276,6 +281,18 @@ fn entry(
     p: &mut Parsed,
     sink: &mut dyn FnMut(Record),
 ) -> Result<(), InputError> {
+    let mut e = e;
+    e.attrs.retain(|(name, v, line)| match v {
+        Val::Url(url) => {
+            p.notes.push(Diagnostic::warning(
+                file,
+                Some(*line),
+                format!("{name} is given as a URL ({url}), which relay-audit never follows: the attribute is treated as not exported"),
+            ));
+            false
+        }
+        _ => true,
+    });
     {
         p.entries += 1;
         let classes: Vec<String> = e.all("objectClass").iter().map(|a| a.1.text()).collect();
@@ -353,6 +370,7 @@ fn entry(
                 let bytes = match v {
                     Val::Bytes(b) => b.clone(),
                     Val::Text(t) => t.as_bytes().to_vec(),
+                    Val::Url(_) => Vec::new(),
                 };
                 let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
                 rec.push("connection_control", Value::Text(hex), *l);
@@ -361,6 +379,7 @@ fn entry(
                 let bytes = match v {
                     Val::Bytes(b) => b.clone(),
                     Val::Text(t) => t.as_bytes().to_vec(),
+                    Val::Url(_) => Vec::new(),
                 };
                 let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
                 rec.push("relay_ip_list", Value::Text(hex), *l);
@@ -403,6 +422,19 @@ fn entry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_values_are_never_followed_and_count_as_not_exported() {
+        let text = "dn: CN=1,CN=SMTP,CN=Protocols,CN=MAIL,CN=Servers,CN=First Administrative Group,CN=Administrative Groups,CN=Org,CN=Microsoft Exchange,CN=Services,CN=Configuration,DC=contoso,DC=com\nobjectClass: protocolCfgSMTPServer\nmsExchSmtpRelayIpList:< file:///etc/passwd\n\n";
+        let mut recs = Vec::new();
+        let p = parse(text.as_bytes(), "smtp.ldf", &mut |r| recs.push(r)).unwrap();
+        let r = &recs[0];
+        assert!(r.value("relay_ip_list").is_none());
+        assert!(r.value("relay_ip_list_absent").is_some());
+        assert_eq!(p.notes.len(), 1);
+        assert_eq!(p.notes[0].line, Some(3));
+        assert!(p.notes[0].message.contains("never follows"));
+    }
 
     #[test]
     fn base64_decodes() {

@@ -203,9 +203,29 @@ pub fn clixml<R: BufRead>(
     file: &str,
     sink: &mut Sink<'_>,
 ) -> Result<Outcome, InputError> {
+    let mut ours = 0usize;
     let p = crate::input::clixml::parse(reader, file, &mut |r| {
+        ours += 1;
         sink(r);
     })?;
+    if ours == 0 {
+        // Objects only of types relay-audit does not read, or none at all: nothing here
+        // could be audited, which must never read as "clean".
+        let types = p
+            .skipped
+            .iter()
+            .map(|(t, line, n)| format!("{t} ({n} from line {line})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Ok(Outcome::not_an_export(if p.objects == 0 {
+            "CliXML export without any object".to_string()
+        } else {
+            format!(
+                "CliXML export of {} objects, none of a type relay-audit reads: {types}",
+                p.objects
+            )
+        }));
+    }
     Ok(Outcome {
         objects: Some(p.objects),
         skipped: p

@@ -97,6 +97,10 @@ pub enum Value {
     /// multi-valued property without `-join`:
     /// ``Microsoft.Exchange.Data.MultiValuedProperty`1[...]``): the data is missing.
     Missing(String),
+    /// The export holds the property, but its value could not be read (a `<Ref>` to an
+    /// object never defined or defined twice, an expansion over the budget): unknown
+    /// evidence, judged as cut, never as empty.
+    Unreadable(String),
 }
 
 impl Value {
@@ -117,6 +121,7 @@ impl Value {
                 ..
             } | Value::Cut(_)
                 | Value::Missing(_)
+                | Value::Unreadable(_)
         )
     }
 
@@ -134,6 +139,7 @@ impl Value {
             }
             Value::Cut(s) => format!("{s}..."),
             Value::Missing(t) => format!("(not exported: only the type name {t})"),
+            Value::Unreadable(why) => format!("(unreadable: {why})"),
         }
     }
 }

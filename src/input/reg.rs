@@ -142,6 +142,38 @@ impl RegParser<'_> {
         };
         let value = value.trim();
         let utf16 = self.utf16;
+        if let Some(hex) = value.strip_prefix("hex(7):") {
+            let bytes = hex_bytes(hex)
+                .map_err(|e| InputError::new(file, Some(n), format!("{canon}: {e}")))?;
+            // UTF-16 strings take two bytes each: an odd count means the value was cut or
+            // damaged, and its last string cannot be trusted.
+            let odd = utf16 && bytes.len() % 2 == 1;
+            if odd {
+                self.out.notes.push(Diagnostic::warning(
+                    file,
+                    Some(n),
+                    format!(
+                        "{canon}: hex(7) value of {} bytes, an odd count for UTF-16 strings: the value is damaged or cut and is read as incomplete",
+                        bytes.len()
+                    ),
+                ));
+            }
+            let rec = self.imc.as_mut().expect("inside the IMC key");
+            let mut items = multi_sz(&bytes[..bytes.len() - usize::from(odd)], utf16);
+            if odd {
+                // The string the lone byte belonged to is cut.
+                items.pop();
+            }
+            rec.push(
+                *canon,
+                Value::List {
+                    items,
+                    truncated: odd,
+                },
+                n,
+            );
+            return Ok(());
+        }
         let rec = self.imc.as_mut().expect("inside the IMC key");
         if let Some(hex) = value.strip_prefix("dword:") {
             let v = u32::from_str_radix(hex.trim(), 16).map_err(|_| {
@@ -305,6 +337,23 @@ mod tests {
             "10.0.0.0;255.0.0.0, 192.168.1.25;255.255.255.255"
         );
         assert_eq!(recs[0].get("RelayAllowList").unwrap().line, 5);
+    }
+
+    #[test]
+    fn odd_hex7_byte_count_is_a_diagnostic_and_incomplete() {
+        let hex = utf16_hex(&["10.0.0.0;255.0.0.0", "192.168.1.25;255.255.255.255"]);
+        let cut = &hex[..hex.len() - 9]; // drop the terminator and one byte of the last string
+        let text = format!(
+            "Windows Registry Editor Version 5.00\r\n\r\n[{IMC_KEY}]\r\n\"RelayAllowList\"=hex(7):{cut}\r\n"
+        );
+        let mut recs = Vec::new();
+        let p = parse(text.as_bytes(), "imc.reg", &mut |r| recs.push(r)).unwrap();
+        let v = recs[0].value("RelayAllowList").unwrap();
+        assert!(v.is_incomplete(), "{v:?}");
+        assert_eq!(v.display(), "10.0.0.0;255.0.0.0...");
+        assert_eq!(p.notes.len(), 1);
+        assert_eq!(p.notes[0].line, Some(4));
+        assert!(p.notes[0].message.contains("odd"), "{}", p.notes[0]);
     }
 
     #[test]

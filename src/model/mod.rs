@@ -293,6 +293,115 @@ pub fn same_identity(a: &str, b: &str) -> bool {
     a.trim().to_lowercase() == b.trim().to_lowercase()
 }
 
+/// The relay-relevant properties on which two copies of one connector differ.
+fn relay_differences(a: &ReceiveConnector, b: &ReceiveConnector) -> Vec<&'static str> {
+    let raw = |c: &ReceiveConnector, n: &str| c.raw(n).map(|r| (r.value.clone(), r.truncated));
+    [
+        "RemoteIPRanges",
+        "PermissionGroups",
+        "AuthMechanism",
+        "Enabled",
+        "Bindings",
+    ]
+    .into_iter()
+    .filter(|n| raw(a, n) != raw(b, n))
+    .collect()
+}
+
+/// Flags of either copy; unknown when either copy's are unknown.
+fn union_flags(a: &Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
+    let (Some(a), Some(mut b)) = (a.as_ref(), b) else {
+        return None;
+    };
+    for f in a.iter().rev() {
+        if !b.iter().any(|x| x.eq_ignore_ascii_case(f)) {
+            b.insert(0, f.clone());
+        }
+    }
+    // `None` is no flag at all: it does not survive next to a real one.
+    if b.len() > 1 {
+        b.retain(|x| !x.eq_ignore_ascii_case("None"));
+    }
+    Some(b)
+}
+
+/// Two conflicting copies of one connector judged as one that is at least as open as
+/// either: ranges, bindings, permission groups and authentication mechanisms of both (unknown
+/// when either is unknown), enabled when either is (or unknown), and each relay-relevant
+/// property's evidence naming both copies. A conflict never makes the verdict better.
+fn merge_open(a: &ReceiveConnector, b: ReceiveConnector) -> ReceiveConnector {
+    let mut m = b;
+    m.ranges = match (&a.ranges, m.ranges.take()) {
+        (Some(x), Some(y)) => Some(x.union(&y)),
+        _ => None,
+    };
+    for r in &a.bad_ranges {
+        if !m.bad_ranges.contains(r) {
+            m.bad_ranges.push(r.clone());
+        }
+    }
+    for bd in &a.bindings {
+        if !m.bindings.contains(bd) {
+            m.bindings.push(bd.clone());
+        }
+    }
+    m.permission_groups = union_flags(&a.permission_groups, m.permission_groups.take());
+    m.auth_mechanism = union_flags(&a.auth_mechanism, m.auth_mechanism.take());
+    m.enabled = match (a.enabled, m.enabled) {
+        (Some(false), Some(false)) => Some(false),
+        (Some(_), Some(_)) => Some(true),
+        _ => None,
+    };
+    m.require_tls = match (a.require_tls, m.require_tls) {
+        (Some(true), Some(true)) => Some(true),
+        (Some(_), Some(_)) => Some(false),
+        _ => None,
+    };
+    if a.protocol_logging.as_deref() != m.protocol_logging.as_deref() {
+        m.protocol_logging = None;
+    }
+    for name in [
+        "RemoteIPRanges",
+        "PermissionGroups",
+        "AuthMechanism",
+        "Enabled",
+        "Bindings",
+        "RequireTLS",
+        "ProtocolLoggingLevel",
+    ] {
+        let old = a.raw(name).cloned();
+        let new = m.raw.iter().position(|r| r.name.eq_ignore_ascii_case(name));
+        match (old, new) {
+            (Some(o), Some(i))
+                if o.value != m.raw[i].value || o.truncated != m.raw[i].truncated =>
+            {
+                let n = &mut m.raw[i];
+                n.value = format!(
+                    "{} (and '{}' in the copy at {}:{})",
+                    n.value, o.value, a.src.file, o.line
+                );
+                n.truncated |= o.truncated;
+            }
+            (Some(o), None) => m.raw.push(o),
+            _ => {}
+        }
+    }
+    // The ranges shown now list both copies; the set is their union.
+    if let (Some(set), Some(i)) = (
+        m.ranges.as_ref(),
+        m.raw.iter().position(|r| r.name == "RemoteIPRanges"),
+    ) {
+        let shown = set
+            .ranges()
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        m.raw[i].value = shown;
+    }
+    m
+}
+
 /// Splits a flag enum's display text (`Tls, Integrated, BasicAuth`) into names.
 fn split_flags(v: &Value) -> Vec<String> {
     match v {
@@ -315,7 +424,7 @@ fn split_flags(v: &Value) -> Vec<String> {
             v.retain(|t| !t.is_empty());
             v
         }
-        Value::Missing(_) => vec![],
+        Value::Missing(_) | Value::Unreadable(_) => vec![],
     }
 }
 
@@ -419,7 +528,7 @@ fn items(v: &Value) -> (Vec<String>, bool) {
             v.retain(|t| !t.is_empty());
             (v, true)
         }
-        Value::Missing(_) => (vec![], true),
+        Value::Missing(_) | Value::Unreadable(_) => (vec![], true),
     }
 }
 
@@ -512,8 +621,11 @@ impl ModelBuilder {
         })
     }
 
+    /// A property's text; `None` when absent, empty or unreadable (an unreadable Identity
+    /// must not become a name something can be matched to).
     pub(crate) fn text(rec: &Record, name: &str) -> Option<String> {
         rec.value(name)
+            .filter(|v| !matches!(v, Value::Unreadable(_)))
             .map(|v| v.display().trim().to_string())
             .filter(|s| !s.is_empty())
     }
@@ -617,7 +729,7 @@ impl ModelBuilder {
         }
 
         let mut bad_ranges = Vec::new();
-        let ranges = rec.get("RemoteIPRanges").map(|p| {
+        let ranges = rec.get("RemoteIPRanges").and_then(|p| {
             let (list, truncated) = items(&p.value);
             let mut set = IpSet::new();
             for r in &list {
@@ -633,25 +745,43 @@ impl ModelBuilder {
                     }
                 }
             }
-            if let Value::Missing(t) = &p.value {
-                self.diagnostics.push(Diagnostic::warning(
+            match &p.value {
+                Value::Missing(t) => self.diagnostics.push(Diagnostic::warning(
                     file,
                     Some(p.line),
                     format!(
                         "RemoteIPRanges of {identity} was exported only as a type name ({t}): the ranges are unknown (Export-Csv without -join)"
                     ),
-                ));
-            } else if truncated {
-                self.diagnostics.push(Diagnostic::warning(
+                )),
+                Value::Unreadable(why) => self.diagnostics.push(Diagnostic::warning(
+                    file,
+                    Some(p.line),
+                    format!("RemoteIPRanges of {identity} could not be read ({why}): the ranges are unknown"),
+                )),
+                _ if list.is_empty() => {
+                    // Exchange never stores an empty RemoteIPRanges (the cmdlets refuse it):
+                    // an empty value is evidence the export lost, never "no client".
+                    self.diagnostics.push(Diagnostic::warning(
+                        file,
+                        Some(p.line),
+                        format!(
+                            "RemoteIPRanges of {identity} is empty in the export ('{}'); Exchange never stores an empty list, so the ranges are unknown",
+                            p.value.display()
+                        ),
+                    ));
+                    return None;
+                }
+                _ if truncated => self.diagnostics.push(Diagnostic::warning(
                     file,
                     Some(p.line),
                     format!(
                         "RemoteIPRanges of {identity} is cut off after {} entries: the remaining ranges are unknown",
                         list.len()
                     ),
-                ));
+                )),
+                _ => {}
             }
-            set
+            (!list.is_empty()).then_some(set)
         });
 
         let conn = ReceiveConnector {
@@ -678,6 +808,28 @@ impl ModelBuilder {
                 .and_then(|v| single_enum(v, LOGGING_LEVELS)),
             raw,
         };
+        let key = identity.trim().to_lowercase();
+        if let Some(&i) = self.seen_connectors.get(&key) {
+            let before = &self.model.connectors[i];
+            let differ = relay_differences(before, &conn);
+            if !differ.is_empty() {
+                self.diagnostics.push(Diagnostic::warning(
+                    file,
+                    Some(rec.line),
+                    format!(
+                        "receive connector '{identity}' is exported twice with different {} ({}:{} and {}:{}): which copy is current is unknown, so it is judged with the more open value of each",
+                        differ.join(", "),
+                        before.src.file,
+                        before.src.line,
+                        src.file,
+                        src.line
+                    ),
+                ));
+                let merged = merge_open(before, conn);
+                self.model.connectors[i] = merged;
+                return Use::Replaced;
+            }
+        }
         Self::upsert(
             &mut self.diagnostics,
             &mut self.model.connectors,
@@ -919,5 +1071,92 @@ mod tests {
         b.add(&Arc::from("f"), &r);
         assert!(b.model.connectors[0].is_default());
         assert_eq!(b.model.connectors[0].server, "EX01");
+    }
+}
+
+#[cfg(test)]
+mod damaged_evidence {
+    use super::*;
+
+    fn rc(identity: &str, line: u32, props: &[(&str, Value)]) -> Record {
+        let mut r = Record::new(ObjectKind::ReceiveConnector, line);
+        r.push("Identity", Value::Text(identity.into()), line);
+        for (n, v) in props {
+            r.push(*n, v.clone(), line + 1);
+        }
+        r
+    }
+
+    #[test]
+    fn empty_or_unreadable_remote_ip_ranges_are_unknown() {
+        for v in [
+            Value::Null,
+            Value::Text(String::new()),
+            Value::List {
+                items: vec![],
+                truncated: false,
+            },
+            Value::Unreadable("dangling <Ref>".into()),
+        ] {
+            let mut b = ModelBuilder::new();
+            b.add(
+                &Arc::from("f"),
+                &rc("EX01\\R", 1, &[("RemoteIPRanges", v.clone())]),
+            );
+            assert!(b.model.connectors[0].ranges.is_none(), "{v:?}");
+            assert!(
+                b.diagnostics.iter().any(|d| d.message.contains("unknown")),
+                "{v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn conflicting_copies_are_judged_as_the_more_open() {
+        let mut b = ModelBuilder::new();
+        let list = |v: &[&str]| Value::List {
+            items: v.iter().map(|s| s.to_string()).collect(),
+            truncated: false,
+        };
+        b.add(
+            &Arc::from("a.xml"),
+            &rc(
+                "EX01\\Relay",
+                3,
+                &[
+                    ("RemoteIPRanges", list(&["0.0.0.0-255.255.255.255"])),
+                    ("PermissionGroups", Value::Text("AnonymousUsers".into())),
+                    ("Enabled", Value::Text("True".into())),
+                ],
+            ),
+        );
+        b.add(
+            &Arc::from("b.txt"),
+            &rc(
+                "ex01\\relay",
+                9,
+                &[
+                    ("RemoteIPRanges", list(&["10.0.0.1"])),
+                    ("PermissionGroups", Value::Text("ExchangeServers".into())),
+                    ("Enabled", Value::Text("False".into())),
+                ],
+            ),
+        );
+        assert_eq!(b.model.connectors.len(), 1);
+        let c = &b.model.connectors[0];
+        assert!(c.ranges.as_ref().unwrap().covers_all());
+        assert!(c.has_permission_group("AnonymousUsers"));
+        assert!(c.has_permission_group("ExchangeServers"));
+        assert_eq!(c.enabled, Some(true));
+        let d = b
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains("exported twice"))
+            .expect("a warning");
+        assert_eq!(d.level, crate::diag::Level::Warning);
+        assert!(
+            d.message.contains("a.xml:3") && d.message.contains("b.txt:9"),
+            "{d}"
+        );
     }
 }
