@@ -766,6 +766,18 @@ fn apply(
             used: b.used,
         })
         .collect();
+    if let Some((line, text)) = o.cut {
+        run.builder.add_gap(crate::model::InputGap {
+            kind: crate::model::GapKind::CutOff,
+            src: crate::model::Source {
+                file: run.file.clone(),
+                line,
+            },
+            lines: vec![(line, text)],
+            count: 1,
+            objects_used: run.used,
+        });
+    }
     if !o.unread.is_empty() {
         summary.status = if run.used == 0 {
             "not-understood"
@@ -781,6 +793,7 @@ fn apply(
             })
             .collect();
         run.builder.add_gap(crate::model::InputGap {
+            kind: crate::model::GapKind::NotUnderstood,
             src: crate::model::Source {
                 file: run.file.clone(),
                 line: o.unread[0].0,

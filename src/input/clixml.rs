@@ -33,6 +33,22 @@ pub struct Outcome {
     /// Objects of other types: (type name, first line, count).
     pub skipped: Vec<(String, u32, usize)>,
     pub diagnostics: Vec<Diagnostic>,
+    /// XML comments and CDATA sections that hold an object or relay evidence: (line, text).
+    /// What they hide is not read; it is relay evidence relay-audit could not read.
+    pub hidden: Vec<(u32, String)>,
+}
+
+/// The first 200 characters of a text, on one line.
+fn clip_one_line(text: &str) -> String {
+    let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::input::lines::clip(&one, 200)
+}
+
+/// Whether a comment or CDATA section hides something an export would carry.
+fn hides_evidence(text: &str) -> bool {
+    text.contains("<Obj")
+        || text.contains("<Props")
+        || crate::input::vocabulary::relay_term(text).is_some()
 }
 
 /// Maps a CliXML type name (most derived first) to the kind of Exchange object it is.
@@ -997,6 +1013,11 @@ pub fn parse<R: BufRead>(
             }
             Event::CData(t) => {
                 let s = t.into_inner();
+                let text: &str = &s;
+                if text.contains("<Obj") || text.contains("<Props") {
+                    // Markup inside CDATA is text, never an object: what it shows is unread.
+                    p.outcome.hidden.push((p.line, clip_one_line(text)));
+                }
                 p.line += newlines(s.as_bytes());
                 p.push_text(&s);
             }
@@ -1026,6 +1047,10 @@ pub fn parse<R: BufRead>(
                 ));
             }
             Event::Comment(t) => {
+                let text: &str = t.as_ref();
+                if hides_evidence(text) {
+                    p.outcome.hidden.push((p.line, clip_one_line(text)));
+                }
                 p.line += newlines(t.as_ref().as_bytes());
             }
             Event::PI(t) => {

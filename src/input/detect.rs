@@ -24,8 +24,9 @@ const ADMIN_DISPLAY_VERSION: u32 = 1 << 12;
 const SERVER_ROLE: u32 = 1 << 13;
 const IS_HUB_TRANSPORT_SERVER: u32 = 1 << 14;
 const IS_FRONTEND_TRANSPORT_SERVER: u32 = 1 << 15;
+const DEFAULT: u32 = 1 << 16;
 
-const NAMES: [(&str, u32); 16] = [
+const NAMES: [(&str, u32); 17] = [
     ("RemoteIPRanges", REMOTE_IP_RANGES),
     ("Bindings", BINDINGS),
     ("PermissionGroups", PERMISSION_GROUPS),
@@ -42,6 +43,7 @@ const NAMES: [(&str, u32); 16] = [
     ("ServerRole", SERVER_ROLE),
     ("IsHubTransportServer", IS_HUB_TRANSPORT_SERVER),
     ("IsFrontendTransportServer", IS_FRONTEND_TRANSPORT_SERVER),
+    ("Default", DEFAULT),
 ];
 
 /// Object kind from the property names of one object (Format-List, CSV headers, Format-Table headers).
@@ -68,7 +70,7 @@ pub fn kind_from_property_names<'a, I: IntoIterator<Item = &'a str>>(
     } else if has(REMOTE_IP_RANGES | BINDINGS | PERMISSION_GROUPS | AUTH_MECHANISM) {
         Some(ObjectKind::ReceiveConnector)
     } else if has(DOMAIN_TYPE)
-        || (has(DOMAIN_NAME) && has(ADDRESS_BOOK_ENABLED | MATCH_SUB_DOMAINS))
+        || (has(DOMAIN_NAME) && has(ADDRESS_BOOK_ENABLED | MATCH_SUB_DOMAINS | DEFAULT))
     {
         Some(ObjectKind::AcceptedDomain)
     } else if has(ADMIN_DISPLAY_VERSION

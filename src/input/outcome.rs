@@ -38,6 +38,61 @@ pub struct Outcome {
     /// Lines that carry relay evidence no reader understood (the first few) and how many.
     pub unread: Vec<(u32, String)>,
     pub unread_count: usize,
+    /// The file ends in the middle of this line (no line break after it): it looks cut off.
+    pub cut: Option<(u32, String)>,
+}
+
+/// Watches a stream for where it ends: a file whose last line has no line break looks cut
+/// off (PowerShell's `Out-File`, `Export-Csv` and regedit end every line). Memory: the last
+/// 200 bytes of the current line.
+pub struct Tail<R> {
+    inner: R,
+    line: u32,
+    last: u8,
+    current: Vec<u8>,
+}
+
+impl<R: Read> Tail<R> {
+    pub fn new(inner: R) -> Tail<R> {
+        Tail {
+            inner,
+            line: 0,
+            last: b'\n',
+            current: Vec::new(),
+        }
+    }
+
+    /// The last line, when the stream ended in the middle of it.
+    pub fn cut(&self) -> Option<(u32, String)> {
+        let text = String::from_utf8_lossy(&self.current);
+        (!matches!(self.last, b'\n' | b'\r') && !text.trim().is_empty())
+            .then(|| (self.line.saturating_add(1), text.trim().to_string()))
+    }
+}
+
+impl<R: Read> Read for Tail<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.line = self.line.saturating_add(1);
+                self.current.clear();
+            } else if self.current.len() < 200 {
+                self.current.push(b);
+            }
+        }
+        if n > 0 {
+            self.last = buf[n - 1];
+        }
+        Ok(n)
+    }
+}
+
+/// The last line of a whole text, when the text ends in the middle of it.
+pub fn cut_of(text: &str) -> Option<(u32, String)> {
+    let mut tail = Tail::new(text.as_bytes());
+    std::io::copy(&mut tail, &mut std::io::sink()).ok()?;
+    tail.cut()
 }
 
 impl Outcome {
@@ -70,7 +125,8 @@ pub fn settings<R: Read>(
 
 /// A regedit export of the IMC key.
 pub fn reg<R: BufRead>(reader: R, file: &str, sink: &mut Sink<'_>) -> Result<Outcome, InputError> {
-    let p = crate::input::reg::parse(reader, file, &mut |r| {
+    let mut tail = Tail::new(reader);
+    let p = crate::input::reg::parse(std::io::BufReader::new(&mut tail), file, &mut |r| {
         sink(r);
     })?;
     if !p.imc {
@@ -81,13 +137,15 @@ pub fn reg<R: BufRead>(reader: R, file: &str, sink: &mut Sink<'_>) -> Result<Out
     }
     Ok(Outcome {
         notes: p.notes,
+        cut: tail.cut(),
         ..Outcome::default()
     })
 }
 
 /// An `ldifde` export of SMTP virtual servers and connectors.
 pub fn ldif<R: BufRead>(reader: R, file: &str, sink: &mut Sink<'_>) -> Result<Outcome, InputError> {
-    let p = crate::input::ldif::parse(reader, file, &mut |r| {
+    let mut tail = Tail::new(reader);
+    let p = crate::input::ldif::parse(std::io::BufReader::new(&mut tail), file, &mut |r| {
         sink(r);
     })?;
     if p.used == 0 {
@@ -97,6 +155,7 @@ pub fn ldif<R: BufRead>(reader: R, file: &str, sink: &mut Sink<'_>) -> Result<Ou
     }
     let mut out = Outcome {
         notes: p.notes,
+        cut: tail.cut(),
         ..Outcome::default()
     };
     if p.entries > p.used {
@@ -208,7 +267,7 @@ pub fn clixml<R: BufRead>(
         ours += 1;
         sink(r);
     })?;
-    if ours == 0 {
+    if ours == 0 && p.hidden.is_empty() {
         // Objects only of types relay-audit does not read, or none at all: nothing here
         // could be audited, which must never read as "clean".
         let types = p
@@ -238,6 +297,13 @@ pub fn clixml<R: BufRead>(
             })
             .collect(),
         notes: p.diagnostics,
+        unread_count: p.hidden.len(),
+        unread: p
+            .hidden
+            .into_iter()
+            .take(5)
+            .map(|(line, text)| (line, format!("(in an XML comment or CDATA) {text}")))
+            .collect(),
         ..Outcome::default()
     })
 }

@@ -212,6 +212,10 @@ pub const DEFAULT_RIGHTS_COLUMNS: [&str; 4] = ["User", "ExtendedRights", "Deny",
 /// followed by extended rights (braced or `ms-Exch-*`).
 pub fn looks_like_rights_row(line: &str) -> bool {
     let t = line.trim();
+    // A quoted CSV row is not a console row.
+    if t.contains("\",\"") || t.contains("\";\"") {
+        return false;
+    }
     let Some(i) = t.to_ascii_lowercase().find("ms-exch-") else {
         return false;
     };

@@ -260,10 +260,24 @@ pub struct Model {
     pub gaps: Vec<InputGap>,
 }
 
-/// An input file with lines that carry relay evidence (a relay right, a range, a relay list)
-/// that no reader understood. Judged by `INPUT-NOT-UNDERSTOOD`: never a quiet skip.
+/// The `User` of a permission entry whose export does not show it.
+pub const UNKNOWN_USER: &str = "(User not exported)";
+
+/// What an input could not give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapKind {
+    /// Lines that carry relay evidence (a relay right, a range, a relay list) that no reader
+    /// understood (`INPUT-NOT-UNDERSTOOD`).
+    NotUnderstood,
+    /// The file ends in the middle of a line: it looks cut off, and what followed is unknown
+    /// (`INPUT-CUT-OFF`).
+    CutOff,
+}
+
+/// An input file whose evidence is incomplete in a way no object shows: never a quiet skip.
 #[derive(Debug, Clone)]
 pub struct InputGap {
+    pub kind: GapKind,
     /// The file, at its first unread relay-bearing line.
     pub src: Source,
     /// The first such lines: (1-based line, text).
@@ -846,13 +860,18 @@ impl ModelBuilder {
             file: file.clone(),
             line: rec.line,
         };
-        let Some(user) = Self::text(rec, "User") else {
-            self.diagnostics.push(Diagnostic::warning(
-                file,
-                Some(rec.line),
-                "permission entry without User; skipped",
-            ));
-            return Use::Dropped;
+        // An entry whose principal the export lost is kept and judged: the right it grants
+        // may be anyone's (PERM-RELAY-PRINCIPAL-UNKNOWN, PERM-RELAY-RIGHT-CUT).
+        let user = match Self::text(rec, "User") {
+            Some(u) => u,
+            None => {
+                self.diagnostics.push(Diagnostic::warning(
+                    file,
+                    Some(rec.line),
+                    "permission entry without User: judged as an unknown principal",
+                ));
+                UNKNOWN_USER.to_string()
+            }
         };
         let (extended_rights, extended_rights_truncated) =
             rec.value("ExtendedRights").map(items).unwrap_or_default();
@@ -920,14 +939,16 @@ impl ModelBuilder {
         let identity = Self::text(rec, "Identity")
             .or_else(|| Self::text(rec, "Name"))
             .or_else(|| domain_name.clone());
-        let (Some(identity), Some(domain_name)) = (identity, domain_name) else {
+        let Some(identity) = identity else {
             self.diagnostics.push(Diagnostic::warning(
                 file,
                 Some(rec.line),
-                "accepted domain without DomainName; skipped",
+                "accepted domain without Identity, Name or DomainName; skipped",
             ));
             return Use::Dropped;
         };
+        // Kept without its DomainName: whether it is `*` is unknown (DOM-EVIDENCE-INCOMPLETE).
+        let domain_name = domain_name.unwrap_or_default();
         let mut raw = Vec::new();
         for n in ["Identity", "Name", "DomainName", "DomainType", "Default"] {
             if let Some(r) = Self::raw(rec, n) {

@@ -17,7 +17,7 @@
 use crate::analysis::{ConnectorFacts, Via};
 use crate::input::record::ObjectKind;
 use crate::model::legacy::{Legacy, LegacyObject, RelayMode};
-use crate::model::{AcceptedDomain, Ace, InputGap, ReceiveConnector, Source};
+use crate::model::{AcceptedDomain, Ace, GapKind, InputGap, ReceiveConnector, Source};
 use serde::{Deserialize, Serialize};
 
 /// A piece of evidence: the exported property (and where it is) that decided a predicate.
@@ -253,6 +253,9 @@ pub enum Cond {
     /// input: the file has lines that carry relay evidence (a relay right, RemoteIPRanges,
     /// PermissionGroups, a relay list, ...) that no reader understood.
     NotUnderstood(bool),
+    /// input: the file ends in the middle of a line (no line break after its last line): it
+    /// looks cut off, and what followed is unknown.
+    CutOff(bool),
 }
 
 /// Second-level public suffixes under which registrations happen (abridged from the Public
@@ -299,7 +302,7 @@ impl Cond {
             | Cond::MetabaseDrift(_)
             | Cond::MetabaseRelayOpen(_) => Some(&[SmtpVirtualServer]),
             Cond::AddressSpaceAll(_) | Cond::RelayToAddressSpace(_) => Some(&[SmtpConnector]),
-            Cond::NotUnderstood(_) => Some(&[Input]),
+            Cond::NotUnderstood(_) | Cond::CutOff(_) => Some(&[Input]),
             _ => Some(&[ReceiveConnector]),
         }
     }
@@ -449,6 +452,7 @@ impl Cond {
             Cond::RegistryRelayValues(_) => "registry_relay_values",
             Cond::LocalInterfaceForwarding(_) => "local_interface_forwarding",
             Cond::NotUnderstood(_) => "not_understood",
+            Cond::CutOff(_) => "cut_off",
             Cond::AceMay(_) => "ace_may",
             Cond::ConnectorScopeOpen(_) => "connector_scope_open",
         }
@@ -1067,7 +1071,8 @@ fn ace_may(spec: &AceSpec, a: &Ace) -> Option<Vec<Evidence>> {
         return None;
     }
     let raw = |n: &str| a.raw.iter().find(|r| r.name.eq_ignore_ascii_case(n));
-    let user_cut = raw("User").is_some_and(|r| r.truncated);
+    // A principal the export cut off or lost: what is shown (nothing, when lost) is a prefix.
+    let user_cut = raw("User").is_none_or(|r| r.truncated);
     // Rights exported only as a type name are PERM-RIGHTS-NOT-EXPORTED's case, not a cut.
     let rights_cut = a.extended_rights_truncated
         && raw("ExtendedRights").is_some_and(|r| !r.value.starts_with("(not exported"));
@@ -1120,17 +1125,32 @@ fn ace_may(spec: &AceSpec, a: &Ace) -> Option<Vec<Evidence>> {
 
 fn eval_input(c: &Cond, g: &InputGap) -> Option<Vec<Evidence>> {
     match c {
-        Cond::NotUnderstood(want) => holds_bool(*want, !g.lines.is_empty(), || {
+        Cond::CutOff(want) => holds_bool(*want, g.kind == GapKind::CutOff, || {
             g.lines
                 .iter()
                 .map(|(line, text)| Evidence {
-                    property: "not understood".into(),
+                    property: "last line, without a line break".into(),
                     value: crate::input::lines::clip(text, 200),
                     file: g.src.file.to_string(),
                     line: Some(*line),
                 })
                 .collect()
         }),
+        Cond::NotUnderstood(want) => holds_bool(
+            *want,
+            g.kind == GapKind::NotUnderstood && !g.lines.is_empty(),
+            || {
+                g.lines
+                    .iter()
+                    .map(|(line, text)| Evidence {
+                        property: "not understood".into(),
+                        value: crate::input::lines::clip(text, 200),
+                        file: g.src.file.to_string(),
+                        line: Some(*line),
+                    })
+                    .collect()
+            },
+        ),
         _ => None,
     }
 }

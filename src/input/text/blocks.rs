@@ -57,7 +57,7 @@ pub(super) fn classify(par: &[&Line]) -> Form {
     }
     let joined = texts.join("\n");
     if csv::looks_like_csv(&joined)
-        && (texts[0].starts_with("#TYPE") || texts[0].contains([',', ';', '\t']))
+        && (texts[0].trim_start().starts_with("#TYPE") || texts[0].contains([',', ';', '\t']))
     {
         return Form::Csv;
     }
@@ -102,7 +102,21 @@ pub(super) fn read_region(
     }
     // Blocks: consecutive paragraphs of one form (Format-List objects are paragraphs).
     let mut blocks: Vec<(Form, Vec<&Line>)> = Vec::new();
+    // A stray first line (a damaged `#TYPE`, a caption) before a table or CSV is a paragraph
+    // of its own, so that the rest is read in its form.
+    let mut split = Vec::with_capacity(pars.len());
     for p in pars {
+        if p.len() > 2 && classify(&p) == Form::Other {
+            let rest = classify(&p[1..]);
+            if matches!(rest, Form::Csv | Form::Table) {
+                split.push(vec![p[0]]);
+                split.push(p[1..].to_vec());
+                continue;
+            }
+        }
+        split.push(p);
+    }
+    for p in split {
         let form = classify(&p);
         match blocks.last_mut() {
             Some((f, lines))

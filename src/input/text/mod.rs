@@ -183,8 +183,11 @@ pub fn read_input<R: BufRead>(
     let Some(form) = stream_form(&cleaned) else {
         return Ok(Outcome::not_an_export("text, but no export format recognised (expected CliXML, Export-Csv, Format-Table or Format-List \"Name : Value\" lines)"));
     };
-    let reader = paste::CleanReader::new(std::io::Cursor::new(buf).chain(reader), &head);
-    stream(form, reader, file, sink)
+    let mut tail = crate::input::outcome::Tail::new(std::io::Cursor::new(buf).chain(reader));
+    let reader = paste::CleanReader::new(std::io::BufReader::new(&mut tail), &head);
+    let mut out = stream(form, reader, file, sink)?;
+    out.cut = tail.cut();
+    Ok(out)
 }
 
 /// The form a large text starts in.
@@ -278,7 +281,11 @@ fn transcript(text: &str, file: &str, sink: &mut Sink<'_>) -> Result<Outcome, In
         unread.sort();
         unread.truncate(MAX_UNREAD_KEPT);
     }
-    if sent == 0 && unread.is_empty() {
+    // A file cut off in the middle of a line that shows relay vocabulary anywhere (even in
+    // its echoed command) is not skipped: what followed the cut is unknown.
+    let cut = crate::input::outcome::cut_of(text);
+    let cut_evidence = cut.is_some() && text.lines().any(|l| vocabulary::relay_term(l).is_some());
+    if sent == 0 && unread.is_empty() && !cut_evidence {
         return Ok(Outcome::not_an_export(match out.commands.first() {
             Some((_, cmd)) => format!(
                 "text with no object relay-audit reads (command: {})",
@@ -310,6 +317,7 @@ fn transcript(text: &str, file: &str, sink: &mut Sink<'_>) -> Result<Outcome, In
         blocks: out.blocks,
         unread,
         unread_count: count,
+        cut,
     })
 }
 
