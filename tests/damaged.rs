@@ -389,3 +389,51 @@ fn damaged_evidence_never_improves_a_verdict() {
         failures.join("\n")
     );
 }
+
+/// A crafted 48 MB Format-List line is cut at 1 MiB with a diagnostic naming its line, the
+/// connector is still judged (its ranges are cut evidence), and memory stays small.
+#[test]
+fn a_huge_line_is_cut_and_said_so_within_little_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("rc.txt");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        writeln!(f, "Identity         : EX01\\Relay EX01").unwrap();
+        writeln!(f, "Enabled          : True").unwrap();
+        writeln!(f, "Bindings         : {{0.0.0.0:25}}").unwrap();
+        writeln!(f, "PermissionGroups : AnonymousUsers, Custom").unwrap();
+        writeln!(f, "AuthMechanism    : Tls").unwrap();
+        write!(f, "RemoteIPRanges   : {{").unwrap();
+        for i in 0..4_000_000u32 {
+            write!(f, "10.{}.{}.{}, ", (i >> 16) & 255, (i >> 8) & 255, i & 255).unwrap();
+        }
+        writeln!(f, "0.0.0.0-255.255.255.255}}").unwrap();
+        writeln!(f).unwrap();
+    }
+    assert!(std::fs::metadata(&path).unwrap().len() > 40 << 20);
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(assert_cmd::cargo::cargo_bin("relay-audit"))
+        .arg("scan")
+        .arg(&path)
+        .args(["--format", "json", "--fail-on", "never"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let peak_kib: u64 = stderr.lines().last().unwrap().trim().parse().unwrap();
+    assert!(peak_kib < 100 * 1024, "peak {peak_kib} KiB");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diags = v["diagnostics"].as_array().unwrap();
+    assert!(
+        diags.iter().any(|d| d["line"] == 6
+            && d["message"].as_str().unwrap().contains("longer than 1 MiB")),
+        "{diags:?}"
+    );
+    // The cut ranges are cut evidence, never "no client" and never the whole list.
+    let rules: Vec<String> = rule_objects(&v).into_iter().map(|(r, _)| r).collect();
+    assert!(
+        rules.iter().any(|r| r == "RC-PERMISSIONS-UNKNOWN" || r == "RC-RELAY-SCOPE-UNKNOWN"),
+        "{rules:?}"
+    );
+}

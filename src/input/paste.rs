@@ -282,9 +282,16 @@ pub fn normalise(text: &str) -> (Vec<Line>, Artifacts) {
     (lines, a)
 }
 
+/// The longest line a stream keeps (1 MiB): no export has longer ones, and a crafted file must
+/// not make one line take gigabytes.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
 /// A stream read through the [`LineCleaner`] its head decided: for texts too large to hold,
 /// which keeps every line where it is (line numbers stay the file's). Memory: one line.
 pub struct CleanReader<R: BufRead> {
+    /// Lines longer than [`MAX_LINE_BYTES`], cut there (1-based numbers).
+    pub cut_lines: Vec<u32>,
+    line: u32,
     inner: R,
     cleaner: LineCleaner,
     artifacts: Artifacts,
@@ -296,6 +303,8 @@ pub struct CleanReader<R: BufRead> {
 impl<R: BufRead> CleanReader<R> {
     pub fn new(inner: R, head: &str) -> CleanReader<R> {
         CleanReader {
+            cut_lines: Vec::new(),
+            line: 0,
             inner,
             cleaner: LineCleaner::decide(head),
             artifacts: Artifacts::default(),
@@ -322,7 +331,34 @@ impl<R: BufRead> BufRead for CleanReader<R> {
             self.raw.clear();
             self.out.clear();
             self.pos = 0;
-            if self.inner.read_until(b'\n', &mut self.raw)? > 0 {
+            let n = (&mut self.inner)
+                .take(MAX_LINE_BYTES as u64 + 1)
+                .read_until(b'\n', &mut self.raw)?;
+            if n > 0 {
+                self.line = self.line.saturating_add(1);
+                if self.raw.len() > MAX_LINE_BYTES && !self.raw.ends_with(b"\n") {
+                    // Longer than any line an export holds: keep its start, say where it
+                    // was cut, and skip the rest of it without holding it.
+                    self.raw.truncate(MAX_LINE_BYTES);
+                    self.cut_lines.push(self.line);
+                    loop {
+                        let (skip, found) = {
+                            let buf = self.inner.fill_buf()?;
+                            if buf.is_empty() {
+                                break;
+                            }
+                            match buf.iter().position(|&b| b == b'\n') {
+                                Some(i) => (i + 1, true),
+                                None => (buf.len(), false),
+                            }
+                        };
+                        self.inner.consume(skip);
+                        if found {
+                            break;
+                        }
+                    }
+                    self.raw.extend_from_slice(b"...\n");
+                }
                 let ends = self.raw.ends_with(b"\n");
                 let line = String::from_utf8_lossy(&self.raw);
                 let line = line.strip_suffix('\n').unwrap_or(&line);

@@ -104,6 +104,24 @@ pub struct FieldSpec {
     /// opposed to an exported empty value.
     #[serde(default)]
     pub absent: Option<bool>,
+    /// `matches`, compiled once for the rule, not once per object.
+    #[serde(skip)]
+    compiled: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl FieldSpec {
+    fn regex(&self) -> Option<&regex::Regex> {
+        let re = self.matches.as_deref()?;
+        self.compiled
+            .get_or_init(|| {
+                regex::RegexBuilder::new(re)
+                    .case_insensitive(true)
+                    .size_limit(1 << 20)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -1198,13 +1216,8 @@ fn eval_field(f: &FieldSpec, s: &Subject<'_, '_>) -> Option<Vec<Evidence>> {
                 return None;
             }
         }
-        if let Some(re) = &f.matches {
-            let re = regex::RegexBuilder::new(re)
-                .case_insensitive(true)
-                .size_limit(1 << 20)
-                .build()
-                .ok()?;
-            if !re.is_match(v) {
+        if f.matches.is_some() {
+            if !f.regex()?.is_match(v) {
                 return None;
             }
         }

@@ -184,8 +184,19 @@ pub fn read_input<R: BufRead>(
         return Ok(Outcome::not_an_export("text, but no export format recognised (expected CliXML, Export-Csv, Format-Table or Format-List \"Name : Value\" lines)"));
     };
     let mut tail = crate::input::outcome::Tail::new(std::io::Cursor::new(buf).chain(reader));
-    let reader = paste::CleanReader::new(std::io::BufReader::new(&mut tail), &head);
-    let mut out = stream(form, reader, file, sink)?;
+    let mut reader = paste::CleanReader::new(std::io::BufReader::new(&mut tail), &head);
+    let mut out = stream(form, &mut reader, file, sink)?;
+    for line in reader.cut_lines.iter().take(20) {
+        out.notes.push(Diagnostic::warning(
+            file,
+            Some(*line),
+            format!(
+                "line longer than {} MiB: only its start was read (the value is cut)",
+                paste::MAX_LINE_BYTES >> 20
+            ),
+        ));
+    }
+    drop(reader);
     out.cut = tail.cut();
     Ok(out)
 }
