@@ -29,6 +29,8 @@ use std::sync::{Arc, OnceLock};
 const MAX_DOC: usize = 3 << 20;
 /// Nesting the renderer itself follows recursively; `Deep` goes further iteratively.
 const MAX_RENDER_DEPTH: usize = 64;
+/// Values the renderer writes at most.
+const MAX_STEPS: u32 = 1 << 18;
 
 #[derive(Arbitrary, Debug)]
 struct Doc {
@@ -434,11 +436,14 @@ struct R {
     /// Byte ranges of the top-level objects rendered so far.
     tops: Vec<(usize, usize)>,
     full: bool,
+    /// Values rendered: bounds the renderer's own work (a `Repeat` of a `Repeat(0, …)`
+    /// renders nothing, 80^depth times).
+    steps: u32,
 }
 
 impl R {
     fn room(&mut self) -> bool {
-        if self.out.len() > MAX_DOC {
+        if self.out.len() > MAX_DOC || self.steps > MAX_STEPS {
             self.full = true;
         }
         !self.full
@@ -627,6 +632,7 @@ impl R {
         if !self.room() {
             return;
         }
+        self.steps += 1;
         let n = Self::n_attr(name);
         if depth > MAX_RENDER_DEPTH {
             write!(self.out, "<Nil{n} />").unwrap();
