@@ -433,7 +433,9 @@ fn a_huge_line_is_cut_and_said_so_within_little_memory() {
     // The cut ranges are cut evidence, never "no client" and never the whole list.
     let rules: Vec<String> = rule_objects(&v).into_iter().map(|(r, _)| r).collect();
     assert!(
-        rules.iter().any(|r| r == "RC-PERMISSIONS-UNKNOWN" || r == "RC-RELAY-SCOPE-UNKNOWN"),
+        rules
+            .iter()
+            .any(|r| r == "RC-PERMISSIONS-UNKNOWN" || r == "RC-RELAY-SCOPE-UNKNOWN"),
         "{rules:?}"
     );
 }

@@ -22,7 +22,12 @@ fn root() -> PathBuf {
 fn reproducers(target: &str) -> Vec<PathBuf> {
     let dir = root().join("fuzz/regressions").join(target);
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     v.retain(|p| {
         !p.file_name()
@@ -106,30 +111,17 @@ fn scan_each(target: &str, name: &str) -> usize {
     files.len()
 }
 
+/// Every reproducer the fuzzing campaigns kept, through the real binary: exit 0, 1 or 2
+/// within the time limit, never a panic. (`fuzz/regressions/open/` holds reproducers whose
+/// fix has not landed; it is empty now.)
 #[test]
-fn clixml_reproducers_exit_cleanly() {
-    scan_each("clixml", "export.xml");
-}
-
-#[test]
-fn clixml_structured_reproducers_exit_cleanly() {
-    scan_each("clixml_structured", "export.xml");
-}
-
-#[test]
-fn format_list_reproducers_exit_cleanly() {
-    scan_each("format_list", "export.txt");
-}
-
-#[test]
-fn legacy_reproducers_exit_cleanly() {
+fn every_fuzz_reproducer_exits_cleanly() {
+    let mut n = scan_each("clixml", "export.xml");
+    n += scan_each("clixml_structured", "export.xml");
+    n += scan_each("format_list", "export.txt");
     for name in ["MetaBase.xml", "smtp.ldf", "imc.reg"] {
-        scan_each("legacy", name);
+        n += scan_each("legacy", name);
     }
-}
-
-#[test]
-fn rules_reproducers_exit_cleanly() {
     let export = root().join("fixtures/e2019-css-exchange-samples");
     for f in reproducers("rules") {
         let dir = tempfile::tempdir().unwrap();
@@ -137,13 +129,38 @@ fn rules_reproducers_exit_cleanly() {
         std::fs::copy(&f, &p).unwrap();
         let (code, err) = run(&[Path::new("--rules"), &p, &export]);
         check(&f, code, &err);
+        n += 1;
     }
+    assert!(n >= 1, "no reproducer found under fuzz/regressions/");
+    assert!(
+        reproducers("open").is_empty(),
+        "open findings must be fixed or listed as such: fuzz/regressions/open/"
+    );
 }
 
-/// Reproducers that fail on purpose until the fix named in their folder's README.md lands:
-/// `cargo test --test fuzz_regressions -- --ignored`.
+/// The `<Ref>` bomb the campaign's class describes ends quickly, within a small memory budget,
+/// as an error naming the line: exit 2, the report still written.
 #[test]
-#[ignore = "open findings: see fuzz/regressions/open/README.md"]
-fn open_findings_exit_cleanly() {
-    scan_each("open", "export.xml");
+fn the_reference_bomb_is_an_error_within_budget() {
+    let f = root().join("fuzz/regressions/clixml/ref-bomb-64x4.xml");
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_relay-audit"))
+        .arg("scan")
+        .arg(&f)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let peak_kib: u64 = stderr.lines().last().unwrap().trim().parse().unwrap();
+    assert!(peak_kib < 100 * 1024, "peak {peak_kib} KiB");
+    assert!(
+        stderr.contains(
+            "ref-bomb-64x4.xml:6: malformed XML export: reference expansion budget exceeded"
+        ),
+        "{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["inputs"][0]["status"], "error");
 }

@@ -1116,13 +1116,24 @@ pub fn parse<R: BufRead>(
     }
     if !p.problems.is_empty() {
         let (line, _) = p.problems[0];
+        // The same problem on several lines is said once, with its lines.
+        let mut grouped: Vec<(&str, Vec<u32>)> = Vec::new();
+        for (l, m) in &p.problems {
+            match grouped.iter_mut().find(|(g, _)| g == m) {
+                Some((_, lines)) => lines.push(*l),
+                None => grouped.push((m.as_str(), vec![*l])),
+            }
+        }
         let mut msg = String::new();
-        for (i, (l, m)) in p.problems.iter().enumerate() {
+        for (i, (m, lines)) in grouped.iter().enumerate() {
             if i > 0 {
-                msg.push_str("; ");
-                msg.push_str(&format!("line {l}: "));
+                msg.push_str(&format!("; line {}: ", lines[0]));
             }
             msg.push_str(m);
+            if lines.len() > 1 {
+                let rest: Vec<String> = lines[1..].iter().map(u32::to_string).collect();
+                msg.push_str(&format!(" (also on line {})", rest.join(", ")));
+            }
         }
         if p.problem_count > p.problems.len() {
             msg.push_str(&format!(

@@ -736,7 +736,10 @@ impl ModelBuilder {
                     None => self.diagnostics.push(Diagnostic::warning(
                         file,
                         rec.get("Bindings").map(|p| p.line),
-                        format!("binding '{b}' of {identity} is not IP:port; ignored"),
+                        format!(
+                            "binding '{}' of {identity} is not IP:port; ignored",
+                            crate::input::lines::clip(&b, 120)
+                        ),
                     )),
                 }
             }

@@ -1216,10 +1216,8 @@ fn eval_field(f: &FieldSpec, s: &Subject<'_, '_>) -> Option<Vec<Evidence>> {
                 return None;
             }
         }
-        if f.matches.is_some() {
-            if !f.regex()?.is_match(v) {
-                return None;
-            }
+        if f.matches.is_some() && !f.regex()?.is_match(v) {
+            return None;
         }
     }
     Some(evidence())
