@@ -559,6 +559,52 @@ pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Expl
                     .unwrap_or_default()
             ));
         }
+        // Missing evidence is never "nothing is relayed": a connector of this server whose
+        // RemoteIPRanges the export does not show may be the one that answers, and a server
+        // none of whose connectors was exported says nothing at all.
+        let of_server: Vec<&ReceiveConnector> = model
+            .connectors
+            .iter()
+            .filter(|c| same_server(&c.server, &server_name))
+            .collect();
+        let unknown_scope: Vec<&str> = of_server
+            .iter()
+            .filter(|c| c.enabled != Some(false))
+            .filter(|c| c.bindings.is_empty() || c.bindings.iter().any(|b| b.port == req.port))
+            .filter(|c| {
+                c.ranges.is_none()
+                    || !c.bad_ranges.is_empty()
+                    || c.raw("RemoteIPRanges").is_some_and(|r| r.truncated)
+            })
+            .map(|c| c.identity.as_str())
+            .collect();
+        let (code, summary) = if of_server.is_empty() {
+            (
+                "unknown",
+                format!(
+                    "UNKNOWN: the export holds no receive connector of {server_name}: whether {} may relay through it on port {} is unknown (export Get-ReceiveConnector).",
+                    req.client, req.port
+                ),
+            )
+        } else if !unknown_scope.is_empty() {
+            (
+                "unknown",
+                format!(
+                    "UNKNOWN: no connector whose ranges the export shows accepts {} on port {}, but the RemoteIPRanges of {} are missing or cut off in the export: one of them may answer, so whether it relays is unknown.",
+                    req.client,
+                    req.port,
+                    unknown_scope.join(", ")
+                ),
+            )
+        } else {
+            (
+                "no-connector",
+                format!(
+                    "NO CONNECTOR: no enabled receive connector of {server_name} listens on port {} for {} (see the candidates); nothing is accepted, so nothing is relayed.",
+                    req.port, req.client
+                ),
+            )
+        };
         return Ok(Explanation {
             tool: tool(),
             request,
@@ -571,13 +617,10 @@ pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Expl
             recipient,
             transcript: t.0,
             verdict: VerdictOut {
-                code: "no-connector",
+                code,
                 relay: false,
                 smtp: String::new(),
-                summary: format!(
-                    "NO CONNECTOR: no enabled receive connector of {server_name} listens on port {} for {} (see the candidates); nothing is accepted, so nothing is relayed.",
-                    req.port, req.client
-                ),
+                summary,
                 site: site_notes,
             },
             notes,

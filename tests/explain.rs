@@ -563,3 +563,50 @@ fn e2010_seed_open_before_secure_after() {
     assert_eq!(closed["verdict"]["code"], "relay-refused", "{closed:#}");
     assert_eq!(rcpt_reply(&closed), "550 5.7.1 Unable to relay");
 }
+
+/// Missing evidence is never "nothing is relayed": a connector whose RemoteIPRanges the export
+/// shows as `{}` (Exchange never stores that) may be the one that answers, and a server with no
+/// exported connector says nothing.
+#[test]
+fn unknown_ranges_or_no_connector_explain_as_unknown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ex");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("rc.txt"),
+        "Identity         : EX01\\Relay EX01\r\nEnabled          : True\r\nBindings         : {0.0.0.0:25}\r\nRemoteIPRanges   : {}\r\nPermissionGroups : AnonymousUsers\r\nAuthMechanism    : Tls\r\n\r\n",
+    )
+    .unwrap();
+    let v = explain_json(
+        dir.to_str().unwrap(),
+        "203.0.113.9",
+        "someone@example.net",
+        &[],
+    );
+    assert_eq!(v["verdict"]["code"], "unknown", "{v:#}");
+    assert!(
+        v["verdict"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("EX01\\Relay EX01"),
+        "{v:#}"
+    );
+    let servers_only = tmp.path().join("servers");
+    std::fs::create_dir_all(&servers_only).unwrap();
+    std::fs::write(
+        servers_only.join("servers.txt"),
+        "Name                : EX01\r\nAdminDisplayVersion : Version 15.2 (Build 986.5)\r\nServerRole          : Mailbox\r\n\r\n",
+    )
+    .unwrap();
+    let v = explain_json(
+        servers_only.to_str().unwrap(),
+        "203.0.113.9",
+        "someone@example.net",
+        &[],
+    );
+    assert_eq!(v["verdict"]["code"], "unknown", "{v:#}");
+    assert!(v["verdict"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("no receive connector of EX01"));
+}
