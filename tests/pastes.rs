@@ -352,3 +352,34 @@ fn legacy_fragments_read_like_the_whole_exports() {
     let rules: Vec<String> = rule_objects(&v).into_iter().map(|(r, _)| r).collect();
     assert_eq!(rules, ["SVS-RELAY-LIST-UNDECODED"]);
 }
+
+/// A connector named by its bare name in a pasted command (`Get-ReceiveConnector "Anonymous
+/// Relay"`) is the one `SERVER\name` of that name exported elsewhere: one object, its
+/// findings on the full identity.
+#[test]
+fn a_bare_connector_name_is_the_one_exported_connector_of_that_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_variant(
+        tmp.path(),
+        "rc.txt",
+        "Identity         : EX01\\Anonymous Relay\r\nName             : Anonymous Relay\r\nServer           : EX01\r\nEnabled          : True\r\nBindings         : {0.0.0.0:25}\r\nRemoteIPRanges   : {10.1.1.25}\r\nPermissionGroups : AnonymousUsers\r\nAuthMechanism    : Tls\r\n\r\n",
+        false,
+    );
+    write_variant(
+        tmp.path(),
+        "ticket.txt",
+        "[PS] C:\\>Get-ADPermission \"Anonymous Relay\" -User \"NT AUTHORITY\\ANONYMOUS LOGON\" | ft User,ExtendedRights\r\n\r\nNT AUTHORITY\\ANONYMOUS LOGON {ms-Exch-SMTP-Accept-Any-Recipient}\r\n\r\n[PS] C:\\>Get-ReceiveConnector \"Anonymous Relay\" | fl Enabled,RemoteIPRanges\r\n\r\nEnabled        : True\r\nRemoteIPRanges : {10.1.1.25}\r\n\r\n",
+        false,
+    );
+    let (_, v) = scan_json(&[tmp.path()], &["--fail-on", "never"]);
+    let got = rule_objects(&v);
+    assert_eq!(
+        got,
+        [(
+            "RC-ANON-RELAY-SCOPED".to_string(),
+            "EX01\\Anonymous Relay".to_string()
+        )],
+        "{:#}",
+        v["diagnostics"]
+    );
+}

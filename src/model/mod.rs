@@ -559,6 +559,9 @@ pub struct ModelBuilder {
     pub(crate) pending_registry: Vec<(Arc<str>, Record)>,
     /// `MetaBase.xml` SMTP virtual servers, attributed in [`ModelBuilder::finish`].
     pub(crate) pending_metabase: Vec<(Arc<str>, Record)>,
+    /// Receive connectors known only by a bare name, attributed in [`ModelBuilder::finish`].
+    pending_bare: Vec<(Arc<str>, Record)>,
+    resolving_bare: bool,
     missing_rights: usize,
 }
 
@@ -609,6 +612,27 @@ impl ModelBuilder {
     /// (`Get-ADPermission "Anonymous Relay"`) are attributed to the one exported connector of
     /// that name (`EX01\Anonymous Relay`); with none or several, the name stays as typed.
     fn resolve_bare_identities(&mut self) {
+        // Connectors first: a bare name that matches exactly one exported `SERVER\name` is
+        // that connector (its properties join the full export's; a conflict is judged as the
+        // more open value); otherwise it stays as typed.
+        self.resolving_bare = true;
+        for (file, mut rec) in std::mem::take(&mut self.pending_bare) {
+            let bare = Self::text(&rec, "Identity")
+                .or_else(|| Self::text(&rec, "Name"))
+                .unwrap_or_default();
+            let mut matching = self.model.connectors.iter().filter(|c| {
+                c.identity.contains('\\') && c.name.trim().eq_ignore_ascii_case(bare.trim())
+            });
+            if let (Some(c), None) = (matching.next(), matching.next()) {
+                let full = c.identity.clone();
+                let line = rec.line;
+                rec.props
+                    .retain(|p| !p.name.eq_ignore_ascii_case("Identity"));
+                rec.push("Identity", Value::Text(full), line);
+            }
+            self.add_connector(&file, &rec);
+        }
+        self.resolving_bare = false;
         let connectors = &self.model.connectors;
         for ace in &mut self.model.aces {
             let Some(id) = ace.identity.as_deref() else {
@@ -696,6 +720,12 @@ impl ModelBuilder {
                 id
             }
         };
+        if !identity.contains('\\') && !identity.starts_with('(') && !self.resolving_bare {
+            // A bare name (`Get-ReceiveConnector "Anonymous Relay" | fl ...`): attributed in
+            // `finish`, once every input is read, to the one `SERVER\name` of that name.
+            self.pending_bare.push((file.clone(), rec.clone()));
+            return Use::Added;
+        }
         let (id_server, id_name) = match identity.split_once('\\') {
             Some((s, n)) => (s.to_string(), n.to_string()),
             None => (String::new(), identity.clone()),
