@@ -384,15 +384,17 @@ impl<'a> Parser<'a> {
             return;
         }
         let size = value_bytes(value);
-        let value = if size <= MAX_REF_VALUE_BYTES {
-            value.clone()
+        let (value, kept) = if size <= MAX_REF_VALUE_BYTES {
+            (value.clone(), size)
         } else {
-            Value::Unreadable(format!(
+            let v = Value::Unreadable(format!(
                 "the object at line {line} is too large ({size} bytes) to be reused by <Ref> within the expansion budget"
-            ))
+            ));
+            let n = value_bytes(&v);
+            (v, n)
         };
         self.tick += 1;
-        self.ref_bytes += value_bytes(&value);
+        self.ref_bytes += kept;
         self.refs.insert(
             id,
             RefEntry {
