@@ -596,6 +596,10 @@ fn detect_format(preview: &[u8]) -> Result<Format, String> {
     Ok(Format::Text)
 }
 
+/// The most objects one file may add to the model (a real organisation's export holds tens
+/// of thousands; a crafted file must not grow memory without bound).
+const MAX_OBJECTS_PER_FILE: usize = 1 << 20;
+
 struct FileRun<'a> {
     builder: &'a mut ModelBuilder,
     file: Arc<str>,
@@ -608,6 +612,10 @@ impl FileRun<'_> {
     /// Adds a record to the model; true when the model used it.
     fn take(&mut self, rec: &Record) -> bool {
         self.read += 1;
+        if self.read > MAX_OBJECTS_PER_FILE {
+            // Budget: the model of one file stops growing; the run exits 2 (see `apply`).
+            return false;
+        }
         if !self.kinds.contains(&rec.kind) {
             self.kinds.push(rec.kind);
         }
@@ -766,6 +774,17 @@ fn apply(
             used: b.used,
         })
         .collect();
+    let mut budget = o.budget;
+    if run.read > MAX_OBJECTS_PER_FILE && budget.is_none() {
+        budget = Some(InputError::new(
+            name,
+            None,
+            format!(
+                "resource budget: more than {MAX_OBJECTS_PER_FILE} objects; the rest ({}) were not read into the model",
+                run.read - MAX_OBJECTS_PER_FILE
+            ),
+        ));
+    }
     if let Some((line, text)) = o.cut {
         run.builder.add_gap(crate::model::InputGap {
             kind: crate::model::GapKind::CutOff,
@@ -803,7 +822,11 @@ fn apply(
             objects_used: run.used,
         });
     }
-    Ok(())
+    // A budget hit: what was read is in the model and the report, and the run exits 2.
+    match budget {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Everything read from the inputs: the model, and how each file went.

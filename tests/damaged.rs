@@ -390,8 +390,9 @@ fn damaged_evidence_never_improves_a_verdict() {
     );
 }
 
-/// A crafted 48 MB Format-List line is cut at 1 MiB with a diagnostic naming its line, the
-/// connector is still judged (its ranges are cut evidence), and memory stays small.
+/// A crafted 48 MB Format-List line is cut at 1 MiB: a budget error naming the file and line
+/// (exit 2, the report still written), the connector still judged (its ranges are cut
+/// evidence), and memory stays small.
 #[test]
 fn a_huge_line_is_cut_and_said_so_within_little_memory() {
     let tmp = tempfile::tempdir().unwrap();
@@ -423,6 +424,12 @@ fn a_huge_line_is_cut_and_said_so_within_little_memory() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let peak_kib: u64 = stderr.lines().last().unwrap().trim().parse().unwrap();
     assert!(peak_kib < 100 * 1024, "peak {peak_kib} KiB");
+    // A budget hit exits 2, naming the file and line; the report is still written.
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("rc.txt:6: resource budget: line longer than 1 MiB"),
+        "{stderr}"
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let diags = v["diagnostics"].as_array().unwrap();
     assert!(

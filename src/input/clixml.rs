@@ -36,6 +36,8 @@ pub struct Outcome {
     /// XML comments and CDATA sections that hold an object or relay evidence: (line, text).
     /// What they hide is not read; it is relay evidence relay-audit could not read.
     pub hidden: Vec<(u32, String)>,
+    /// The first resource budget the file hit (a value over the cap): (line, what).
+    pub budget_hit: Option<(u32, String)>,
 }
 
 /// The first 200 characters of a text, on one line.
@@ -739,15 +741,17 @@ impl<'a> Parser<'a> {
     ) {
         let text = decode_escapes(text);
         if over {
-            self.outcome.diagnostics.push(Diagnostic::warning(
-                self.file,
-                Some(line),
-                format!(
-                    "value{} is longer than {} MiB: only its beginning is read, the value is incomplete",
-                    name.as_deref().map(|n| format!(" of {n}")).unwrap_or_default(),
-                    MAX_VALUE_BYTES >> 20
-                ),
-            ));
+            let msg = format!(
+                "value{} is longer than {} MiB: only its beginning is read, the value is incomplete",
+                name.as_deref().map(|n| format!(" of {n}")).unwrap_or_default(),
+                MAX_VALUE_BYTES >> 20
+            );
+            self.outcome
+                .budget_hit
+                .get_or_insert_with(|| (line, msg.clone()));
+            self.outcome
+                .diagnostics
+                .push(Diagnostic::warning(self.file, Some(line), msg));
         }
         match self.stack.last_mut() {
             Some(Node::TypeNames(_, names)) => {

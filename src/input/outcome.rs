@@ -40,6 +40,9 @@ pub struct Outcome {
     pub unread_count: usize,
     /// The file ends in the middle of this line (no line break after it): it looks cut off.
     pub cut: Option<(u32, String)>,
+    /// A resource budget the file hit (a line or value over its cap): what was read is used,
+    /// and the run exits 2 with this error naming the file and line.
+    pub budget: Option<InputError>,
 }
 
 /// Watches a stream for where it ends: a file whose last line has no line break looks cut
@@ -296,6 +299,9 @@ pub fn clixml<R: BufRead>(
                 reason: format!("object of type {t} is not one relay-audit reads"),
             })
             .collect(),
+        budget: p.budget_hit.map(|(line, what)| {
+            InputError::new(file, Some(line), format!("resource budget: {what}"))
+        }),
         notes: p.diagnostics,
         unread_count: p.hidden.len(),
         unread: p

@@ -196,6 +196,17 @@ pub fn read_input<R: BufRead>(
             ),
         ));
     }
+    if let Some(&line) = reader.cut_lines.first() {
+        out.budget = Some(InputError::new(
+            file,
+            Some(line),
+            format!(
+                "resource budget: line longer than {} MiB ({} such lines): only their start was read",
+                paste::MAX_LINE_BYTES >> 20,
+                reader.cut_lines.len()
+            ),
+        ));
+    }
     drop(reader);
     out.cut = tail.cut();
     Ok(out)
@@ -329,6 +340,7 @@ fn transcript(text: &str, file: &str, sink: &mut Sink<'_>) -> Result<Outcome, In
         unread,
         unread_count: count,
         cut,
+        budget: None,
     })
 }
 
