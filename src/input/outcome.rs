@@ -9,9 +9,50 @@
 
 use crate::diag::{Diagnostic, InputError};
 use crate::input::record::Record;
-use crate::input::text::Block;
 use serde::Serialize;
 use std::io::{BufRead, Read};
+
+/// The form of one block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    List,
+    Table,
+    /// A table whose columns a paste collapsed to single spaces: read by cell shapes.
+    CollapsedTable,
+    Csv,
+    /// Permission rows without their header and dash lines.
+    Rows,
+    /// An echoed `Add-ADPermission` / `Remove-ADPermission`.
+    Command,
+    Other,
+}
+
+impl Form {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Form::List => "format-list",
+            Form::Table => "format-table",
+            Form::CollapsedTable => "format-table (collapsed columns)",
+            Form::Csv => "csv",
+            Form::Rows => "permission rows without header",
+            Form::Command => "echoed command",
+            Form::Other => "other text",
+        }
+    }
+}
+
+/// One block of a transcript, for the input summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// First line of the block's output (or of its command).
+    pub line: u32,
+    pub command: Option<String>,
+    pub form: Form,
+    /// Objects read from the block.
+    pub objects: usize,
+    /// Of those, objects the model used.
+    pub used: usize,
+}
 
 /// A part of a file that was read but not used, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -198,6 +239,9 @@ pub fn metabase<R: BufRead>(
     Ok(out)
 }
 
+/// The most of a MetaBase.xml fragment that is read (a pasted element is a few KiB).
+const MAX_FRAGMENT_BYTES: u64 = 4 << 20;
+
 /// A lone `<IIsSmtpServer>` element (a paste, small): read as the whole MetaBase.xml it came
 /// from; line numbers stay those of the paste.
 pub fn metabase_fragment<R: Read>(
@@ -207,7 +251,7 @@ pub fn metabase_fragment<R: Read>(
 ) -> Result<Outcome, InputError> {
     let mut text = String::new();
     (&mut reader)
-        .take(crate::input::text::MAX_TRANSCRIPT_BYTES as u64)
+        .take(MAX_FRAGMENT_BYTES)
         .read_to_string(&mut text)
         .map_err(|e| InputError::new(file, None, format!("cannot read: {e}")))?;
     match crate::input::metabase::fragment_as_document(&text) {

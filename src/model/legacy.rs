@@ -61,7 +61,7 @@ impl RoutingEntry {
         if d.is_empty() || d == "*" {
             return true;
         }
-        crate::rules::cond::domain_scope(&format!("*.{d}")).is_some()
+        super::domain::domain_scope(&format!("*.{d}")).is_some()
     }
 }
 

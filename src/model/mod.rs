@@ -10,6 +10,7 @@
 //! The model is built incrementally ([`ModelBuilder::add`]) so parsers can stream: a record
 //! is converted as soon as it is read and then dropped.
 
+pub mod domain;
 pub mod ip_range;
 pub mod ipseclist;
 pub mod legacy;

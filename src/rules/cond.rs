@@ -16,6 +16,7 @@
 
 use crate::analysis::{ConnectorFacts, Via};
 use crate::input::record::ObjectKind;
+use crate::model::domain::domain_scope;
 use crate::model::legacy::{Legacy, LegacyObject, RelayMode};
 use crate::model::{AcceptedDomain, Ace, GapKind, InputGap, ReceiveConnector, Source};
 use serde::{Deserialize, Serialize};
@@ -275,14 +276,6 @@ pub enum Cond {
     /// looks cut off, and what followed is unknown.
     CutOff(bool),
 }
-
-/// Second-level public suffixes under which registrations happen (abridged from the Public
-/// Suffix List). A single label (`com`) is always a public suffix.
-const PUBLIC_SECOND_LEVEL: &[&str] = &[
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.nz", "co.jp", "ne.jp",
-    "or.jp", "co.za", "com.br", "com.cn", "com.mx", "com.tr", "co.in", "co.kr", "com.sg", "com.hk",
-    "co.il", "com.ar",
-];
 
 impl Cond {
     /// The object kinds a predicate applies to (`None`: any kind).
@@ -673,19 +666,6 @@ fn eval_connector(cond: &Cond, f: &ConnectorFacts<'_>) -> Option<Vec<Evidence>> 
         }),
         _ => None,
     }
-}
-
-/// Is `name` (`*`, `*.com`) a wildcard over everything or over a whole public suffix?
-pub fn domain_scope(name: &str) -> Option<&'static str> {
-    let n = name.trim().trim_end_matches('.').to_ascii_lowercase();
-    if n == "*" {
-        return Some("everything");
-    }
-    let rest = n.strip_prefix("*.")?;
-    if !rest.contains('.') || PUBLIC_SECOND_LEVEL.contains(&rest) {
-        return Some("public-suffix");
-    }
-    None
 }
 
 fn eval_domain(cond: &Cond, d: &AcceptedDomain) -> Option<Vec<Evidence>> {
@@ -1226,15 +1206,6 @@ fn eval_field(f: &FieldSpec, s: &Subject<'_, '_>) -> Option<Vec<Evidence>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn domain_scopes() {
-        assert_eq!(domain_scope("*"), Some("everything"));
-        assert_eq!(domain_scope("*.com"), Some("public-suffix"));
-        assert_eq!(domain_scope("*.CO.UK"), Some("public-suffix"));
-        assert_eq!(domain_scope("*.contoso.com"), None);
-        assert_eq!(domain_scope("contoso.com"), None);
-    }
 
     #[test]
     fn conditions_deserialize_and_reject_typos() {

@@ -22,6 +22,7 @@
 //! exports are streamed by the single-form parsers).
 
 use crate::diag::{Diagnostic, InputError};
+pub use crate::input::outcome::{Block, Form};
 use crate::input::outcome::{Outcome, Sink, Skipped};
 use crate::input::paste::{self, Artifacts, Line};
 use crate::input::record::{ObjectKind, Record, Value};
@@ -41,48 +42,6 @@ pub const MAX_TRANSCRIPT_BYTES: usize = 4 << 20;
 
 /// How many unread relay-evidence lines are kept per file (the rest are counted).
 const MAX_UNREAD_KEPT: usize = 5;
-
-/// The form of one block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Form {
-    List,
-    Table,
-    /// A table whose columns a paste collapsed to single spaces: read by cell shapes.
-    CollapsedTable,
-    Csv,
-    /// Permission rows without their header and dash lines.
-    Rows,
-    /// An echoed `Add-ADPermission` / `Remove-ADPermission`.
-    Command,
-    Other,
-}
-
-impl Form {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Form::List => "format-list",
-            Form::Table => "format-table",
-            Form::CollapsedTable => "format-table (collapsed columns)",
-            Form::Csv => "csv",
-            Form::Rows => "permission rows without header",
-            Form::Command => "echoed command",
-            Form::Other => "other text",
-        }
-    }
-}
-
-/// One block of a transcript, for the input summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Block {
-    /// First line of the block's output (or of its command).
-    pub line: u32,
-    pub command: Option<String>,
-    pub form: Form,
-    /// Objects read from the block.
-    pub objects: usize,
-    /// Of those, objects the model used.
-    pub used: usize,
-}
 
 /// What reading one text gave, besides the records sent to the sink.
 #[derive(Debug, Default)]
