@@ -32,21 +32,6 @@ fn scan(dir: &Path) -> (i32, Findings) {
     (code, set)
 }
 
-fn read_text(p: &Path) -> String {
-    let bytes = std::fs::read(p).unwrap();
-    if bytes.starts_with(&[0xFF, 0xFE]) {
-        let u: Vec<u16> = bytes[2..]
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        String::from_utf16_lossy(&u)
-    } else {
-        String::from_utf8_lossy(&bytes)
-            .trim_start_matches('\u{feff}')
-            .to_string()
-    }
-}
-
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()

@@ -161,21 +161,6 @@ fn artifacts() -> Vec<Artifact> {
     ]
 }
 
-fn read_text(p: &Path) -> String {
-    let bytes = std::fs::read(p).unwrap();
-    if bytes.starts_with(&[0xFF, 0xFE]) {
-        let u: Vec<u16> = bytes[2..]
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        String::from_utf16_lossy(&u)
-    } else {
-        String::from_utf8_lossy(&bytes)
-            .trim_start_matches('\u{feff}')
-            .to_string()
-    }
-}
-
 fn write_variant(dir: &Path, name: &str, text: &str, utf16: bool) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join(name);

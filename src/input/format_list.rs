@@ -692,18 +692,7 @@ mod tests {
 
     /// Through the paste front end and the transcript reader, as a pasted text is read.
     fn run_pasted(t: &str) -> Parsed {
-        let mut records = Vec::new();
-        let out = crate::input::text::read(t, "t.txt", &mut |r| {
-            records.push(r);
-            true
-        })
-        .expect("reads");
-        Parsed {
-            records,
-            diagnostics: out.diagnostics,
-            objects: out.objects,
-            ..Parsed::default()
-        }
+        crate::input::text::parse_pasted(t)
     }
 
     fn text<'a>(r: &'a Record, name: &str) -> &'a str {

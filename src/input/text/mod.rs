@@ -448,6 +448,24 @@ fn same(a: &Option<String>, b: &Option<String>) -> bool {
     }
 }
 
+/// A pasted text through the front end and the transcript reader, as the parsers' own tests
+/// see it: records and diagnostics with the file's line numbers.
+#[cfg(test)]
+pub(crate) fn parse_pasted(t: &str) -> crate::input::format_list::Parsed {
+    let mut records = Vec::new();
+    let out = read(t, "t.txt", &mut |r| {
+        records.push(r);
+        true
+    })
+    .expect("reads");
+    crate::input::format_list::Parsed {
+        records,
+        diagnostics: out.diagnostics,
+        objects: out.objects,
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
