@@ -64,6 +64,10 @@ impl Artifacts {
 
 /// Cleans one line: characters only (entities, spaces, quotes). Returns the flags it used.
 fn clean_chars(s: &str, a: &mut Artifacts) -> String {
+    // The common line: plain ASCII, nothing to undo.
+    if s.is_ascii() && !s.contains('&') {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(c) = rest.chars().next() {
@@ -241,7 +245,13 @@ fn unquote(l: &str) -> &str {
 /// between every line; lines keep the numbers they had in the file.
 pub fn normalise(text: &str) -> (Vec<Line>, Artifacts) {
     let mut a = Artifacts::default();
-    let cleaner = LineCleaner::decide(text);
+    // Decided on the first 256 KiB: a paste is smaller, and a long text decides as well from
+    // its start as a stream does from its head.
+    let mut head = text.len().min(256 << 10);
+    while !text.is_char_boundary(head) {
+        head -= 1;
+    }
+    let cleaner = LineCleaner::decide(&text[..head]);
     let mut lines: Vec<Line> = text
         .split('\n')
         .enumerate()

@@ -8,6 +8,18 @@ use std::sync::OnceLock;
 
 const DATA: &str = include_str!("relay_vocabulary.txt");
 
+/// All terms as one case-insensitive alternation (searched without copying the line).
+fn matcher() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        let alternation: Vec<String> = terms().iter().map(|t| regex::escape(t)).collect();
+        regex::RegexBuilder::new(&alternation.join("|"))
+            .case_insensitive(true)
+            .build()
+            .expect("the built-in vocabulary is a valid pattern (tested)")
+    })
+}
+
 fn terms() -> &'static [String] {
     static TERMS: OnceLock<Vec<String>> = OnceLock::new();
     TERMS.get_or_init(|| {
@@ -21,11 +33,13 @@ fn terms() -> &'static [String] {
 
 /// The first relay-evidence term the line holds, if any (case-insensitive).
 pub fn relay_term(line: &str) -> Option<&'static str> {
-    let lower = line.to_lowercase();
+    let m = matcher().find(line)?;
+    let found = m.as_str().to_lowercase();
     terms()
         .iter()
-        .find(|t| lower.contains(t.as_str()))
+        .find(|t| **t == found)
         .map(String::as_str)
+        .or(Some("(relay vocabulary)"))
 }
 
 #[cfg(test)]
