@@ -341,6 +341,7 @@ fn damaged_evidence_never_improves_a_verdict() {
     }
     let checked = cases.len();
     assert!(checked >= 300, "{checked} mutated exports");
+    eprintln!("{checked} mutated exports");
     // Scanned four at a time (each scan is a process).
     let queue = std::sync::Mutex::new(cases);
     let failures = std::sync::Mutex::new(Vec::new());
