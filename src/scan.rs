@@ -652,7 +652,7 @@ fn scan_file(
         summary.error = Some(e.text());
         errors.push(e);
     };
-    let file = match std::fs::File::open(path) {
+    let file = match open_regular(path) {
         Ok(f) => f,
         Err(e) => {
             fail(
@@ -829,6 +829,29 @@ fn apply(
     }
 }
 
+/// Opens a file for reading only if it is a regular file — checked on the open file itself,
+/// so that a file swapped for a FIFO or a device after the walk can neither block the open
+/// (non-blocking open) nor the reads.
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        /// `O_NONBLOCK` on Linux (every architecture Rust supports there but Alpha and
+        /// PA-RISC): opening a FIFO for reading does not wait for a writer.
+        const O_NONBLOCK: i32 = 0o4000;
+        options.custom_flags(O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a FIFO, socket or device): not read",
+        ));
+    }
+    Ok(file)
+}
+
 /// Everything read from the inputs: the model, and how each file went.
 #[derive(Debug)]
 pub struct Loaded {
@@ -995,4 +1018,32 @@ fn count_kind(model: &Model, kind: ObjectKind) -> usize {
 pub fn audit(model: &Model, rules: &RuleSet) -> Vec<Finding> {
     let facts = Facts::compute(model);
     rules::evaluate(rules, model, &facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file swapped for a FIFO after the walk: the open neither blocks nor reads it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_fifo_is_never_opened_for_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("rc.txt");
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mkfifo");
+        let started = std::time::Instant::now();
+        let err = open_regular(&fifo).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let file = dir.path().join("plain.txt");
+        std::fs::write(&file, "Name : x\n").unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut open_regular(&file).unwrap(), &mut text).unwrap();
+        assert_eq!(text, "Name : x\n");
+    }
 }
