@@ -101,6 +101,9 @@ pub struct RegistryRelay {
     pub local: Option<(Vec<String>, u32)>,
     /// `IPEnableRouter` of `Tcpip\Parameters` (same `.reg` file) and its line.
     pub ip_forwarding: Option<(bool, u32)>,
+    /// Relay lists the export holds only in part (a `hex(7)` value with an odd byte count):
+    /// name and line. What they hold beyond the part read is unknown.
+    pub incomplete: Vec<(&'static str, u32)>,
 }
 
 impl RegistryRelay {
@@ -736,6 +739,14 @@ impl ModelBuilder {
                 ip_forwarding: rec
                     .get("IPEnableRouter")
                     .map(|p| (p.value.as_text().is_some_and(|t| t.trim() != "0"), p.line)),
+                incomplete: ["RelayAllowList", "RelayDenyList", "RelayLocalIPList"]
+                    .into_iter()
+                    .filter_map(|n| {
+                        rec.get(n)
+                            .filter(|p| p.value.is_incomplete())
+                            .map(|p| (n, p.line))
+                    })
+                    .collect(),
             };
             if let Some((entries, line)) = &reg.allow {
                 for e in entries {

@@ -269,6 +269,9 @@ pub enum Cond {
     /// ad-permission: the connector the entry is on is not named or not exported, or its
     /// RemoteIPRanges are unknown (missing, cut) or hold more than 16 addresses.
     ConnectorScopeOpen(bool),
+    /// imc (`.reg` export): a relay list (`RelayAllowList`, `RelayDenyList`,
+    /// `RelayLocalIPList`) is in the export only in part: what it holds beyond is unknown.
+    RegistryListIncomplete(bool),
     /// input: the file has lines that carry relay evidence (a relay right, RemoteIPRanges,
     /// PermissionGroups, a relay list, ...) that no reader understood.
     NotUnderstood(bool),
@@ -299,6 +302,7 @@ impl Cond {
             | Cond::RegistryAllowAddressesGt(_)
             | Cond::RegistryAllowPublicAddressesGt(_)
             | Cond::RegistryRelayValues(_)
+            | Cond::RegistryListIncomplete(_)
             | Cond::LocalInterfaceForwarding(_) => Some(&[Imc]),
             Cond::ServicePackLt(_) => Some(&[Imc, SmtpVirtualServer, SmtpConnector]),
             Cond::RelayMode(_)
@@ -463,6 +467,7 @@ impl Cond {
             Cond::RegistryRelayValues(_) => "registry_relay_values",
             Cond::LocalInterfaceForwarding(_) => "local_interface_forwarding",
             Cond::NotUnderstood(_) => "not_understood",
+            Cond::RegistryListIncomplete(_) => "registry_list_incomplete",
             Cond::CutOff(_) => "cut_off",
             Cond::AceMay(_) => "ace_may",
             Cond::ConnectorScopeOpen(_) => "connector_scope_open",
@@ -824,6 +829,21 @@ fn eval_legacy(cond: &Cond, o: &LegacyObject) -> Option<Vec<Evidence>> {
                     reg.allow_ips.size()
                 };
                 return (count > *n).then(|| vec![flags_ev(), allow_ev()]);
+            }
+            Cond::RegistryListIncomplete(want) => {
+                return holds_bool(*want, !reg.incomplete.is_empty(), || {
+                    reg.incomplete
+                        .iter()
+                        .map(|(name, line)| {
+                            ev_reg(
+                                reg,
+                                name,
+                                "(only in part: a hex(7) value with an odd byte count)",
+                                Some(*line),
+                            )
+                        })
+                        .collect()
+                });
             }
             Cond::RegistryRelayValues(want) => {
                 let allow = reg.allow.as_ref().is_some_and(|(v, _)| !v.is_empty());
