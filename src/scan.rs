@@ -774,7 +774,7 @@ fn apply(
             used: b.used,
         })
         .collect();
-    let mut budget = o.budget;
+    let mut budget = o.error;
     if run.read > MAX_OBJECTS_PER_FILE && budget.is_none() {
         budget = Some(InputError::new(
             name,
@@ -822,7 +822,8 @@ fn apply(
             objects_used: run.used,
         });
     }
-    // A budget hit: what was read is in the model and the report, and the run exits 2.
+    // A malformed part or a budget hit: what was read is in the model and the report (with its
+    // notes), and the run exits 2.
     match budget {
         Some(e) => Err(e),
         None => Ok(()),

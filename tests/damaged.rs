@@ -432,3 +432,44 @@ fn a_huge_line_is_cut_and_said_so_within_little_memory() {
         "{rules:?}"
     );
 }
+
+/// A CliXML export with one malformed object: exit 2 naming the line, and everything else the
+/// file holds is still read and reported — the other objects, their findings, and the notes.
+#[test]
+fn a_malformed_object_fails_the_run_but_loses_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let form = root().join("fixtures/open-relay-anonymous/clixml");
+    copy_tree(&form, tmp.path());
+    let rc = tmp.path().join("receive-connectors.xml");
+    let text = read_text(&rc);
+    // An entity CliXML never holds, inside the first connector's first string.
+    let at = text.find("<S N=\"").unwrap();
+    let close = at + text[at..].find('>').unwrap() + 1;
+    let damaged = format!("{}&bogus;{}", &text[..close], &text[close..]);
+    std::fs::write(&rc, damaged).unwrap();
+    let (code, v) = scan_json(&[tmp.path()], &["--fail-on", "never"]);
+    assert_eq!(code, 2);
+    let input = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| {
+            i["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("receive-connectors.xml")
+        })
+        .unwrap();
+    assert_eq!(input["status"], "error");
+    assert!(input["error"]
+        .as_str()
+        .unwrap()
+        .contains("malformed XML export"));
+    assert!(input["records"].as_u64().unwrap() >= 4, "{input}");
+    // The open relay on Default Frontend (not the damaged object) is still found.
+    let rules: Vec<String> = rule_objects(&v).into_iter().map(|(r, _)| r).collect();
+    assert!(
+        rules.iter().any(|r| r == "RC-ANON-RELAY-INTERNET"),
+        "{rules:?}"
+    );
+}

@@ -935,6 +935,20 @@ pub fn parse<R: BufRead>(
     file: &str,
     sink: &mut dyn FnMut(Record),
 ) -> Result<Outcome, InputError> {
+    let (out, malformed) = parse_keeping_notes(reader, file, sink)?;
+    match malformed {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// As [`parse`], but a malformed file's outcome (its notes, skipped types, hidden objects) is
+/// kept beside the error that says what was malformed, so that nothing read is lost.
+pub fn parse_keeping_notes<R: BufRead>(
+    reader: R,
+    file: &str,
+    sink: &mut dyn FnMut(Record),
+) -> Result<(Outcome, Option<InputError>), InputError> {
     let mut rdr = Reader::from_reader(reader);
     // Whitespace is significant inside <S>; never trim (see CRATES.md §1).
     rdr.config_mut().trim_text(false);
@@ -1153,13 +1167,10 @@ pub fn parse<R: BufRead>(
                 p.recovered
             ));
         }
-        return Err(InputError::new(
-            file,
-            Some(line),
-            format!("malformed XML export: {msg}"),
-        ));
+        let e = InputError::new(file, Some(line), format!("malformed XML export: {msg}"));
+        return Ok((p.outcome, Some(e)));
     }
-    Ok(p.outcome)
+    Ok((p.outcome, None))
 }
 
 #[cfg(test)]

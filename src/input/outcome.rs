@@ -81,9 +81,10 @@ pub struct Outcome {
     pub unread_count: usize,
     /// The file ends in the middle of this line (no line break after it): it looks cut off.
     pub cut: Option<(u32, String)>,
-    /// A resource budget the file hit (a line or value over its cap): what was read is used,
-    /// and the run exits 2 with this error naming the file and line.
-    pub budget: Option<InputError>,
+    /// An error found while reading — a malformed part, a resource budget hit (a line or
+    /// value over its cap): what was read is used and reported, and the run exits 2 with this
+    /// error naming the file and line.
+    pub error: Option<InputError>,
 }
 
 /// Watches a stream for where it ends: a file whose last line has no line break looks cut
@@ -310,11 +311,11 @@ pub fn clixml<R: BufRead>(
     sink: &mut Sink<'_>,
 ) -> Result<Outcome, InputError> {
     let mut ours = 0usize;
-    let p = crate::input::clixml::parse(reader, file, &mut |r| {
+    let (p, malformed) = crate::input::clixml::parse_keeping_notes(reader, file, &mut |r| {
         ours += 1;
         sink(r);
     })?;
-    if ours == 0 && p.hidden.is_empty() {
+    if ours == 0 && p.hidden.is_empty() && malformed.is_none() {
         // Objects only of types relay-audit does not read, or none at all: nothing here
         // could be audited, which must never read as "clean".
         let types = p
@@ -343,8 +344,10 @@ pub fn clixml<R: BufRead>(
                 reason: format!("object of type {t} is not one relay-audit reads"),
             })
             .collect(),
-        budget: p.budget_hit.map(|(line, what)| {
-            InputError::new(file, Some(line), format!("resource budget: {what}"))
+        error: malformed.or_else(|| {
+            p.budget_hit.map(|(line, what)| {
+                InputError::new(file, Some(line), format!("resource budget: {what}"))
+            })
         }),
         notes: p.diagnostics,
         unread_count: p.hidden.len(),

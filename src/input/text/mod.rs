@@ -156,7 +156,7 @@ pub fn read_input<R: BufRead>(
         ));
     }
     if let Some(&line) = reader.cut_lines.first() {
-        out.budget = Some(InputError::new(
+        out.error = Some(InputError::new(
             file,
             Some(line),
             format!(
@@ -299,7 +299,7 @@ fn transcript(text: &str, file: &str, sink: &mut Sink<'_>) -> Result<Outcome, In
         unread,
         unread_count: count,
         cut,
-        budget: None,
+        error: None,
     })
 }
 
