@@ -12,16 +12,9 @@ use std::path::Path;
 
 /// Every placeholder name a built-in template uses, plus those of the user rule below.
 fn placeholder_names() -> Vec<String> {
-    let mut names: Vec<String> = RuleSet::builtin()
-        .unwrap()
-        .rules
-        .iter()
-        .flat_map(|r| r.placeholders())
-        .map(str::to_string)
-        .chain(["NoSuchProperty".to_string()])
-        .collect();
+    let mut names = RuleSet::builtin().unwrap().placeholder_names();
+    names.push("NoSuchProperty".to_string());
     names.sort();
-    names.dedup();
     names
 }
 

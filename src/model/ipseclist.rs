@@ -351,6 +351,16 @@ pub fn describe(bytes: &[u8]) -> String {
 pub(crate) mod tests {
     use super::*;
 
+    /// The blob the directory-listing reader (`input::adsi`) turns an ADSI `{24, 0, 0, 128,
+    /// ...}` byte list into: "All except the list below" with an empty list.
+    #[test]
+    fn the_adsi_listing_blob_is_all_except_empty() {
+        let hex = "1800008020000080280000803000008001000000380000000000000000000000000000000000000000000000000000000000000000000000";
+        let decoded = decode(&from_hex(hex).unwrap()).unwrap();
+        assert_eq!(decoded.mode, crate::model::legacy::RelayMode::AllExcept);
+        assert!(decoded.addresses.is_empty() && decoded.names.is_empty());
+    }
+
     /// "Only the list below" with 127.0.0.1, as the SMTP Relay Restrictions dialog writes it
     /// (the example of the SaltStack `win_smtp_server` module, `set_relay_ip_list`).
     pub const ONE_HOST: [u8; 84] = [

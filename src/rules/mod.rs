@@ -333,6 +333,19 @@ impl RuleSet {
         )
     }
 
+    /// Every placeholder name the rules' templates use, sorted, once each.
+    pub fn placeholder_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .rules
+            .iter()
+            .flat_map(|r| r.placeholders())
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     pub fn get(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id.eq_ignore_ascii_case(id))
     }
@@ -1109,19 +1122,6 @@ mod tests {
         );
     }
 
-    /// Every placeholder name any built-in template uses.
-    fn builtin_placeholder_names(set: &RuleSet) -> Vec<String> {
-        let mut names: Vec<String> = set
-            .rules
-            .iter()
-            .flat_map(|r| r.placeholders())
-            .map(str::to_string)
-            .collect();
-        names.sort();
-        names.dedup();
-        names
-    }
-
     fn holes(text: &str, names: &[String]) -> Vec<String> {
         names
             .iter()
@@ -1146,7 +1146,7 @@ mod tests {
     #[test]
     fn every_builtin_rule_renders_without_holes_when_a_placeholder_value_is_missing() {
         let set = RuleSet::builtin().unwrap();
-        let names = builtin_placeholder_names(&set);
+        let names = set.placeholder_names();
         assert!(names.iter().any(|n| n == "PermissionGroups"), "{names:?}");
         let mut checked = 0;
         for rule in &set.rules {
@@ -1213,7 +1213,7 @@ mod tests {
     #[test]
     fn rule_help_shows_stand_ins_not_templates() {
         let set = RuleSet::builtin().unwrap();
-        let names = builtin_placeholder_names(&set);
+        let names = set.placeholder_names();
         for rule in &set.rules {
             let help = rule.remediation_help();
             let h = holes(&help, &names);
