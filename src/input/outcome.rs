@@ -135,9 +135,16 @@ impl<R: Read> Read for Tail<R> {
 
 /// The last line of a whole text, when the text ends in the middle of it.
 pub fn cut_of(text: &str) -> Option<(u32, String)> {
-    let mut tail = Tail::new(text.as_bytes());
-    std::io::copy(&mut tail, &mut std::io::sink()).ok()?;
-    tail.cut()
+    if text.ends_with(['\n', '\r']) {
+        return None;
+    }
+    let last = text.rsplit('\n').next().unwrap_or(text).trim();
+    if last.is_empty() {
+        return None;
+    }
+    let breaks = memchr::memchr_iter(b'\n', text.as_bytes()).count();
+    let line = u32::try_from(breaks + 1).unwrap_or(u32::MAX);
+    Some((line, crate::input::lines::clip(last, 200)))
 }
 
 impl Outcome {
