@@ -121,6 +121,10 @@ struct ScanArgs {
     /// Colour in the table: auto (terminal only, not with NO_COLOR), always, never.
     #[arg(long, value_enum, default_value = "auto")]
     color: ColorChoice,
+    /// Operator site file (TOML: trusted relay hosts, NAT addresses); with SMTP logs, a host
+    /// relaying that it does not list is a finding. Never inside the audited folder.
+    #[arg(long, value_name = "FILE")]
+    site: Option<PathBuf>,
 }
 
 /// Colour only where a person reads it: standard output is a terminal, no `--output`,
@@ -461,6 +465,7 @@ fn run() -> Result<i32, String> {
             let opts = ScanOptions {
                 encoding: args.encoding,
                 progress: None,
+                site: None,
             };
             let loaded = scan::load(&args.paths, &opts);
             for e in &loaded.errors {
@@ -492,6 +497,7 @@ fn run() -> Result<i32, String> {
             let opts = ScanOptions {
                 encoding: args.encoding,
                 progress: None,
+                site: None,
             };
             let loaded = scan::load(&args.paths, &opts);
             for e in &loaded.errors {
@@ -518,6 +524,7 @@ fn run() -> Result<i32, String> {
             let opts = ScanOptions {
                 encoding: args.encoding,
                 progress: None,
+                site: None,
             };
             let roots = [args.before.clone(), args.after.clone()];
             for p in &args.waivers {
@@ -598,9 +605,11 @@ fn run() -> Result<i32, String> {
                 }
             }
             let (progress, bar) = progress_bar(&args.paths, args.quiet);
+            let site = load_site(args.site.as_deref(), &args.paths)?;
             let opts = ScanOptions {
                 encoding: args.encoding,
                 progress,
+                site: site.map(std::sync::Arc::new),
             };
             // Operator files must not come from the client's export.
             for p in args.waivers.iter().chain(args.baseline.iter()) {

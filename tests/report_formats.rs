@@ -118,6 +118,7 @@ fn review_report(rules: &RuleSet) -> Report {
         skipped: Vec::new(),
         blocks: Vec::new(),
         not_understood: Vec::new(),
+        log: None,
         error: Some(err.to_string()),
     });
     rep.diagnostics.push(Diagnostic {

@@ -9,6 +9,9 @@ use common::*;
 #[serde(deny_unknown_fields)]
 struct Expect {
     fires: Vec<String>,
+    /// An operator site file beside the case (`--site`; never inside the audited form).
+    #[serde(default)]
+    site: Option<String>,
 }
 
 fn rule_ids() -> Vec<String> {
@@ -48,7 +51,15 @@ fn every_rule_fires_and_stays_quiet_on_its_cases_in_every_form() {
             let mut want: Vec<String> = expect.fires.iter().map(|s| s.to_lowercase()).collect();
             want.sort();
             for form in forms(&case) {
-                let (code, v) = scan_json(&[&form], &["--fail-on", "never"]);
+                let site = expect
+                    .site
+                    .as_ref()
+                    .map(|s| case.join(s).display().to_string());
+                let mut extra = vec!["--fail-on", "never"];
+                if let Some(s) = &site {
+                    extra.extend(["--site", s.as_str()]);
+                }
+                let (code, v) = scan_json(&[&form], &extra);
                 assert_eq!(code, 0, "{}", form.display());
                 // An input finding names its file: compared relative to the form folder.
                 let prefix = format!("{}/", form.display()).to_lowercase();

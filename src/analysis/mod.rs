@@ -10,5 +10,6 @@ pub mod matrix;
 pub mod permissions;
 pub mod selection;
 pub mod site;
+pub mod usage;
 
 pub use permissions::{ConnectorFacts, Facts, Grant, Via};

@@ -13,6 +13,7 @@ pub mod format_list;
 pub mod format_table;
 pub mod ldif;
 pub(crate) mod lines;
+pub mod logs;
 pub mod metabase;
 pub mod outcome;
 pub mod paste;

@@ -28,6 +28,9 @@ pub enum ObjectKind {
     /// An input file itself, for what it shows but relay-audit could not read
     /// (`INPUT-NOT-UNDERSTOOD`). No record has this kind.
     Input,
+    /// A receive connector (or SMTP virtual server) as the SMTP logs show it: who used it
+    /// and who relayed. No record has this kind.
+    RelayUsage,
 }
 
 impl ObjectKind {
@@ -42,6 +45,7 @@ impl ObjectKind {
             ObjectKind::SmtpVirtualServer => "smtp-virtual-server",
             ObjectKind::SmtpConnector => "smtp-connector",
             ObjectKind::Input => "input",
+            ObjectKind::RelayUsage => "relay-usage",
         }
     }
 
@@ -56,6 +60,7 @@ impl ObjectKind {
             "smtp-virtual-server" => ObjectKind::SmtpVirtualServer,
             "smtp-connector" => ObjectKind::SmtpConnector,
             "input" => ObjectKind::Input,
+            "relay-usage" => ObjectKind::RelayUsage,
             _ => return None,
         })
     }

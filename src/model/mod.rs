@@ -16,6 +16,7 @@ pub mod ipseclist;
 pub mod legacy;
 mod metabase;
 pub mod principal;
+pub mod usage;
 
 use crate::diag::Diagnostic;
 use crate::input::record::{ObjectKind, Record, Value};
@@ -259,6 +260,8 @@ pub struct Model {
     pub legacy: Vec<legacy::LegacyObject>,
     /// Input files that show relay evidence relay-audit could not read.
     pub gaps: Vec<InputGap>,
+    /// What the SMTP logs read beside the exports show (empty without logs).
+    pub usage: usage::Usage,
 }
 
 /// The `User` of a permission entry whose export does not show it.
@@ -605,7 +608,7 @@ impl ModelBuilder {
             ObjectKind::Imc | ObjectKind::SmtpVirtualServer | ObjectKind::SmtpConnector => {
                 self.add_legacy(file, rec)
             }
-            ObjectKind::Input => Use::Dropped,
+            ObjectKind::Input | ObjectKind::RelayUsage => Use::Dropped,
         }
     }
 

@@ -183,6 +183,7 @@ fn kind_present(report: &Report, kind: ObjectKind) -> bool {
         ObjectKind::SmtpConnector => m.smtp_connectors > 0,
         // Every input is an object of this kind.
         ObjectKind::Input => !report.inputs.is_empty(),
+        ObjectKind::RelayUsage => m.log_sets > 0,
     }
 }
 

@@ -519,6 +519,7 @@ pub fn stand_in(kind: ObjectKind, key: &str) -> String {
             ObjectKind::SmtpVirtualServer => "virtual server identity",
             ObjectKind::SmtpConnector => "SMTP connector identity",
             ObjectKind::Input => "file",
+            ObjectKind::RelayUsage => "connector identity",
         },
         "server" => "server",
         "name" if kind == ObjectKind::ReceiveConnector => "connector name",
@@ -681,6 +682,17 @@ fn known(s: &str) -> Option<String> {
 
 /// Evaluates every rule over the model.
 pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Finding> {
+    let usage = crate::analysis::usage::UsageFacts::compute(model, facts, None);
+    evaluate_with(rules, model, facts, &usage)
+}
+
+/// [`evaluate`], with the usage facts of the logs (joined with a site file).
+pub fn evaluate_with(
+    rules: &RuleSet,
+    model: &Model,
+    facts: &Facts<'_>,
+    usage: &crate::analysis::usage::UsageFacts<'_>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let products: std::collections::HashMap<String, Product> = model
         .servers
@@ -812,6 +824,28 @@ pub fn evaluate(rules: &RuleSet, model: &Model, facts: &Facts<'_>) -> Vec<Findin
                 }
             }
             ObjectKind::ExchangeServer => {}
+            ObjectKind::RelayUsage => {
+                for c in &usage.connectors {
+                    let (product, version) = version_of(&c.server);
+                    if !rule.applies_to(product) && product.is_some() {
+                        continue;
+                    }
+                    let Some(evidence) = rule.when.eval(&Subject::Usage(c)) else {
+                        continue;
+                    };
+                    let vars = |k: &str| cond::usage::vars(c, k);
+                    out.push(rule.finding(
+                        ObjectRef {
+                            kind: ObjectKind::RelayUsage,
+                            id: c.identity.clone(),
+                            server: Some(c.server.clone()).filter(|s| !s.is_empty()),
+                        },
+                        version,
+                        &vars,
+                        evidence,
+                    ));
+                }
+            }
             ObjectKind::Input => {
                 for g in &model.gaps {
                     let Some(evidence) = rule.when.eval(&Subject::Input(g)) else {

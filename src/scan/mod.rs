@@ -11,6 +11,7 @@ use crate::diag::{Diagnostic, InputError};
 use crate::input::decode::{self, TextEncoding};
 use crate::input::outcome;
 use crate::input::record::{ObjectKind, Record};
+use crate::model::usage::{Domains, LogKind};
 use crate::model::{Model, ModelBuilder, Use};
 use crate::rules::{self, Finding, RuleSet, Severity};
 use serde::Serialize;
@@ -29,6 +30,8 @@ pub struct ScanOptions {
     pub encoding: Option<TextEncoding>,
     /// Told how many input bytes were read, as they are read (for a progress bar).
     pub progress: Option<Progress>,
+    /// The operator's site file (trusted relay hosts, NAT addresses): joined with the logs.
+    pub site: Option<Arc<crate::analysis::site::Site>>,
 }
 
 /// A progress callback: called with the number of bytes just read.
@@ -85,6 +88,9 @@ pub struct InputSummary {
     /// Lines that carry relay evidence and that no reader understood (the first few).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_understood: Vec<UnreadLine>,
+    /// An SMTP log: what it held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<crate::input::logs::LogSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -175,6 +181,8 @@ pub struct ModelCounts {
     pub imcs: usize,
     pub virtual_servers: usize,
     pub smtp_connectors: usize,
+    /// Sets of SMTP logs read (a server's logs of one kind).
+    pub log_sets: usize,
 }
 
 /// `--fail-on`: a severity, or never.
@@ -221,6 +229,7 @@ fn skipped_input(path: &Path, reason: String) -> InputSummary {
         }],
         blocks: Vec::new(),
         not_understood: Vec::new(),
+        log: None,
         error: None,
     }
 }
@@ -252,6 +261,8 @@ enum Format {
     /// Console text, pastes, tickets, Export-Csv: read as a transcript of blocks
     /// ([`crate::input::text`]).
     Text,
+    /// An SMTP log ([`crate::input::logs`]): read after the exports, in parallel.
+    Log(LogKind),
 }
 
 impl Format {
@@ -264,6 +275,7 @@ impl Format {
             Format::MetabaseFragment => "metabase fragment",
             Format::CliXml => "clixml",
             Format::Text => "transcript",
+            Format::Log(k) => k.as_str(),
         }
     }
 }
@@ -314,6 +326,9 @@ fn detect_format(preview: &[u8]) -> Result<Format, String> {
     if nul > 0 || ctrl * 20 > text.chars().count().max(1) {
         return Err("binary file, not a text export".into());
     }
+    if let Some(kind) = crate::input::logs::sniff(&text) {
+        return Ok(Format::Log(kind));
+    }
     if crate::input::settings::looks_like_settings(&text) {
         return Ok(Format::Settings);
     }
@@ -352,6 +367,15 @@ impl FileRun<'_> {
     }
 }
 
+/// A log found by the walk, read once every export is in the model.
+struct Deferred {
+    /// Its summary's place in the inputs.
+    index: usize,
+    path: PathBuf,
+    kind: LogKind,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn scan_file(
     path: &Path,
     explicit: bool,
@@ -359,6 +383,7 @@ fn scan_file(
     builder: &mut ModelBuilder,
     diagnostics: &mut Vec<Diagnostic>,
     errors: &mut Vec<InputError>,
+    deferred: &mut Vec<Deferred>,
 ) -> InputSummary {
     let name = show(path);
     let mut summary = InputSummary {
@@ -372,6 +397,7 @@ fn scan_file(
         skipped: Vec::new(),
         blocks: Vec::new(),
         not_understood: Vec::new(),
+        log: None,
         error: None,
     };
     let fail = |summary: &mut InputSummary, errors: &mut Vec<InputError>, e: InputError| {
@@ -416,6 +442,15 @@ fn scan_file(
     };
     summary.format = Some(format.as_str());
     summary.encoding = Some(enc.as_str());
+    if let Format::Log(kind) = format {
+        // Logs are read when the accepted domains are known (to tell relay from delivery).
+        deferred.push(Deferred {
+            index: usize::MAX,
+            path: path.to_path_buf(),
+            kind,
+        });
+        return summary;
+    }
     let file_name: Arc<str> = Arc::from(name.as_str());
     let mut run = FileRun {
         builder,
@@ -437,6 +472,7 @@ fn scan_file(
             Format::MetabaseFragment => outcome::metabase_fragment(reader, &name, sink),
             Format::CliXml => outcome::clixml(reader, &name, sink),
             Format::Text => crate::input::text::read_input(reader, &name, sink),
+            Format::Log(_) => unreachable!("logs are deferred above"),
         }
     };
     let result =
@@ -573,6 +609,7 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
     let mut diagnostics = Vec::new();
     let mut errors = Vec::new();
     let mut seen = Seen::default();
+    let mut deferred: Vec<Deferred> = Vec::new();
     for p in paths {
         match named_path(p) {
             Named::Folder => {
@@ -580,12 +617,21 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
                 walk(p, &mut seen, false, &mut items);
                 for item in items {
                     inputs.push(match item {
-                        Walked::File(f) => {
-                            scan_file(&f, false, opts, &mut builder, &mut diagnostics, &mut errors)
-                        }
+                        Walked::File(f) => scan_file(
+                            &f,
+                            false,
+                            opts,
+                            &mut builder,
+                            &mut diagnostics,
+                            &mut errors,
+                            &mut deferred,
+                        ),
                         Walked::Skipped(f, reason) => skipped_input(&f, reason),
                         Walked::Error(f, message) => error_input(&f, message, &mut errors),
                     });
+                    for d in deferred.iter_mut().filter(|d| d.index == usize::MAX) {
+                        d.index = inputs.len() - 1;
+                    }
                 }
             }
             Named::Special(kind) => inputs.push(error_input(
@@ -608,6 +654,7 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
                         &mut builder,
                         &mut diagnostics,
                         &mut errors,
+                        &mut deferred,
                     )),
                 }
             }
@@ -618,11 +665,23 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
                 &mut builder,
                 &mut diagnostics,
                 &mut errors,
+                &mut deferred,
             )),
         }
+        for d in deferred.iter_mut().filter(|d| d.index == usize::MAX) {
+            d.index = inputs.len() - 1;
+        }
     }
-    let (model, model_diags) = builder.finish();
+    let (mut model, model_diags) = builder.finish();
     diagnostics.extend(model_diags);
+    read_logs(
+        &deferred,
+        opts,
+        &mut model,
+        &mut inputs,
+        &mut diagnostics,
+        &mut errors,
+    );
     for e in &errors {
         diagnostics.push(Diagnostic {
             level: crate::diag::Level::Error,
@@ -637,6 +696,109 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
         diagnostics,
         errors,
     }
+}
+
+/// Reads the deferred logs, in parallel (one file per worker at a time), into the model's
+/// usage. Results merge in input order, so the report does not depend on thread timing.
+fn read_logs(
+    deferred: &[Deferred],
+    opts: &ScanOptions,
+    model: &mut Model,
+    inputs: &mut [InputSummary],
+    diagnostics: &mut Vec<Diagnostic>,
+    errors: &mut Vec<InputError>,
+) {
+    if deferred.is_empty() {
+        return;
+    }
+    let domains = std::sync::Arc::new(Domains::new(&model.domains));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(deferred.len())
+        .max(1);
+    type Done = (
+        usize,
+        Result<
+            (
+                crate::input::outcome::Outcome,
+                crate::model::usage::UsageBuilder,
+                crate::input::logs::LogSummary,
+            ),
+            InputError,
+        >,
+    );
+    let mut done: Vec<Done> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let domains = domains.clone();
+                let next = &next;
+                scope.spawn(move || {
+                    let mut out: Vec<Done> = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(d) = deferred.get(i) else {
+                            break;
+                        };
+                        out.push((i, read_one_log(d, opts, domains.clone())));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    for (i, r) in done {
+        let d = &deferred[i];
+        let summary = &mut inputs[d.index];
+        match r {
+            Ok((outcome, usage, log)) => {
+                diagnostics.extend(outcome.notes);
+                if let Some(e) = outcome.error {
+                    summary.status = "error";
+                    summary.error = Some(e.text());
+                    errors.push(e);
+                }
+                summary.log = Some(log);
+                model.usage.merge(usage);
+            }
+            Err(e) => {
+                summary.status = "error";
+                summary.error = Some(e.text());
+                errors.push(e);
+            }
+        }
+    }
+    model.usage.domains_known = domains.known();
+}
+
+fn read_one_log(
+    d: &Deferred,
+    opts: &ScanOptions,
+    domains: std::sync::Arc<Domains>,
+) -> Result<
+    (
+        crate::input::outcome::Outcome,
+        crate::model::usage::UsageBuilder,
+        crate::input::logs::LogSummary,
+    ),
+    InputError,
+> {
+    let name = show(&d.path);
+    let file = open_regular(&d.path)
+        .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
+    let file = Counting {
+        inner: file,
+        progress: opts.progress.clone(),
+    };
+    let (_, _, reader) = decode::decode(file, opts.encoding)
+        .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
+    Ok(crate::input::logs::read_log(reader, &name, d.kind, domains))
 }
 
 /// A file that turned out not to be an export: an error when it was named on the command
@@ -668,7 +830,7 @@ fn not_an_export(
 /// Runs the whole pipeline.
 pub fn scan(paths: &[PathBuf], rules: &RuleSet, opts: &ScanOptions) -> Report {
     let loaded = load(paths, opts);
-    let findings = audit(&loaded.model, rules);
+    let findings = audit_with_site(&loaded.model, rules, opts.site.as_deref());
     report(loaded, findings, rules)
 }
 
@@ -711,6 +873,7 @@ pub fn report(loaded: Loaded, findings: Vec<Finding>, rules: &RuleSet) -> Report
             imcs: count_kind(&model, ObjectKind::Imc),
             virtual_servers: count_kind(&model, ObjectKind::SmtpVirtualServer),
             smtp_connectors: count_kind(&model, ObjectKind::SmtpConnector),
+            log_sets: model.usage.sets.len(),
         },
     }
 }
@@ -721,8 +884,18 @@ fn count_kind(model: &Model, kind: ObjectKind) -> usize {
 
 /// Analysis + rules over a built model.
 pub fn audit(model: &Model, rules: &RuleSet) -> Vec<Finding> {
+    audit_with_site(model, rules, None)
+}
+
+/// [`audit`], joining the logs with the operator's site file.
+pub fn audit_with_site(
+    model: &Model,
+    rules: &RuleSet,
+    site: Option<&crate::analysis::site::Site>,
+) -> Vec<Finding> {
     let facts = Facts::compute(model);
-    rules::evaluate(rules, model, &facts)
+    let usage = crate::analysis::usage::UsageFacts::compute(model, &facts, site);
+    rules::evaluate_with(rules, model, &facts, &usage)
 }
 
 #[cfg(test)]

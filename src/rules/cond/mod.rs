@@ -22,8 +22,10 @@ use crate::model::{AcceptedDomain, Ace, GapKind, InputGap, ReceiveConnector, Sou
 use serde::{Deserialize, Serialize};
 
 mod legacy;
+pub(crate) mod usage;
 
 use legacy::eval_legacy;
+use usage::eval_usage;
 
 /// A piece of evidence: the exported property (and where it is) that decided a predicate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,6 +50,8 @@ pub enum Subject<'a, 'm> {
     Legacy(&'m LegacyObject),
     /// An input file with relay evidence no reader understood.
     Input(&'m InputGap),
+    /// A receive connector as the SMTP logs show it.
+    Usage(&'a crate::analysis::usage::ConnectorUsage<'m>),
 }
 
 /// Who a `holds` / `ace` predicate asks about.
@@ -282,6 +286,25 @@ pub enum Cond {
     /// input: the file ends in the middle of a line (no line break after its last line): it
     /// looks cut off, and what followed is unknown.
     CutOff(bool),
+    /// relay-usage: a host relayed through the connector: the logs show a 2xx for a recipient
+    /// outside every accepted domain (`*` and public-suffix accepted domains do not count).
+    /// Evidence: each matching host, with sessions, counts, sample recipients and window.
+    Relayed(usage::RelayedSpec),
+    /// relay-usage: the export lets hosts relay here without authenticating (anonymous
+    /// `ms-Exch-SMTP-Accept-Any-Recipient`, or Externally Secured).
+    RelayCapable(bool),
+    /// relay-usage: a relay connector (not a default one) whose RemoteIPRanges hold more than
+    /// 4 times as many addresses as the hosts the logs show using it (and 16 more).
+    RangesWiderThanUse(bool),
+    /// relay-usage: the export shows ProtocolLoggingLevel None: the logs cannot show who
+    /// uses the connector.
+    UsageLoggingOff(bool),
+    /// relay-usage: the server's receive protocol logs cover fewer days than the retention
+    /// (Exchange's default, 30 days), or none was read.
+    UsageWindowShort(bool),
+    /// relay-usage: recipients were accepted but no accepted domain was exported, so relay
+    /// cannot be told from delivery.
+    UsageDomainsUnknown(bool),
 }
 
 impl Cond {
@@ -322,6 +345,12 @@ impl Cond {
             | Cond::MetabaseRelayOpen(_) => Some(&[SmtpVirtualServer]),
             Cond::AddressSpaceAll(_) | Cond::RelayToAddressSpace(_) => Some(&[SmtpConnector]),
             Cond::NotUnderstood(_) | Cond::CutOff(_) => Some(&[Input]),
+            Cond::Relayed(_)
+            | Cond::RelayCapable(_)
+            | Cond::RangesWiderThanUse(_)
+            | Cond::UsageLoggingOff(_)
+            | Cond::UsageWindowShort(_)
+            | Cond::UsageDomainsUnknown(_) => Some(&[RelayUsage]),
             _ => Some(&[ReceiveConnector]),
         }
     }
@@ -363,6 +392,7 @@ impl Cond {
             Cond::All(v) | Cond::Any(v) => v.iter().for_each(|c| c.validate(kind, problems)),
             Cond::Not(c) => c.validate(kind, problems),
             Cond::Holds(h) => check_principals(&h.principal, problems),
+            Cond::Relayed(r) => r.validate(problems),
             Cond::Ace(a) | Cond::AceMay(a) => check_principals(&a.principal, problems),
             Cond::HasFlag(f) => {
                 let p = f.property.to_ascii_lowercase();
@@ -475,6 +505,12 @@ impl Cond {
             Cond::CutOff(_) => "cut_off",
             Cond::AceMay(_) => "ace_may",
             Cond::ConnectorScopeOpen(_) => "connector_scope_open",
+            Cond::Relayed(_) => "relayed",
+            Cond::RelayCapable(_) => "relay_capable",
+            Cond::RangesWiderThanUse(_) => "ranges_wider_than_use",
+            Cond::UsageLoggingOff(_) => "usage_logging_off",
+            Cond::UsageWindowShort(_) => "usage_window_short",
+            Cond::UsageDomainsUnknown(_) => "usage_domains_unknown",
         }
     }
 
@@ -501,6 +537,7 @@ impl Cond {
                 Subject::Ace { ace, connector } => eval_ace(self, ace, *connector),
                 Subject::Legacy(o) => eval_legacy(self, o),
                 Subject::Input(g) => eval_input(self, g),
+                Subject::Usage(c) => eval_usage(self, c),
             },
         }
     }
@@ -790,6 +827,7 @@ fn raw_of<'s>(s: &'s Subject<'_, '_>, name: &str) -> (Option<&'s crate::model::R
         ),
         Subject::Legacy(o) => (o.raw(name), &o.src),
         Subject::Input(g) => (None, &g.src),
+        Subject::Usage(c) => (c.connector.and_then(|x| x.raw(name)), &c.src),
     }
 }
 

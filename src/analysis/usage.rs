@@ -1,0 +1,251 @@
+//! Usage facts: the logs joined to the configuration.
+//!
+//! For every receive connector the logs name (joined by its `SERVER\Name` identity) and every
+//! relay-capable connector of the export: which hosts used it, which of them relayed (a 2xx
+//! for a recipient outside the accepted domains), whether a relaying host is public,
+//! anonymous, trusted by the site file; how much narrower the connector's RemoteIPRanges
+//! could be; and what makes the logs an incomplete record (logging off, a short window,
+//! accepted domains not exported).
+
+use super::permissions::Facts;
+use super::site::Site;
+use crate::model::ip_range::{public_space, IpSet};
+use crate::model::usage::{format_time, Auth, HostKey, HostUsage, LogKind};
+use crate::model::{same_identity, Model, ReceiveConnector, Source};
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+/// Exchange's default protocol-log retention (`ReceiveProtocolLogMaxAge`): 30 days.
+pub const DEFAULT_RETENTION_DAYS: f64 = 30.0;
+
+/// One host on one connector, with what the analysis knows about it.
+#[derive(Debug)]
+pub struct HostFacts<'m> {
+    pub key: &'m HostKey,
+    pub usage: &'m HostUsage,
+    /// A globally routable address.
+    pub public: bool,
+    /// The site file lists it as a trusted relay host (`None`: no site file).
+    pub trusted: Option<bool>,
+    /// Every session was seen only through a proxy hop, and the same client was also seen
+    /// directly (the FrontEnd log): the relay decision is counted there, not here.
+    pub counted_elsewhere: bool,
+}
+
+impl HostFacts<'_> {
+    pub fn anonymous(&self) -> bool {
+        self.key.auth == Auth::Anonymous
+    }
+
+    /// Relayed: a recipient outside the accepted domains got a 2xx.
+    pub fn relayed(&self) -> bool {
+        self.usage.relayed() > 0 && !self.counted_elsewhere
+    }
+
+    /// `203.0.113.7 (anonymous, EHLO mfp-2f): 12 recipients in 9 non-accepted domains, e.g. ...`
+    pub fn describe(&self) -> String {
+        let u = self.usage;
+        let mut s = format!("{} ({}", self.key.client, self.key.auth.label());
+        if let Some((h, _)) = u.helo.top().first() {
+            s.push_str(&format!(", EHLO {h}"));
+        }
+        s.push_str(&format!(
+            "): {} sessions, {} recipients accepted outside the accepted domains ({} domains",
+            u.sessions.max(u.messages),
+            u.foreign.accepted,
+            u.relayed_domains.values.len() + usize::from(u.relayed_domains.other > 0)
+        ));
+        if !u.relayed_samples.is_empty() {
+            s.push_str(&format!(", e.g. {}", u.relayed_samples.join(", ")));
+        }
+        s.push_str(&format!(
+            "), {} inside; first {} last {}",
+            u.local.accepted,
+            format_time(u.first),
+            format_time(u.last)
+        ));
+        s
+    }
+}
+
+/// One connector as the logs and the export show it.
+#[derive(Debug)]
+pub struct ConnectorUsage<'m> {
+    /// `SERVER\Name` as the export (or, when not exported, the log) writes it.
+    pub identity: String,
+    pub server: String,
+    pub connector: Option<&'m ReceiveConnector>,
+    /// The connector in the export, else where the logs first name it.
+    pub src: Source,
+    pub hosts: Vec<HostFacts<'m>>,
+    /// The export grants relay without authentication here: anonymous
+    /// `ms-Exch-SMTP-Accept-Any-Recipient`, or Externally Secured.
+    pub relay_capable: bool,
+    pub is_default: bool,
+    /// ProtocolLoggingLevel None in the export.
+    pub logging_off: bool,
+    /// The first and last line of the server's receive logs (`None`: none was read).
+    pub window: Option<(i64, i64)>,
+    /// The days the receive logs of the server cover.
+    pub days: f64,
+    /// Hosts that used the connector (an accepted recipient), when its RemoteIPRanges hold
+    /// far more addresses than that (more than 4 times as many, and 16 more).
+    pub narrower: Option<Vec<IpAddr>>,
+}
+
+impl ConnectorUsage<'_> {
+    /// Hosts that submitted mail (a recipient accepted), counted where they connected.
+    pub fn users(&self) -> Vec<IpAddr> {
+        let mut v: Vec<IpAddr> = self
+            .hosts
+            .iter()
+            .filter(|h| h.usage.accepted() > 0 && !h.counted_elsewhere)
+            .map(|h| h.key.client)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Hosts that relayed (a recipient outside the accepted domains accepted).
+    pub fn relaying(&self) -> impl Iterator<Item = &HostFacts<'_>> {
+        self.hosts.iter().filter(|h| h.relayed())
+    }
+}
+
+/// The usage facts of the whole model.
+#[derive(Debug, Default)]
+pub struct UsageFacts<'m> {
+    pub connectors: Vec<ConnectorUsage<'m>>,
+    /// Any log was read.
+    pub logs_read: bool,
+    pub domains_known: bool,
+}
+
+impl<'m> UsageFacts<'m> {
+    pub fn compute(model: &'m Model, facts: &Facts<'m>, site: Option<&Site>) -> UsageFacts<'m> {
+        let usage = &model.usage;
+        if usage.is_empty() {
+            return UsageFacts::default();
+        }
+        // Clients seen directly (not through a proxy hop) somewhere.
+        let direct: HashSet<IpAddr> = usage
+            .hosts
+            .iter()
+            .filter(|(_, u)| u.proxied < u.sessions.max(1))
+            .map(|(k, _)| k.client)
+            .collect();
+        let mut out: Vec<ConnectorUsage<'m>> = Vec::new();
+        for (key, u) in &usage.hosts {
+            let i = match out
+                .iter()
+                .position(|c| same_identity(&c.identity, &key.connector))
+            {
+                Some(i) => i,
+                None => {
+                    let connector = model.connector(&key.connector);
+                    let mut cu = connector_usage(
+                        model,
+                        facts,
+                        connector,
+                        key.connector.trim_end().to_string(),
+                    );
+                    if connector.is_none() {
+                        cu.src = Source {
+                            file: u.seen.file.clone(),
+                            line: u.seen.line,
+                        };
+                    }
+                    out.push(cu);
+                    out.len() - 1
+                }
+            };
+            out[i].hosts.push(HostFacts {
+                key,
+                usage: u,
+                public: public_space().contains(key.client),
+                trusted: site.map(|s| s.trusted_for(key.client).is_some()),
+                counted_elsewhere: u.proxied >= u.sessions.max(1) && direct.contains(&key.client),
+            });
+        }
+        // Relay-capable connectors the logs never name: their silence is evidence too.
+        for f in &facts.connectors {
+            let c = f.connector;
+            if out.iter().any(|x| same_identity(&x.identity, &c.identity)) {
+                continue;
+            }
+            let cu = connector_usage(model, facts, Some(c), c.identity.clone());
+            if cu.relay_capable {
+                out.push(cu);
+            }
+        }
+        for c in &mut out {
+            c.narrower = narrower(c);
+        }
+        out.sort_by(|a, b| a.identity.cmp(&b.identity));
+        UsageFacts {
+            connectors: out,
+            logs_read: true,
+            domains_known: usage.domains_known,
+        }
+    }
+}
+
+fn connector_usage<'m>(
+    model: &'m Model,
+    facts: &Facts<'m>,
+    connector: Option<&'m ReceiveConnector>,
+    identity: String,
+) -> ConnectorUsage<'m> {
+    let server = connector
+        .map(|c| c.server.clone())
+        .filter(|s| !s.is_empty())
+        .or_else(|| identity.split_once('\\').map(|(s, _)| s.to_string()))
+        .unwrap_or_default();
+    let relay_capable = connector.is_some_and(|c| {
+        c.has_auth("ExternalAuthoritative")
+            || facts.connector(&c.identity).is_some_and(|f| {
+                !f.holds(&["anonymous"], "ms-Exch-SMTP-Accept-Any-Recipient")
+                    .0
+                    .is_empty()
+            })
+    });
+    let window = model.usage.window(&server, LogKind::SmtpReceive);
+    let days = window.map_or(0.0, |(a, b)| (b - a).max(0) as f64 / 86_400.0);
+    ConnectorUsage {
+        identity: connector.map(|c| c.identity.clone()).unwrap_or(identity),
+        server,
+        connector,
+        src: connector.map(|c| c.src.clone()).unwrap_or(Source {
+            file: std::sync::Arc::from(""),
+            line: 0,
+        }),
+        hosts: Vec::new(),
+        relay_capable,
+        is_default: connector.is_some_and(ReceiveConnector::is_default),
+        logging_off: connector.is_some_and(|c| {
+            c.protocol_logging
+                .as_deref()
+                .is_some_and(|l| l.trim().eq_ignore_ascii_case("None"))
+        }),
+        window,
+        days,
+        narrower: None,
+    }
+}
+
+/// The hosts seen using a relay connector, when its ranges are much wider than that. Not for
+/// default connectors (they serve the Internet; the fix there is to remove the relay right).
+fn narrower(c: &ConnectorUsage<'_>) -> Option<Vec<IpAddr>> {
+    let conn = c.connector?;
+    if !c.relay_capable || c.is_default {
+        return None;
+    }
+    let ranges: &IpSet = conn.ranges.as_ref()?;
+    let users = c.users();
+    if users.is_empty() {
+        return None;
+    }
+    let n = users.len() as u128;
+    (ranges.size() > 4 * n && ranges.size() >= n + 16).then_some(users)
+}
