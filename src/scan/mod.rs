@@ -18,7 +18,10 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod usage;
 mod walk;
+
+pub use usage::UsageReport;
 
 pub use walk::{audited_ids, file_id, inventory, walk, FileId, Seen, Walked};
 use walk::{named_path, open_regular, show, Named};
@@ -134,6 +137,9 @@ pub struct Report {
     pub resolved: Vec<Resolved>,
     /// Version of the rule set (a digest of the rule files in effect).
     pub rules_version: String,
+    /// What the SMTP logs read beside the exports show (absent without logs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageReport>,
     #[serde(skip)]
     pub errors: Vec<InputError>,
     #[serde(skip)]
@@ -864,6 +870,7 @@ pub fn report(loaded: Loaded, findings: Vec<Finding>, rules: &RuleSet) -> Report
         summary,
         resolved: Vec::new(),
         rules_version: rules.version(),
+        usage: UsageReport::of(&model.usage),
         errors,
         model_counts: ModelCounts {
             servers: model.servers.len(),
