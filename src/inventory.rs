@@ -21,6 +21,7 @@ use crate::analysis::matrix::{self, held, MatrixOut, PrincipalKind, ANY_RECIPIEN
 use crate::analysis::permissions::{ConnectorFacts, Facts, Via, GROUP_GRANTS};
 use crate::analysis::selection::{self, binding_ip, fmt_binding};
 use crate::analysis::site::{abbreviate, same_server, Site};
+use crate::analysis::usage::UsageFacts;
 use crate::model::ip_range::{IpRange, IpSet};
 use crate::model::legacy::{parse_ip_mask, Legacy, LegacyObject, RelayMode};
 use crate::model::principal::Principal;
@@ -104,8 +105,27 @@ pub struct Migration {
     pub migrated: bool,
     pub remote_ip_ranges: Vec<String>,
     pub warnings: Vec<String>,
+    /// With SMTP logs: the hosts the logs show using the connector (the script's
+    /// `-RemoteIPRanges` when there are any), and the window the logs cover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
     /// PowerShell for the Exchange Management Shell of the target (comments start with `#`).
     pub script: String,
+}
+
+/// What the logs show of a relay connector's use.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observed {
+    /// Hosts that sent through the connector (a recipient accepted), in its ranges.
+    pub hosts: Vec<String>,
+    /// The addresses the configuration allows that no log showed (ranges).
+    pub unseen: Vec<String>,
+    /// `2024-03-11T00:00:04Z to 2024-03-17T23:58:51Z (7.0 days)`, or why there is none.
+    pub window: String,
+    /// The export says ProtocolLoggingLevel None: the logs cannot show this connector's use.
+    pub logging_off: bool,
+    /// Days the server's receive logs cover.
+    pub days: f64,
 }
 
 /// The whole summary (JSON as is; text through [`write_text`]).
@@ -244,6 +264,7 @@ fn product_name(p: crate::model::Product) -> &'static str {
 /// Builds the inventory.
 pub fn inventory(model: &Model, site: Option<&Site>, opts: &Options) -> Inventory {
     let facts = Facts::compute(model);
+    let usage = UsageFacts::compute(model, &facts, site);
     let mx = matrix::compute(model, site);
 
     let servers = matrix::server_names(model)
@@ -298,7 +319,8 @@ pub fn inventory(model: &Model, site: Option<&Site>, opts: &Options) -> Inventor
             }),
         });
         if let Some(kind) = relay {
-            migration.push(migrate(f, kind, default, site, opts));
+            let observed = usage.logs_read.then(|| observed(c, &usage));
+            migration.push(migrate(f, kind, default, site, opts, observed));
         }
     }
 
@@ -476,6 +498,7 @@ fn migrate_legacy(o: &LegacyObject, opts: &Options) -> Option<Migration> {
             migrated: false,
             remote_ip_ranges: ranges_s,
             warnings,
+            observed: None,
             script: s,
         });
     }
@@ -524,8 +547,56 @@ fn migrate_legacy(o: &LegacyObject, opts: &Options) -> Option<Migration> {
         migrated: true,
         remote_ip_ranges: ranges_s,
         warnings,
+        observed: None,
         script: s,
     })
+}
+
+/// What the logs show of a connector: the hosts that used it, within its ranges, and the
+/// allowed addresses no log showed.
+fn observed(c: &ReceiveConnector, usage: &UsageFacts<'_>) -> Observed {
+    let cu = usage
+        .connectors
+        .iter()
+        .find(|x| crate::model::same_identity(&x.identity, &c.identity));
+    let ranges = IpSet::from_ranges(selection::range_entries(c));
+    let hosts: Vec<std::net::IpAddr> = cu
+        .map(|x| x.users())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|ip| ranges.contains(*ip))
+        .collect();
+    let seen = IpSet::from_ranges(
+        hosts
+            .iter()
+            .filter_map(|ip| IpRange::parse(&ip.to_string()).ok()),
+    );
+    let window = cu
+        .and_then(|x| x.window)
+        .map(|(a, b)| {
+            format!(
+                "{} to {} ({:.1} days)",
+                crate::model::usage::format_time(a),
+                crate::model::usage::format_time(b),
+                (b - a).max(0) as f64 / 86_400.0
+            )
+        })
+        .unwrap_or_else(|| format!("no receive protocol log of {} was read", c.server));
+    Observed {
+        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        unseen: ranges
+            .difference(&seen)
+            .ranges()
+            .iter()
+            .map(|r| r.to_string())
+            .collect(),
+        window,
+        logging_off: c
+            .protocol_logging
+            .as_deref()
+            .is_some_and(|l| l.trim().eq_ignore_ascii_case("None")),
+        days: cu.map_or(0.0, |x| x.days),
+    }
 }
 
 fn migrate(
@@ -534,6 +605,7 @@ fn migrate(
     default: bool,
     site: Option<&Site>,
     opts: &Options,
+    observed: Option<Observed>,
 ) -> Migration {
     let c = f.connector;
     let target = opts
@@ -659,8 +731,51 @@ fn migrate(
             migrated: false,
             remote_ip_ranges: ranges,
             warnings: vec![why.clone()],
+            observed,
             script: s,
         };
+    }
+    // With logs that show the connector in use: only the hosts seen, the rest listed apart.
+    let mut ranges = ranges;
+    if let Some(o) = observed
+        .as_ref()
+        .filter(|o| !o.hosts.is_empty() && !o.logging_off)
+    {
+        let _ = writeln!(
+            s,
+            "# RemoteIPRanges: the {} host(s) the SMTP logs show sending through {} ({}), instead of the exported ranges ({})",
+            o.hosts.len(),
+            comment_safe(&c.identity),
+            o.window,
+            matrix::describe_count(&set)
+        );
+        if o.days < crate::analysis::usage::DEFAULT_RETENTION_DAYS {
+            warnings.push(format!(
+                "the logs cover {:.1} days: a host that relays less often (a monthly job) is not among the hosts seen; check before narrowing",
+                o.days
+            ));
+        }
+        if !o.unseen.is_empty() {
+            let _ = writeln!(
+                s,
+                "# allowed but not seen in the logs (left out): {}",
+                short_list(&o.unseen, 12)
+            );
+        }
+        ranges = o.hosts.clone();
+        warnings.retain(|w| !w.starts_with("the entry "));
+    } else if let Some(o) = &observed {
+        warnings.push(if o.logging_off {
+            format!(
+                "{} has ProtocolLoggingLevel None: the logs cannot show who uses it; the exported ranges are kept",
+                c.identity
+            )
+        } else {
+            format!(
+                "no SMTP log read shows {} in use ({}): check it is still needed before migrating it",
+                c.identity, o.window
+            )
+        });
     }
     for w in &warnings {
         let _ = writeln!(s, "# WARNING: {}", comment_safe(w));
@@ -725,6 +840,7 @@ fn migrate(
         migrated: true,
         remote_ip_ranges: ranges,
         warnings,
+        observed,
         script: s,
     }
 }
@@ -842,6 +958,27 @@ pub fn write_text(inv: &Inventory) -> String {
         );
         for h in broad.iter().take(8) {
             let _ = writeln!(o, "    {} ({} via {})", h.address, h.principal, h.connector);
+        }
+    }
+    let seen: Vec<&Migration> = inv
+        .migration
+        .iter()
+        .filter(|m| m.observed.is_some())
+        .collect();
+    if !seen.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "Hosts seen relaying (SMTP logs)");
+        for m in seen {
+            let Some(ob) = &m.observed else { continue };
+            let _ = writeln!(o, "  {} — logs: {}", m.connector, ob.window);
+            if ob.logging_off {
+                let _ = writeln!(
+                    o,
+                    "    ProtocolLoggingLevel None: the logs cannot show who uses it"
+                );
+            }
+            let _ = writeln!(o, "    seen:    {}", short_list(&ob.hosts, 24));
+            let _ = writeln!(o, "    allowed, never seen: {}", short_list(&ob.unseen, 24));
         }
     }
     let _ = writeln!(o);
