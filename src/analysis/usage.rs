@@ -50,8 +50,9 @@ impl HostFacts<'_> {
             s.push_str(&format!(", EHLO {h}"));
         }
         s.push_str(&format!(
-            "): {} sessions, {} recipients accepted outside the accepted domains ({} domains",
-            u.sessions.max(u.messages),
+            "): {} sessions, {} messages, {} recipients accepted outside the accepted domains ({} domains",
+            u.sessions,
+            u.messages,
             u.foreign.accepted,
             u.relayed_domains.values.len() + usize::from(u.relayed_domains.other > 0)
         ));

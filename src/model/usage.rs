@@ -301,6 +301,9 @@ pub struct HostKey {
     pub connector: Arc<str>,
     pub client: IpAddr,
     pub auth: Auth,
+    /// The log that showed it: a session in a protocol log and the same message in message
+    /// tracking are two views, counted apart.
+    pub log: LogKind,
 }
 
 /// One set of logs: a server's logs of one kind, with the window they cover.

@@ -35,6 +35,8 @@ pub struct Counts {
 #[derive(Debug, Clone, Serialize)]
 pub struct HostReport {
     pub connector: String,
+    /// The log that showed it (`smtp-receive`, `message-tracking`, `iis-w3c`, ...).
+    pub log: &'static str,
     pub client: String,
     /// `anonymous`, the account, or `unknown`.
     pub auth: String,
@@ -93,6 +95,7 @@ impl UsageReport {
             .iter()
             .map(|(k, h)| HostReport {
                 connector: k.connector.to_string(),
+                log: k.log.as_str(),
                 client: k.client.to_string(),
                 auth: match &k.auth {
                     crate::model::usage::Auth::Unknown => "unknown".into(),

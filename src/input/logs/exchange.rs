@@ -184,6 +184,7 @@ impl Protocol {
             connector: s.connector,
             client: s.client,
             auth: s.auth,
+            log: self.kind,
         };
         usage.session(
             &key,
@@ -417,6 +418,7 @@ impl LineReader for Protocol {
                             connector: s.connector.clone(),
                             client: s.client,
                             auth: s.auth.clone(),
+                            log: self.kind,
                         };
                         usage.sender(&key, &domain, ok, n, t);
                     }
@@ -432,6 +434,7 @@ impl LineReader for Protocol {
                             connector: s.connector.clone(),
                             client: s.client,
                             auth: s.auth.clone(),
+                            log: self.kind,
                         };
                         usage.rcpt(
                             &key,
@@ -649,6 +652,7 @@ impl LineReader for Tracking {
             connector,
             client: real,
             auth,
+            log: LogKind::MessageTracking,
         };
         let sender = String::from_utf8_lossy(f[cols.sender]);
         usage.session(

@@ -30,6 +30,7 @@ struct Conversation {
 
 /// What the IIS formats share: sessions per client address.
 struct Sessions {
+    kind: LogKind,
     open: FastMap<IpAddr, Conversation>,
     summary: LogSummary,
     first: i64,
@@ -39,6 +40,7 @@ struct Sessions {
 impl Sessions {
     fn new(kind: LogKind) -> Sessions {
         Sessions {
+            kind,
             open: FastMap::default(),
             summary: LogSummary {
                 kind: kind.as_str(),
@@ -49,18 +51,19 @@ impl Sessions {
         }
     }
 
-    fn key(connector: &Arc<str>, client: IpAddr) -> HostKey {
+    fn key(&self, connector: &Arc<str>, client: IpAddr) -> HostKey {
         HostKey {
             connector: connector.clone(),
             client,
             auth: Auth::Unknown,
+            log: self.kind,
         }
     }
 
     fn close(&mut self, client: IpAddr, usage: &mut UsageBuilder) {
         if let Some(c) = self.open.remove(&client) {
             usage.session(
-                &Self::key(&c.connector, client),
+                &self.key(&c.connector, client),
                 &SessionEnd {
                     helo: c.helo.as_deref(),
                     tls: false,
@@ -121,7 +124,12 @@ impl Sessions {
                 conv.helo = Some(name.into());
             }
         }
-        let key = Self::key(&conv.connector, client);
+        let key = HostKey {
+            connector: conv.connector.clone(),
+            client,
+            auth: Auth::Unknown,
+            log: self.kind,
+        };
         let ok = (200..300).contains(&status);
         if verb.eq_ignore_ascii_case("MAIL") {
             usage.sender(&key, address_domain(address_of(arg)), ok, n, t);
@@ -398,6 +406,7 @@ impl Ims {
                 .parse()
                 .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             auth: Auth::Unknown,
+            log: LogKind::Ims,
         }
     }
 
