@@ -100,7 +100,7 @@ impl ConnectorUsage<'_> {
         let mut v: Vec<IpAddr> = self
             .hosts
             .iter()
-            .filter(|h| h.usage.accepted() > 0 && !h.counted_elsewhere)
+            .filter(|h| h.usage.accepted() > 0 && !h.counted_elsewhere && !h.key.is_shared())
             .map(|h| h.key.client)
             .collect();
         v.sort();

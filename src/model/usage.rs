@@ -15,6 +15,32 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+/// An FxHash-style hasher for hot tables (session ids, host keys): the keys are short and
+/// not chosen by an attacker who could gain from collisions beyond slowing one scan.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            self.write_u64(v);
+        }
+        for &b in chunks.remainder() {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
 /// The kinds of log relay-audit reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LogKind {
@@ -169,8 +195,8 @@ impl Tally {
     }
 }
 
-const DOMAIN_CAP: usize = 64;
-const REPLY_CAP: usize = 16;
+const DOMAIN_CAP: usize = 24;
+const REPLY_CAP: usize = 8;
 const HELO_CAP: usize = 4;
 const SAMPLE_CAP: usize = 5;
 
@@ -306,6 +332,23 @@ pub struct HostKey {
     pub log: LogKind,
 }
 
+/// The client of a connector's shared aggregate: the Internet hosts that only delivered
+/// inside the accepted domains, anonymously, through a default connector.
+pub const SHARED: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
+impl HostKey {
+    /// The shared aggregate of a connector's Internet hosts (see [`UsageBuilder`]).
+    pub fn is_shared(&self) -> bool {
+        self.client == SHARED
+    }
+}
+
+/// `SERVER\\Default …`: a connector Exchange setup creates (the Internet-facing ones).
+fn default_connector(name: &str) -> bool {
+    let n = name.split_once('\\').map_or(name, |(_, n)| n);
+    n.len() >= 8 && n.as_bytes()[..8].eq_ignore_ascii_case(b"default ")
+}
+
 /// One set of logs: a server's logs of one kind, with the window they cover.
 #[derive(Debug, Clone)]
 pub struct LogSet {
@@ -390,11 +433,11 @@ impl Usage {
 /// What one log file contributes, built line by line.
 #[derive(Debug)]
 pub struct UsageBuilder {
-    hosts: HashMap<HostKey, HostUsage>,
+    hosts: FastMap<HostKey, HostUsage>,
     domains: Arc<Domains>,
     set: Option<LogSet>,
     file: Arc<str>,
-    connectors: HashMap<Box<str>, Arc<str>>,
+    connectors: FastMap<Box<str>, (Arc<str>, bool)>,
 }
 
 /// A session that ended (or was last seen).
@@ -422,22 +465,31 @@ pub struct RcptEvent<'a> {
 impl UsageBuilder {
     pub fn new(file: Arc<str>, domains: Arc<Domains>) -> UsageBuilder {
         UsageBuilder {
-            hosts: HashMap::new(),
+            hosts: FastMap::default(),
             domains,
             set: None,
             file,
-            connectors: HashMap::new(),
+            connectors: FastMap::default(),
         }
     }
 
     /// Interns a connector name.
     pub fn connector(&mut self, name: &str) -> Arc<str> {
         if let Some(c) = self.connectors.get(name) {
-            return c.clone();
+            return c.0.clone();
         }
         let c: Arc<str> = Arc::from(name);
-        self.connectors.insert(name.into(), c.clone());
+        self.connectors
+            .insert(name.into(), (c.clone(), default_connector(name)));
         c
+    }
+
+    /// A default connector (`Default …`; an IIS SMTP virtual server), from the interned name.
+    fn is_default(&self, key: &HostKey) -> bool {
+        match self.connectors.get(&*key.connector) {
+            Some(c) => c.1,
+            None => default_connector(&key.connector),
+        }
     }
 
     /// Names the log set this file belongs to (its server and kind) and counts its lines and
@@ -470,6 +522,28 @@ impl UsageBuilder {
         }
     }
 
+    /// Where a host's activity is counted: its own aggregate, or — for an Internet host that
+    /// only talked to a default connector anonymously and never asked for an outside
+    /// recipient — the connector's shared aggregate of such hosts ([`HostKey::is_shared`]).
+    /// Memory then grows with the hosts that matter (relaying, internal, authenticated), not
+    /// with every address the Internet connects from.
+    fn route(&self, key: &HostKey, foreign: bool) -> Option<HostKey> {
+        if foreign
+            || !matches!(key.auth, Auth::Anonymous | Auth::Unknown)
+            || self.hosts.contains_key(key)
+            || !(self.is_default(key) || matches!(key.log, LogKind::IisW3c | LogKind::IisNcsa))
+            || !super::ip_range::public_space().contains(key.client)
+        {
+            return None;
+        }
+        Some(HostKey {
+            connector: key.connector.clone(),
+            client: SHARED,
+            auth: key.auth.clone(),
+            log: key.log,
+        })
+    }
+
     fn host(&mut self, key: &HostKey, line: u32, t: i64) -> &mut HostUsage {
         if !self.hosts.contains_key(key) {
             let seen = Seen {
@@ -488,7 +562,8 @@ impl UsageBuilder {
         if let Some(set) = self.set.as_mut() {
             set.sessions += 1;
         }
-        let h = self.host(key, s.line, s.t);
+        let routed = self.route(key, false);
+        let h = self.host(routed.as_ref().unwrap_or(key), s.line, s.t);
         h.touch(s.first);
         h.sessions += 1;
         h.tls_sessions += u64::from(s.tls);
@@ -501,7 +576,8 @@ impl UsageBuilder {
 
     /// A sender was answered.
     pub fn sender(&mut self, key: &HostKey, domain: &str, accepted: bool, line: u32, t: i64) {
-        let h = self.host(key, line, t);
+        let routed = self.route(key, false);
+        let h = self.host(routed.as_ref().unwrap_or(key), line, t);
         if accepted {
             h.messages += 1;
             if !domain.is_empty() {
@@ -515,7 +591,8 @@ impl UsageBuilder {
     pub fn rcpt(&mut self, key: &HostKey, r: &RcptEvent<'_>) {
         let scope = self.domains.scope(r.domain);
         let file = self.file.clone();
-        let h = self.host(key, r.line, r.t);
+        let routed = self.route(key, scope != Scope::Accepted);
+        let h = self.host(routed.as_ref().unwrap_or(key), r.line, r.t);
         let ok = (200..300).contains(&r.code);
         let bucket = match scope {
             Scope::Accepted => &mut h.local,

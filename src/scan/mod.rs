@@ -798,12 +798,20 @@ fn read_one_log(
     let name = show(&d.path);
     let file = open_regular(&d.path)
         .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
-    let file = Counting {
-        inner: file,
-        progress: opts.progress.clone(),
-    };
-    let (_, _, reader) = decode::decode(file, opts.encoding)
+    // UTF-8 (the logs as Exchange and IIS write them) is read straight into the reader's
+    // buffer; anything else (a log re-saved as UTF-16) goes through the decoder.
+    let (enc, _, reader) = decode::decode(file, opts.encoding)
         .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
+    if matches!(enc, TextEncoding::Utf8 | TextEncoding::Utf8Bom) {
+        drop(reader);
+        let raw = open_regular(&d.path)
+            .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
+        let raw = Counting {
+            inner: raw,
+            progress: opts.progress.clone(),
+        };
+        return Ok(crate::input::logs::read_log(raw, &name, d.kind, domains));
+    }
     Ok(crate::input::logs::read_log(reader, &name, d.kind, domains))
 }
 

@@ -96,7 +96,11 @@ impl UsageReport {
             .map(|(k, h)| HostReport {
                 connector: k.connector.to_string(),
                 log: k.log.as_str(),
-                client: k.client.to_string(),
+                client: if k.is_shared() {
+                    "(Internet hosts delivering inside, counted together)".into()
+                } else {
+                    k.client.to_string()
+                },
                 auth: match &k.auth {
                     crate::model::usage::Auth::Unknown => "unknown".into(),
                     a => a.label(),

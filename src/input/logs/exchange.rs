@@ -93,10 +93,14 @@ fn header_value<'a>(line: &'a [u8], name: &str) -> Option<&'a [u8]> {
 
 /// A header line (`#Fields: ...`, also with the `#` lost in a forum copy).
 fn is_header(line: &[u8]) -> bool {
-    line.first() == Some(&b'#')
-        || ["Software:", "Version:", "Log-type:", "Date:", "Fields:"]
-            .iter()
-            .any(|h| header_value(line, h).is_some())
+    match line.first() {
+        Some(b'#') => return true,
+        Some(c) if c.is_ascii_digit() => return false,
+        _ => {}
+    }
+    ["Software:", "Version:", "Log-type:", "Date:", "Fields:"]
+        .iter()
+        .any(|h| header_value(line, h).is_some())
 }
 
 /// The SMTP Receive (or Send) protocol log.
@@ -112,9 +116,29 @@ pub(crate) struct Protocol {
     notes: Vec<Diagnostic>,
     odd_lines: u32,
     server_named: bool,
+    /// The last line's time up to the minute (`2024-03-13T09:01`) and its seconds since
+    /// 1970: lines of one minute parse only their seconds.
+    minute: u128,
+    minute_t: i64,
 }
 
 impl Protocol {
+    fn time(&mut self, stamp: &[u8]) -> i64 {
+        let head = |s: &[u8]| u128::from_le_bytes(s[..16].try_into().expect("16 bytes"));
+        if stamp.len() >= 19 && head(stamp) == self.minute && stamp[16] == b':' {
+            let (a, b) = (stamp[17], stamp[18]);
+            if a.is_ascii_digit() && b.is_ascii_digit() {
+                return self.minute_t + i64::from(a - b'0') * 10 + i64::from(b - b'0');
+            }
+        }
+        let t = parse_time(stamp, None);
+        if t != 0 && stamp.len() >= 19 {
+            self.minute = head(stamp);
+            self.minute_t = t - t.rem_euclid(60);
+        }
+        t
+    }
+
     pub(crate) fn new(kind: LogKind, file: Arc<str>) -> Protocol {
         Protocol {
             kind,
@@ -131,6 +155,8 @@ impl Protocol {
             notes: Vec::new(),
             odd_lines: 0,
             server_named: false,
+            minute: 0,
+            minute_t: 0,
         }
     }
 
@@ -228,13 +254,16 @@ fn reply_code(data: &[u8]) -> Option<(u16, bool, &str)> {
         + u16::from(data[1] - b'0') * 10
         + u16::from(data[2] - b'0');
     let cont = data.get(3) == Some(&b'-');
-    let rest = std::str::from_utf8(&data[4.min(data.len())..]).unwrap_or("");
-    let status = rest.trim_start().split(' ').next().unwrap_or("");
-    let status = if status.len() >= 5
-        && status.as_bytes()[1] == b'.'
-        && status.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+    // `2.1.5`: the first word after the code, when it is an enhanced status (ASCII).
+    let rest = &data[4.min(data.len())..];
+    let rest = &rest[rest.iter().take_while(|c| **c == b' ').count()..];
+    let word = &rest[..memchr::memchr(b' ', rest).unwrap_or(rest.len())];
+    let status = if word.len() >= 5
+        && word.len() <= 9
+        && word[1] == b'.'
+        && word.iter().all(|c| c.is_ascii_digit() || *c == b'.')
     {
-        status
+        std::str::from_utf8(word).unwrap_or("")
     } else {
         ""
     };
@@ -254,7 +283,7 @@ impl LineReader for Protocol {
             self.odd(n, line);
             return;
         }
-        let t = parse_time(f[c.time], None);
+        let t = self.time(f[c.time]);
         if t == 0 {
             self.odd(n, line);
             return;

@@ -371,16 +371,18 @@ pub fn read_log<R: Read>(
 pub(crate) fn split_csv<'a>(line: &'a [u8], out: &mut [&'a [u8]]) -> usize {
     let max = out.len();
     let n = line.len();
-    let mut i = 0;
     let mut k = 0;
+    let mut start = 0;
+    // One pass for every comma; a quoted field skips the commas inside it.
+    let mut commas = memchr::memchr_iter(b',', line);
     while k < max {
-        if k + 1 == max && line.get(i) != Some(&b'"') {
-            out[k] = &line[i.min(n)..];
+        let quoted = line.get(start) == Some(&b'"');
+        if k + 1 == max && !quoted {
+            out[k] = &line[start.min(n)..];
             return k + 1;
         }
-        if i < n && line[i] == b'"' {
-            // Quoted: up to a quote not doubled.
-            let mut j = i + 1;
+        if quoted {
+            let mut j = start + 1;
             let close = loop {
                 match memchr::memchr(b'"', &line[j..]) {
                     Some(q) if line.get(j + q + 1) == Some(&b'"') => j += q + 2,
@@ -389,24 +391,30 @@ pub(crate) fn split_csv<'a>(line: &'a [u8], out: &mut [&'a [u8]]) -> usize {
                 }
             };
             let Some(q) = close else {
-                out[k] = &line[i + 1..];
+                out[k] = &line[start + 1..];
                 return k + 1;
             };
-            out[k] = &line[i + 1..q];
+            out[k] = &line[start + 1..q];
             k += 1;
-            match memchr::memchr(b',', &line[q..]) {
-                Some(c) => i = q + c + 1,
-                None => return k,
+            loop {
+                match commas.next() {
+                    Some(c) if c < q => continue,
+                    Some(c) => {
+                        start = c + 1;
+                        break;
+                    }
+                    None => return k,
+                }
             }
         } else {
-            match memchr::memchr(b',', &line[i.min(n)..]) {
+            match commas.next() {
                 Some(c) => {
-                    out[k] = &line[i..i + c];
+                    out[k] = &line[start..c];
                     k += 1;
-                    i += c + 1;
+                    start = c + 1;
                 }
                 None => {
-                    out[k] = &line[i.min(n)..];
+                    out[k] = &line[start.min(n)..];
                     return k + 1;
                 }
             }
@@ -459,36 +467,15 @@ pub(crate) fn endpoint_ip(ep: &[u8]) -> Option<std::net::IpAddr> {
     host.parse().ok()
 }
 
-/// An FxHash-style hasher for the session table: session keys are already well mixed.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FastHasher(u64);
+pub(crate) use crate::model::usage::FastMap;
 
-impl std::hash::Hasher for FastHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-pub(crate) type FastMap<K, V> =
-    std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
-
-/// A 64-bit hash of bytes (session ids, endpoints).
+/// A 64-bit hash of bytes (session ids, endpoints), eight at a time.
 pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
-    // FNV-1a: short keys, no allocation.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &c in b {
-        h ^= u64::from(c);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    use std::hash::Hasher;
+    let mut h = crate::model::usage::FastHasher::default();
+    h.write(b);
+    h.write_u64(b.len() as u64);
+    h.finish()
 }
 
 #[cfg(test)]
