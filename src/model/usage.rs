@@ -443,6 +443,9 @@ pub struct UsageBuilder {
 /// A session that ended (or was last seen).
 pub struct SessionEnd<'a> {
     pub helo: Option<&'a str>,
+    /// The domain of each sender the session got accepted (one per message), counted with
+    /// the session so that a host's messages land where its session does.
+    pub senders: &'a [Box<str>],
     pub tls: bool,
     pub proxied: bool,
     /// The session's first line and time, and its last time.
@@ -568,22 +571,13 @@ impl UsageBuilder {
         h.sessions += 1;
         h.tls_sessions += u64::from(s.tls);
         h.proxied += u64::from(s.proxied);
+        h.messages += s.senders.len() as u64;
+        for d in s.senders.iter().filter(|d| !d.is_empty()) {
+            h.sender_domains.add(&d.to_ascii_lowercase(), 1, DOMAIN_CAP);
+        }
         let helo = s.helo;
         if let Some(n) = helo.filter(|n| !n.is_empty()) {
             h.helo.add(n, 1, HELO_CAP);
-        }
-    }
-
-    /// A sender was answered.
-    pub fn sender(&mut self, key: &HostKey, domain: &str, accepted: bool, line: u32, t: i64) {
-        let routed = self.route(key, false);
-        let h = self.host(routed.as_ref().unwrap_or(key), line, t);
-        if accepted {
-            h.messages += 1;
-            if !domain.is_empty() {
-                h.sender_domains
-                    .add(&domain.to_ascii_lowercase(), 1, DOMAIN_CAP);
-            }
         }
     }
 
@@ -732,5 +726,78 @@ mod tests {
         let mut b = [0u8; 16];
         assert_eq!(reply_label(250, "2.1.5", &mut b), "250 2.1.5");
         assert_eq!(reply_label(550, "", &mut b), "550");
+    }
+}
+
+#[cfg(test)]
+mod sharing {
+    use super::*;
+
+    fn builder() -> UsageBuilder {
+        let d = AcceptedDomain {
+            identity: "contoso.com".into(),
+            domain_name: "contoso.com".into(),
+            domain_type: None,
+            default: None,
+            src: super::super::Source {
+                file: Arc::from("d"),
+                line: 1,
+            },
+            raw: Vec::new(),
+        };
+        UsageBuilder::new(Arc::from("f"), Arc::new(Domains::new(&[d])))
+    }
+
+    fn key(b: &mut UsageBuilder, conn: &str, ip: &str) -> HostKey {
+        HostKey {
+            connector: b.connector(conn),
+            client: ip.parse().unwrap(),
+            auth: Auth::Anonymous,
+            log: LogKind::SmtpReceive,
+        }
+    }
+
+    fn rcpt(b: &mut UsageBuilder, k: &HostKey, to: &str) {
+        b.rcpt(
+            k,
+            &RcptEvent {
+                address: to,
+                domain: to.split('@').nth(1).unwrap(),
+                code: 250,
+                status: "2.1.5",
+                line: 1,
+                t: 1,
+            },
+        );
+    }
+
+    /// Internet hosts delivering inside through a default connector share one aggregate; a
+    /// host that relays, an internal host, a custom connector's host each get their own.
+    #[test]
+    fn only_the_hosts_that_matter_are_held_one_by_one() {
+        let mut b = builder();
+        for i in 1..=200u8 {
+            let k = key(&mut b, "EX01\\Default Frontend EX01", &format!("8.8.{i}.1"));
+            rcpt(&mut b, &k, "a@contoso.com");
+        }
+        let spam = key(&mut b, "EX01\\Default Frontend EX01", "45.95.147.10");
+        rcpt(&mut b, &spam, "x@gmail.com");
+        rcpt(&mut b, &spam, "a@contoso.com");
+        let inside = key(&mut b, "EX01\\Default Frontend EX01", "10.1.1.25");
+        rcpt(&mut b, &inside, "a@contoso.com");
+        let app = key(&mut b, "EX01\\Relay EX01", "8.8.8.8");
+        rcpt(&mut b, &app, "a@contoso.com");
+        let mut u = Usage::default();
+        u.merge(b);
+        assert_eq!(u.hosts.len(), 4, "{:?}", u.hosts.keys().collect::<Vec<_>>());
+        let shared = u.hosts.iter().find(|(k, _)| k.is_shared()).unwrap().1;
+        assert_eq!(shared.local.accepted, 200);
+        let s = u
+            .hosts
+            .iter()
+            .find(|(k, _)| k.client == spam.client)
+            .unwrap()
+            .1;
+        assert_eq!((s.foreign.accepted, s.local.accepted), (1, 1));
     }
 }

@@ -55,6 +55,8 @@ struct Session {
     account: Option<Box<str>>,
     /// The `+` line was seen.
     connected: bool,
+    /// Accepted senders' domains, one per message.
+    senders: Vec<Box<str>>,
 }
 
 /// Column positions, from `#Fields` (or the documented order).
@@ -216,6 +218,7 @@ impl Protocol {
             &key,
             &SessionEnd {
                 helo: s.helo.as_deref(),
+                senders: &s.senders,
                 tls: s.tls,
                 proxied: s.proxied,
                 line: s.first_line,
@@ -362,6 +365,7 @@ impl LineReader for Protocol {
                     last: t,
                     account: None,
                     connected: false,
+                    senders: Vec::new(),
                 },
             );
         }
@@ -442,14 +446,8 @@ impl LineReader for Protocol {
             let ok = (200..300).contains(&code);
             match p {
                 Pending::Mail(domain) => {
-                    if self.kind == LogKind::SmtpReceive {
-                        let key = HostKey {
-                            connector: s.connector.clone(),
-                            client: s.client,
-                            auth: s.auth.clone(),
-                            log: self.kind,
-                        };
-                        usage.sender(&key, &domain, ok, n, t);
+                    if ok && s.senders.len() < MAX_PENDING {
+                        s.senders.push(domain);
                     }
                 }
                 Pending::Rcpt(addr) => {
@@ -683,19 +681,7 @@ impl LineReader for Tracking {
             auth,
             log: LogKind::MessageTracking,
         };
-        let sender = String::from_utf8_lossy(f[cols.sender]);
-        usage.session(
-            &key,
-            &SessionEnd {
-                helo: None,
-                tls: false,
-                proxied,
-                line: n,
-                first: t,
-                t,
-            },
-        );
-        usage.sender(&key, address_domain(&sender), true, n, t);
+        let sender: Box<str> = address_domain(&String::from_utf8_lossy(f[cols.sender])).into();
         for r in String::from_utf8_lossy(f[cols.recipients]).split(';') {
             let r = r.trim();
             if r.is_empty() {
@@ -715,6 +701,18 @@ impl LineReader for Tracking {
                 },
             );
         }
+        usage.session(
+            &key,
+            &SessionEnd {
+                helo: None,
+                senders: std::slice::from_ref(&sender),
+                tls: false,
+                proxied,
+                line: n,
+                first: t,
+                t,
+            },
+        );
     }
 
     fn finish(&mut self, _usage: &mut UsageBuilder) {

@@ -22,6 +22,7 @@ const W3C_DEFAULT: &str = "date time c-ip cs-username s-sitename s-computername 
 /// One client's rows between HELO and QUIT.
 struct Conversation {
     connector: Arc<str>,
+    senders: Vec<Box<str>>,
     helo: Option<Box<str>>,
     first_line: u32,
     first: i64,
@@ -66,6 +67,7 @@ impl Sessions {
                 &self.key(&c.connector, client),
                 &SessionEnd {
                     helo: c.helo.as_deref(),
+                    senders: &c.senders,
                     tls: false,
                     proxied: false,
                     line: c.first_line,
@@ -109,6 +111,7 @@ impl Sessions {
                 client,
                 Conversation {
                     connector: c,
+                    senders: Vec::new(),
                     helo: None,
                     first_line: n,
                     first: t,
@@ -132,7 +135,9 @@ impl Sessions {
         };
         let ok = (200..300).contains(&status);
         if verb.eq_ignore_ascii_case("MAIL") {
-            usage.sender(&key, address_domain(address_of(arg)), ok, n, t);
+            if ok && conv.senders.len() < 512 {
+                conv.senders.push(address_domain(address_of(arg)).into());
+            }
         } else if verb.eq_ignore_ascii_case("RCPT") {
             self.summary.rcpt += 1;
             if ok {
@@ -417,6 +422,7 @@ impl Ims {
                 &key,
                 &SessionEnd {
                     helo: Some(name.trim_end_matches('.')),
+                    senders: &[],
                     tls: false,
                     proxied: false,
                     line,

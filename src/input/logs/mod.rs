@@ -319,12 +319,14 @@ pub fn read_log<R: Read>(
         }
         if end == buf.len() {
             if buf.len() >= MAX_LINE {
-                // A line longer than the cap: skipped, with a note.
-                outcome.notes.push(Diagnostic::warning(
-                    name,
-                    Some(line_no.saturating_add(1)),
-                    format!("line longer than {} bytes: skipped", MAX_LINE),
-                ));
+                // A line longer than the cap: skipped, with one note.
+                if !skipping {
+                    outcome.notes.push(Diagnostic::warning(
+                        name,
+                        Some(line_no.saturating_add(1)),
+                        format!("line longer than {MAX_LINE} bytes: skipped"),
+                    ));
+                }
                 skipping = true;
                 end = 0;
             } else {
