@@ -242,6 +242,17 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> s
             legacy.push_str(&format!(", {n} {what}"));
         }
     }
+    // SMTP logs: how many files and the longest window any server's logs cover.
+    if let Some(u) = &report.usage {
+        let files: u64 = u.log_sets.iter().map(|s| s.files).sum();
+        let days = u.log_sets.iter().map(|s| s.days).fold(0.0, f64::max);
+        let servers: std::collections::BTreeSet<&str> =
+            u.log_sets.iter().map(|s| s.server.as_str()).collect();
+        legacy.push_str(&format!(
+            ", {files} SMTP log files of {} servers over {days:.1} days",
+            servers.len()
+        ));
+    }
     writeln!(
         out,
         "{} findings ({}{review}) in {} files ({} skipped, {} unreadable): {} servers, {} receive connectors, {} permission entries, {} accepted domains{legacy}",
