@@ -335,3 +335,41 @@ fn an_endless_line_is_skipped_with_one_note() {
         .collect();
     assert_eq!(notes.len(), 1, "{notes:?}");
 }
+
+/// An authenticated session cut by the hourly rollover: its continuation in the next file shows
+/// no authentication line. Relayed recipients there are not taken for anonymous abuse.
+#[test]
+fn a_session_continued_in_the_next_file_is_not_taken_for_anonymous() {
+    let head = "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: SMTP Receive Protocol Log\r\n#Date: 2024-03-13T09:00:00.000Z\r\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n";
+    let c = "EX01\\Client Frontend EX01,08DC42C8FF236A99";
+    let ep = "10.0.0.5:587,93.184.216.34:50000";
+    let first = format!(
+        "{head}2024-03-13T09:59:58.100Z,{c},0,{ep},+,,\r\n2024-03-13T09:59:58.101Z,{c},1,{ep},>,\"220 EX01 ready, hello\",\r\n2024-03-13T09:59:58.200Z,{c},2,{ep},<,EHLO laptop,\r\n2024-03-13T09:59:58.201Z,{c},3,{ep},>,250  EX01 Hello,\r\n2024-03-13T09:59:58.300Z,{c},4,{ep},<,AUTH LOGIN,\r\n2024-03-13T09:59:59.300Z,{c},5,{ep},*,CONTOSO\\anna,authenticated\r\n2024-03-13T09:59:59.301Z,{c},6,{ep},>,235 2.7.0 Authentication successful,\r\n"
+    );
+    let second = format!(
+        "{head}2024-03-13T10:00:00.100Z,{c},7,{ep},<,MAIL FROM:<anna@contoso.com>,\r\n2024-03-13T10:00:00.101Z,{c},8,{ep},>,250 2.1.0 Sender OK,\r\n2024-03-13T10:00:00.200Z,{c},9,{ep},<,RCPT TO:<partner@fabrikam.com>,\r\n2024-03-13T10:00:00.201Z,{c},10,{ep},>,250 2.1.5 Recipient OK,\r\n2024-03-13T10:00:01.000Z,{c},11,{ep},-,,Remote\r\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("SmtpReceive");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(logs.join("RECV2024031309-1.LOG"), first).unwrap();
+    std::fs::write(logs.join("RECV2024031310-1.LOG"), second).unwrap();
+    let (_, v) = scan_json(
+        &[&root().join("fixtures/open-relay-anonymous/clixml"), &logs],
+        &["--fail-on", "never"],
+    );
+    let rules: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(!rules.contains(&"LOG-RELAY-ABUSED"), "{rules:?}");
+    let h = v["usage"]["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["outside"]["accepted"] == 1)
+        .unwrap();
+    assert_eq!(h["auth"], "continued");
+}

@@ -79,8 +79,12 @@ pub enum Auth {
     /// Authenticated as this account (`CONTOSO\svc-scan`), or `(authenticated)` when the log
     /// says only that (message tracking's `Originating`).
     Account(String),
-    /// The log cannot tell (an IIS log, or a session whose start is in another file).
+    /// The log cannot tell (an IIS log never records authentication).
     Unknown,
+    /// The session began before the first line of this file (an hourly rollover, a cut
+    /// excerpt): whether it authenticated is in the lines not read here. Never taken for
+    /// anonymous, so a rollover in an authenticated session is no "abuse".
+    Continued,
 }
 
 impl Auth {
@@ -89,6 +93,7 @@ impl Auth {
             Auth::Anonymous => "anonymous".into(),
             Auth::Account(a) => a.clone(),
             Auth::Unknown => "authentication unknown".into(),
+            Auth::Continued => "session began in an earlier file".into(),
         }
     }
 }

@@ -103,6 +103,7 @@ impl UsageReport {
                 },
                 auth: match &k.auth {
                     crate::model::usage::Auth::Unknown => "unknown".into(),
+                    crate::model::usage::Auth::Continued => "continued".into(),
                     a => a.label(),
                 },
                 sessions: h.sessions,

@@ -354,7 +354,7 @@ impl LineReader for Protocol {
                     auth: if started {
                         Auth::Anonymous
                     } else {
-                        Auth::Unknown
+                        Auth::Continued
                     },
                     helo: None,
                     tls: false,
@@ -376,7 +376,7 @@ impl LineReader for Protocol {
             if s.pending.is_empty() {
                 s.pending.push_back(Pending::Banner);
             }
-            if s.auth == Auth::Unknown {
+            if s.auth == Auth::Continued {
                 s.auth = Auth::Anonymous;
             }
         }
