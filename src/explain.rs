@@ -433,82 +433,8 @@ fn kind_description(kind: PrincipalKind) -> &'static str {
 /// Simulates the session. Errors: the server is not in the export, or is not 2007+.
 pub fn explain(model: &Model, req: &Request, site: Option<&Site>) -> Result<Explanation, String> {
     let mut e = explain_config(model, req, site)?;
-    e.logs = log_notes(&model.usage, req.client);
+    e.logs = crate::analysis::usage::log_notes(&model.usage, req.client);
     Ok(e)
-}
-
-/// What the logs show for one client address: per connector and identity, its sessions, the
-/// recipients accepted inside and outside the accepted domains, and the replies.
-fn log_notes(u: &crate::model::usage::Usage, client: std::net::IpAddr) -> Vec<String> {
-    use crate::model::usage::format_time;
-    if u.is_empty() {
-        return Vec::new();
-    }
-    let mut out: Vec<String> = u
-        .hosts
-        .iter()
-        .filter(|(k, _)| k.client == client)
-        .map(|(k, h)| {
-            let replies: Vec<String> = h
-                .replies
-                .top()
-                .iter()
-                .take(4)
-                .map(|(r, n)| format!("{r} x{n}"))
-                .collect();
-            let mut s = format!(
-                "{} via {} ({}): {} sessions, {} to {}; recipients inside the accepted domains {} accepted / {} refused, outside {} accepted (relayed) / {} refused",
-                client,
-                k.connector,
-                k.auth.label(),
-                h.sessions.max(h.messages),
-                format_time(h.first),
-                format_time(h.last),
-                h.local.accepted,
-                h.local.refused,
-                h.foreign.accepted,
-                h.foreign.refused
-            );
-            if h.unclassified.accepted + h.unclassified.refused > 0 {
-                s.push_str(&format!(
-                    ", unclassified {} accepted / {} refused (no accepted domain exported)",
-                    h.unclassified.accepted, h.unclassified.refused
-                ));
-            }
-            if !h.relayed_samples.is_empty() {
-                s.push_str(&format!("; relayed e.g. {}", h.relayed_samples.join(", ")));
-            }
-            if !replies.is_empty() {
-                s.push_str(&format!("; RCPT replies {}", replies.join(", ")));
-            }
-            s
-        })
-        .collect();
-    if out.is_empty() {
-        let sets: Vec<String> = u
-            .sets
-            .iter()
-            .filter(|s| s.first != 0)
-            .map(|s| {
-                format!(
-                    "{} {} {} to {}",
-                    s.server,
-                    s.kind.as_str(),
-                    format_time(s.first),
-                    format_time(s.last)
-                )
-            })
-            .collect();
-        out.push(format!(
-            "no log line shows {client} (logs read: {})",
-            if sets.is_empty() {
-                "none with a time".to_string()
-            } else {
-                sets.join("; ")
-            }
-        ));
-    }
-    out
 }
 
 fn explain_config(

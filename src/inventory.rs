@@ -21,7 +21,7 @@ use crate::analysis::matrix::{self, held, MatrixOut, PrincipalKind, ANY_RECIPIEN
 use crate::analysis::permissions::{ConnectorFacts, Facts, Via, GROUP_GRANTS};
 use crate::analysis::selection::{self, binding_ip, fmt_binding};
 use crate::analysis::site::{abbreviate, same_server, Site};
-use crate::analysis::usage::UsageFacts;
+use crate::analysis::usage::{observed, Observed, UsageFacts};
 use crate::model::ip_range::{IpRange, IpSet};
 use crate::model::legacy::{parse_ip_mask, Legacy, LegacyObject, RelayMode};
 use crate::model::principal::Principal;
@@ -111,21 +111,6 @@ pub struct Migration {
     pub observed: Option<Observed>,
     /// PowerShell for the Exchange Management Shell of the target (comments start with `#`).
     pub script: String,
-}
-
-/// What the logs show of a relay connector's use.
-#[derive(Debug, Clone, Serialize)]
-pub struct Observed {
-    /// Hosts that sent through the connector (a recipient accepted), in its ranges.
-    pub hosts: Vec<String>,
-    /// The addresses the configuration allows that no log showed (ranges).
-    pub unseen: Vec<String>,
-    /// `2024-03-11T00:00:04Z to 2024-03-17T23:58:51Z (7.0 days)`, or why there is none.
-    pub window: String,
-    /// The export says ProtocolLoggingLevel None: the logs cannot show this connector's use.
-    pub logging_off: bool,
-    /// Days the server's receive logs cover.
-    pub days: f64,
 }
 
 /// The whole summary (JSON as is; text through [`write_text`]).
@@ -550,53 +535,6 @@ fn migrate_legacy(o: &LegacyObject, opts: &Options) -> Option<Migration> {
         observed: None,
         script: s,
     })
-}
-
-/// What the logs show of a connector: the hosts that used it, within its ranges, and the
-/// allowed addresses no log showed.
-fn observed(c: &ReceiveConnector, usage: &UsageFacts<'_>) -> Observed {
-    let cu = usage
-        .connectors
-        .iter()
-        .find(|x| crate::model::same_identity(&x.identity, &c.identity));
-    let ranges = IpSet::from_ranges(selection::range_entries(c));
-    let hosts: Vec<std::net::IpAddr> = cu
-        .map(|x| x.users())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|ip| ranges.contains(*ip))
-        .collect();
-    let seen = IpSet::from_ranges(
-        hosts
-            .iter()
-            .filter_map(|ip| IpRange::parse(&ip.to_string()).ok()),
-    );
-    let window = cu
-        .and_then(|x| x.window)
-        .map(|(a, b)| {
-            format!(
-                "{} to {} ({:.1} days)",
-                crate::model::usage::format_time(a),
-                crate::model::usage::format_time(b),
-                (b - a).max(0) as f64 / 86_400.0
-            )
-        })
-        .unwrap_or_else(|| format!("no receive protocol log of {} was read", c.server));
-    Observed {
-        hosts: hosts.iter().map(|h| h.to_string()).collect(),
-        unseen: ranges
-            .difference(&seen)
-            .ranges()
-            .iter()
-            .map(|r| r.to_string())
-            .collect(),
-        window,
-        logging_off: c
-            .protocol_logging
-            .as_deref()
-            .is_some_and(|l| l.trim().eq_ignore_ascii_case("None")),
-        days: cu.map_or(0.0, |x| x.days),
-    }
 }
 
 fn migrate(

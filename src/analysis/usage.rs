@@ -9,7 +9,7 @@
 
 use super::permissions::Facts;
 use super::site::Site;
-use crate::model::ip_range::{public_space, IpSet};
+use crate::model::ip_range::{public_space, IpRange, IpSet};
 use crate::model::usage::{format_time, Auth, HostKey, HostUsage, LogKind};
 use crate::model::{same_identity, Model, ReceiveConnector, Source};
 use std::collections::HashSet;
@@ -249,4 +249,140 @@ fn narrower(c: &ConnectorUsage<'_>) -> Option<Vec<IpAddr>> {
     }
     let n = users.len() as u128;
     (ranges.size() > 4 * n && ranges.size() >= n + 16).then_some(users)
+}
+
+/// What the logs show of a relay connector's use.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Observed {
+    /// Hosts that sent through the connector (a recipient accepted), in its ranges.
+    pub hosts: Vec<String>,
+    /// The addresses the configuration allows that no log showed (ranges).
+    pub unseen: Vec<String>,
+    /// `2024-03-11T00:00:04Z to 2024-03-17T23:58:51Z (7.0 days)`, or why there is none.
+    pub window: String,
+    /// The export says ProtocolLoggingLevel None: the logs cannot show this connector's use.
+    pub logging_off: bool,
+    /// Days the server's receive logs cover.
+    pub days: f64,
+}
+
+/// What the logs show of a connector: the hosts that used it, within its ranges, and the
+/// allowed addresses no log showed.
+pub fn observed(c: &ReceiveConnector, usage: &UsageFacts<'_>) -> Observed {
+    let cu = usage
+        .connectors
+        .iter()
+        .find(|x| crate::model::same_identity(&x.identity, &c.identity));
+    let ranges = IpSet::from_ranges(super::selection::range_entries(c));
+    let hosts: Vec<std::net::IpAddr> = cu
+        .map(|x| x.users())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|ip| ranges.contains(*ip))
+        .collect();
+    let seen = IpSet::from_ranges(
+        hosts
+            .iter()
+            .filter_map(|ip| IpRange::parse(&ip.to_string()).ok()),
+    );
+    let window = cu
+        .and_then(|x| x.window)
+        .map(|(a, b)| {
+            format!(
+                "{} to {} ({:.1} days)",
+                crate::model::usage::format_time(a),
+                crate::model::usage::format_time(b),
+                (b - a).max(0) as f64 / 86_400.0
+            )
+        })
+        .unwrap_or_else(|| format!("no receive protocol log of {} was read", c.server));
+    Observed {
+        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        unseen: ranges
+            .difference(&seen)
+            .ranges()
+            .iter()
+            .map(|r| r.to_string())
+            .collect(),
+        window,
+        logging_off: c
+            .protocol_logging
+            .as_deref()
+            .is_some_and(|l| l.trim().eq_ignore_ascii_case("None")),
+        days: cu.map_or(0.0, |x| x.days),
+    }
+}
+
+/// What the logs show for one client address: per connector and identity, its sessions, the
+/// recipients accepted inside and outside the accepted domains, and the replies.
+pub fn log_notes(u: &crate::model::usage::Usage, client: std::net::IpAddr) -> Vec<String> {
+    use crate::model::usage::format_time;
+    if u.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = u
+        .hosts
+        .iter()
+        .filter(|(k, _)| k.client == client)
+        .map(|(k, h)| {
+            let replies: Vec<String> = h
+                .replies
+                .top()
+                .iter()
+                .take(4)
+                .map(|(r, n)| format!("{r} x{n}"))
+                .collect();
+            let mut s = format!(
+                "{} via {} ({}): {} sessions, {} to {}; recipients inside the accepted domains {} accepted / {} refused, outside {} accepted (relayed) / {} refused",
+                client,
+                k.connector,
+                k.auth.label(),
+                h.sessions.max(h.messages),
+                format_time(h.first),
+                format_time(h.last),
+                h.local.accepted,
+                h.local.refused,
+                h.foreign.accepted,
+                h.foreign.refused
+            );
+            if h.unclassified.accepted + h.unclassified.refused > 0 {
+                s.push_str(&format!(
+                    ", unclassified {} accepted / {} refused (no accepted domain exported)",
+                    h.unclassified.accepted, h.unclassified.refused
+                ));
+            }
+            if !h.relayed_samples.is_empty() {
+                s.push_str(&format!("; relayed e.g. {}", h.relayed_samples.join(", ")));
+            }
+            if !replies.is_empty() {
+                s.push_str(&format!("; RCPT replies {}", replies.join(", ")));
+            }
+            s
+        })
+        .collect();
+    if out.is_empty() {
+        let sets: Vec<String> = u
+            .sets
+            .iter()
+            .filter(|s| s.first != 0)
+            .map(|s| {
+                format!(
+                    "{} {} {} to {}",
+                    s.server,
+                    s.kind.as_str(),
+                    format_time(s.first),
+                    format_time(s.last)
+                )
+            })
+            .collect();
+        out.push(format!(
+            "no log line shows {client} (logs read: {})",
+            if sets.is_empty() {
+                "none with a time".to_string()
+            } else {
+                sets.join("; ")
+            }
+        ));
+    }
+    out
 }
