@@ -590,7 +590,7 @@ impl UsageBuilder {
     pub fn rcpt(&mut self, key: &HostKey, r: &RcptEvent<'_>) {
         let scope = self.domains.scope(r.domain);
         let file = self.file.clone();
-        let routed = self.route(key, scope != Scope::Accepted);
+        let routed = self.route(key, scope == Scope::Foreign);
         let h = self.host(routed.as_ref().unwrap_or(key), r.line, r.t);
         let ok = (200..300).contains(&r.code);
         let bucket = match scope {
