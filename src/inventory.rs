@@ -687,7 +687,7 @@ fn migrate(
             o.window,
             matrix::describe_count(&set)
         );
-        if o.days < crate::analysis::usage::DEFAULT_RETENTION_DAYS {
+        if o.days < o.retention_days {
             warnings.push(format!(
                 "the logs cover {:.1} days: a host that relays less often (a monthly job) is not among the hosts seen; check before narrowing",
                 o.days

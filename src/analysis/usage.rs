@@ -89,6 +89,12 @@ pub struct ConnectorUsage<'m> {
     pub window: Option<(i64, i64)>,
     /// The days the receive logs of the server cover.
     pub days: f64,
+    /// The protocol-log retention of the server in days: `ReceiveProtocolLogMaxAge` from a
+    /// transport service export (the longest, when several services are exported), else
+    /// Exchange's default, 30 days.
+    pub retention_days: f64,
+    /// Where the retention comes from (`None`: the default).
+    pub retention_src: Option<(Source, String)>,
     /// Hosts that used the connector (an accepted recipient), when its RemoteIPRanges hold
     /// far more addresses than that (more than 4 times as many, and 16 more).
     pub narrower: Option<Vec<IpAddr>>,
@@ -212,6 +218,20 @@ fn connector_usage<'m>(
             })
     });
     let window = model.usage.window(&server, LogKind::SmtpReceive);
+    let retention = model
+        .transport
+        .iter()
+        .filter(|t| super::site::same_server(&t.server, &server))
+        .filter_map(|t| {
+            let r = t.raw("ReceiveProtocolLogMaxAge")?;
+            Some((
+                t.receive_max_age_days?,
+                t.src.file.clone(),
+                r.line,
+                r.value.clone(),
+            ))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0));
     let days = window.map_or(0.0, |(a, b)| (b - a).max(0) as f64 / 86_400.0);
     ConnectorUsage {
         identity: connector.map(|c| c.identity.clone()).unwrap_or(identity),
@@ -231,6 +251,8 @@ fn connector_usage<'m>(
         }),
         window,
         days,
+        retention_days: retention.as_ref().map_or(DEFAULT_RETENTION_DAYS, |r| r.0),
+        retention_src: retention.map(|(_, file, line, value)| (Source { file, line }, value)),
         narrower: None,
     }
 }
@@ -264,6 +286,8 @@ pub struct Observed {
     pub logging_off: bool,
     /// Days the server's receive logs cover.
     pub days: f64,
+    /// The server's protocol-log retention in days (see [`ConnectorUsage::retention_days`]).
+    pub retention_days: f64,
 }
 
 /// What the logs show of a connector: the hosts that used it, within its ranges, and the
@@ -310,6 +334,7 @@ pub fn observed(c: &ReceiveConnector, usage: &UsageFacts<'_>) -> Observed {
             .as_deref()
             .is_some_and(|l| l.trim().eq_ignore_ascii_case("None")),
         days: cu.map_or(0.0, |x| x.days),
+        retention_days: cu.map_or(DEFAULT_RETENTION_DAYS, |x| x.retention_days),
     }
 }
 

@@ -62,6 +62,11 @@ pub fn kind_from_type_name(type_name: &str) -> Option<ObjectKind> {
         "ADAcePresentationObject" | "AcePresentationObject" => ObjectKind::AdPermission,
         "AcceptedDomain" => ObjectKind::AcceptedDomain,
         "ExchangeServer" => ObjectKind::ExchangeServer,
+        "TransportServer"
+        | "TransportService"
+        | "FrontendTransportServer"
+        | "FrontendTransportService"
+        | "FrontendTransportServerPresentationObject" => ObjectKind::TransportService,
         _ => return None,
     })
 }

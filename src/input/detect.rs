@@ -25,8 +25,12 @@ const SERVER_ROLE: u32 = 1 << 13;
 const IS_HUB_TRANSPORT_SERVER: u32 = 1 << 14;
 const IS_FRONTEND_TRANSPORT_SERVER: u32 = 1 << 15;
 const DEFAULT: u32 = 1 << 16;
+const RECEIVE_PROTOCOL_LOG: u32 = 1 << 17;
 
-const NAMES: [(&str, u32); 17] = [
+const NAMES: [(&str, u32); 20] = [
+    ("ReceiveProtocolLogMaxAge", RECEIVE_PROTOCOL_LOG),
+    ("ReceiveProtocolLogPath", RECEIVE_PROTOCOL_LOG),
+    ("ReceiveProtocolLogMaxDirectorySize", RECEIVE_PROTOCOL_LOG),
     ("RemoteIPRanges", REMOTE_IP_RANGES),
     ("Bindings", BINDINGS),
     ("PermissionGroups", PERMISSION_GROUPS),
@@ -73,6 +77,8 @@ pub fn kind_from_property_names<'a, I: IntoIterator<Item = &'a str>>(
         || (has(DOMAIN_NAME) && has(ADDRESS_BOOK_ENABLED | MATCH_SUB_DOMAINS | DEFAULT))
     {
         Some(ObjectKind::AcceptedDomain)
+    } else if has(RECEIVE_PROTOCOL_LOG) {
+        Some(ObjectKind::TransportService)
     } else if has(ADMIN_DISPLAY_VERSION
         | SERVER_ROLE
         | IS_HUB_TRANSPORT_SERVER
@@ -90,6 +96,18 @@ mod tests {
 
     fn kind(names: &str) -> Option<ObjectKind> {
         kind_from_property_names(names.split(','))
+    }
+
+    #[test]
+    fn transport_service_by_its_log_settings() {
+        assert_eq!(
+            kind("Name,ReceiveProtocolLogMaxAge,ReceiveProtocolLogPath,Identity"),
+            Some(ObjectKind::TransportService)
+        );
+        assert_eq!(
+            kind("Name,AdminDisplayVersion,ServerRole"),
+            Some(ObjectKind::ExchangeServer)
+        );
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum ObjectKind {
     /// An input file itself, for what it shows but relay-audit could not read
     /// (`INPUT-NOT-UNDERSTOOD`). No record has this kind.
     Input,
+    /// `Get-TransportService`, `Get-FrontEndTransportService`, `Get-TransportServer`: the
+    /// protocol-log retention.
+    TransportService,
     /// A receive connector (or SMTP virtual server) as the SMTP logs show it: who used it
     /// and who relayed. No record has this kind.
     RelayUsage,
@@ -46,6 +49,7 @@ impl ObjectKind {
             ObjectKind::SmtpConnector => "smtp-connector",
             ObjectKind::Input => "input",
             ObjectKind::RelayUsage => "relay-usage",
+            ObjectKind::TransportService => "transport-service",
         }
     }
 
@@ -61,6 +65,7 @@ impl ObjectKind {
             "smtp-connector" => ObjectKind::SmtpConnector,
             "input" => ObjectKind::Input,
             "relay-usage" => ObjectKind::RelayUsage,
+            "transport-service" => ObjectKind::TransportService,
             _ => return None,
         })
     }

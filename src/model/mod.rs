@@ -16,6 +16,7 @@ pub mod ipseclist;
 pub mod legacy;
 mod metabase;
 pub mod principal;
+pub mod transport;
 pub mod usage;
 
 use crate::diag::Diagnostic;
@@ -262,6 +263,8 @@ pub struct Model {
     pub gaps: Vec<InputGap>,
     /// What the SMTP logs read beside the exports show (empty without logs).
     pub usage: usage::Usage,
+    /// Transport services: the protocol-log retention per server.
+    pub transport: Vec<transport::TransportService>,
 }
 
 /// The `User` of a permission entry whose export does not show it.
@@ -608,6 +611,13 @@ impl ModelBuilder {
             ObjectKind::Imc | ObjectKind::SmtpVirtualServer | ObjectKind::SmtpConnector => {
                 self.add_legacy(file, rec)
             }
+            ObjectKind::TransportService => match transport::from_record(file, rec) {
+                Some(t) => {
+                    self.model.transport.push(t);
+                    Use::Added
+                }
+                None => Use::Dropped,
+            },
             ObjectKind::Input | ObjectKind::RelayUsage => Use::Dropped,
         }
     }

@@ -184,6 +184,8 @@ fn kind_present(report: &Report, kind: ObjectKind) -> bool {
         // Every input is an object of this kind.
         ObjectKind::Input => !report.inputs.is_empty(),
         ObjectKind::RelayUsage => m.log_sets > 0,
+        // No rule is evaluated on a transport service itself.
+        ObjectKind::TransportService => false,
     }
 }
 

@@ -520,6 +520,7 @@ pub fn stand_in(kind: ObjectKind, key: &str) -> String {
             ObjectKind::SmtpConnector => "SMTP connector identity",
             ObjectKind::Input => "file",
             ObjectKind::RelayUsage => "connector identity",
+            ObjectKind::TransportService => "server",
         },
         "server" => "server",
         "name" if kind == ObjectKind::ReceiveConnector => "connector name",
@@ -823,7 +824,7 @@ pub fn evaluate_with(
                     ));
                 }
             }
-            ObjectKind::ExchangeServer => {}
+            ObjectKind::ExchangeServer | ObjectKind::TransportService => {}
             ObjectKind::RelayUsage => {
                 for c in &usage.connectors {
                     let (product, version) = version_of(&c.server);

@@ -1,7 +1,7 @@
 //! Predicates on what the SMTP logs show about a connector (object `relay-usage`).
 
 use super::{holds_bool, Cond, Evidence};
-use crate::analysis::usage::{ConnectorUsage, HostFacts, DEFAULT_RETENTION_DAYS};
+use crate::analysis::usage::{ConnectorUsage, HostFacts};
 use crate::model::usage::Auth;
 use serde::Deserialize;
 
@@ -158,8 +158,17 @@ pub(super) fn eval_usage(cond: &Cond, c: &ConnectorUsage<'_>) -> Option<Vec<Evid
         Cond::UsageLoggingOff(want) => holds_bool(*want, c.logging_off, || {
             vec![config_evidence(c, "ProtocolLoggingLevel")]
         }),
-        Cond::UsageWindowShort(want) => holds_bool(*want, c.days < DEFAULT_RETENTION_DAYS, || {
-            vec![Evidence {
+        Cond::UsageWindowShort(want) => holds_bool(*want, c.days < c.retention_days, || {
+            let mut ev = Vec::new();
+            if let Some((src, value)) = &c.retention_src {
+                ev.push(Evidence {
+                    property: "ReceiveProtocolLogMaxAge".into(),
+                    value: value.clone(),
+                    file: src.file.to_string(),
+                    line: Some(src.line),
+                });
+            }
+            ev.push(Evidence {
                 property: format!("receive protocol logs of {}", c.server),
                 value: window_text(c),
                 file: c
@@ -168,7 +177,8 @@ pub(super) fn eval_usage(cond: &Cond, c: &ConnectorUsage<'_>) -> Option<Vec<Evid
                     .map(|h| h.usage.seen.file.to_string())
                     .unwrap_or_default(),
                 line: None,
-            }]
+            });
+            ev
         }),
         Cond::UsageDomainsUnknown(want) => {
             let n: u64 = c.hosts.iter().map(|h| h.usage.unclassified.accepted).sum();
@@ -199,7 +209,16 @@ pub(crate) fn vars(c: &ConnectorUsage<'_>, key: &str) -> Option<String> {
         "server" => (!c.server.is_empty()).then(|| c.server.clone()),
         "window" => Some(window_text(c)),
         "days" => Some(format!("{:.1}", c.days)),
-        "retention" => Some(format!("{DEFAULT_RETENTION_DAYS:.0}")),
+        "retention" => Some(match &c.retention_src {
+            Some((_, v)) => format!(
+                "{:.0} days (ReceiveProtocolLogMaxAge {v})",
+                c.retention_days
+            ),
+            None => format!(
+                "{:.0} days (Exchange's default: no Get-TransportService in the export)",
+                c.retention_days
+            ),
+        }),
         "relayed_public" => list(
             c.relaying()
                 .filter(|h| h.public && !matches!(h.key.auth, Auth::Account(_)))
