@@ -373,3 +373,46 @@ fn a_session_continued_in_the_next_file_is_not_taken_for_anonymous() {
         .unwrap();
     assert_eq!(h["auth"], "continued");
 }
+
+/// A ticket that quotes two log lines beside a connector's settings is a transcript: the
+/// settings are read. A log with a connector's settings pasted into it keeps them as unread
+/// relay evidence (INPUT-NOT-UNDERSTOOD), never a silent skip.
+#[test]
+fn log_lines_and_settings_in_one_file_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::read_to_string(
+        real().join("e2016plus-smtpreceive-blog-tstrueber-device-relay.log"),
+    )
+    .unwrap();
+    let two: Vec<&str> = log.lines().take(2).collect();
+    let ticket = format!(
+        "Hi, the copier cannot send. Log:\n\n{}\n\nOur connector:\n\nIdentity         : EX01\\Relay\nEnabled          : True\nRemoteIPRanges   : {{0.0.0.0-255.255.255.255}}\nPermissionGroups : AnonymousUsers\nBindings         : {{0.0.0.0:25}}\nAuthMechanism    : Tls\n\nThanks, Anna\n",
+        two.join("\n")
+    );
+    let p = dir.path().join("ticket.txt");
+    std::fs::write(&p, ticket).unwrap();
+    let (code, v) = scan_json(&[&p], &["--fail-on", "never"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        v["inputs"][0]["kind"], "receive-connector",
+        "{}",
+        v["inputs"][0]
+    );
+
+    let mut mixed = log.clone();
+    mixed.push_str(
+        "PermissionGroups : AnonymousUsers, Custom\nRemoteIPRanges   : {0.0.0.0-255.255.255.255}\n",
+    );
+    let q = dir.path().join("RECV2024031309-1.LOG");
+    std::fs::write(&q, mixed).unwrap();
+    let (_, v) = scan_json(&[&q], &["--fail-on", "never"]);
+    assert_eq!(v["inputs"][0]["format"], "smtp-receive");
+    assert_eq!(v["inputs"][0]["status"], "partial");
+    let rules: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"INPUT-NOT-UNDERSTOOD"), "{rules:?}");
+}

@@ -765,6 +765,27 @@ fn read_logs(
         match r {
             Ok((outcome, usage, log)) => {
                 diagnostics.extend(outcome.notes);
+                if !outcome.unread.is_empty() {
+                    summary.status = "partial";
+                    summary.not_understood = outcome
+                        .unread
+                        .iter()
+                        .map(|(line, text)| UnreadLine {
+                            line: *line,
+                            text: text.clone(),
+                        })
+                        .collect();
+                    model.gaps.push(crate::model::InputGap {
+                        kind: crate::model::GapKind::NotUnderstood,
+                        src: crate::model::Source {
+                            file: std::sync::Arc::from(summary.path.as_str()),
+                            line: outcome.unread[0].0,
+                        },
+                        lines: outcome.unread,
+                        count: outcome.unread_count,
+                        objects_used: 0,
+                    });
+                }
                 if let Some(e) = outcome.error {
                     summary.status = "error";
                     summary.error = Some(e.text());

@@ -274,22 +274,22 @@ fn reply_code(data: &[u8]) -> Option<(u16, bool, &str)> {
 }
 
 impl LineReader for Protocol {
-    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) {
+    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) -> bool {
         if is_header(line) {
             self.header(line);
-            return;
+            return true;
         }
         let mut f: [&[u8]; 32] = [b""; 32];
         let count = split_csv(line, &mut f[..self.cols.count]);
         let c = self.cols;
         if count < 8 {
             self.odd(n, line);
-            return;
+            return false;
         }
         let t = self.time(f[c.time]);
         if t == 0 {
             self.odd(n, line);
-            return;
+            return false;
         }
         self.summary.lines += 1;
         usage.line_at(self.kind, t);
@@ -416,7 +416,7 @@ impl LineReader for Protocol {
                 Pending::Other
             } else if matches!(s.pending.front(), Some(Pending::Auth)) {
                 // The client's answer to a 334 challenge: no reply of its own yet.
-                return;
+                return true;
             } else {
                 Pending::Other
             };
@@ -426,10 +426,10 @@ impl LineReader for Protocol {
         } else if event == reply_event {
             self.summary.replies += 1;
             let Some((code, cont, status)) = reply_code(data) else {
-                return;
+                return true;
             };
             if cont {
-                return;
+                return true;
             }
             // A sender reply (`2.1.0 Sender OK`, `5.1.7`, `5.1.8`) never answers a RCPT: in an
             // excerpt that starts after a pipelined MAIL, it answers the MAIL not shown.
@@ -438,10 +438,10 @@ impl LineReader for Protocol {
                     .iter()
                     .any(|x| status.len() == 5 && status.ends_with(x))
             {
-                return;
+                return true;
             }
             let Some(p) = s.pending.pop_front() else {
-                return;
+                return true;
             };
             let ok = (200..300).contains(&code);
             match p {
@@ -518,6 +518,7 @@ impl LineReader for Protocol {
             self.since_sweep = 0;
             self.sweep(usage, false);
         }
+        true
     }
 
     fn finish(&mut self, usage: &mut UsageBuilder) {
@@ -617,17 +618,17 @@ impl Tracking {
 }
 
 impl LineReader for Tracking {
-    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) {
+    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) -> bool {
         if is_header(line) {
             if let Some(f) = header_value(line, "Fields:") {
                 self.cols = TrackingColumns::from_names(&names(&String::from_utf8_lossy(f)));
             }
-            return;
+            return true;
         }
         let mut f: [&[u8]; 40] = [b""; 40];
         let count = split_csv(line, &mut f);
         if parse_time(f[0], None) == 0 {
-            return;
+            return false;
         }
         // Without a header: the layout by the number of fields.
         let cols = match self.cols {
@@ -658,7 +659,7 @@ impl LineReader for Tracking {
             self.server_named = true;
         }
         if !(word_eq(f[cols.event], "RECEIVE") && word_eq(f[cols.source], "SMTP")) {
-            return;
+            return true;
         }
         self.summary.receive_smtp += 1;
         let client = endpoint_ip(f[cols.client_ip]);
@@ -713,6 +714,7 @@ impl LineReader for Tracking {
                 t,
             },
         );
+        true
     }
 
     fn finish(&mut self, _usage: &mut UsageBuilder) {

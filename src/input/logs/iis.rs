@@ -206,13 +206,13 @@ impl W3c {
 }
 
 impl LineReader for W3c {
-    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) {
+    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) -> bool {
         let text = String::from_utf8_lossy(line);
         if let Some(h) = text.strip_prefix('#') {
             if let Some(f) = h.strip_prefix("Fields:") {
                 self.fields = f.split_whitespace().map(str::to_string).collect();
             }
-            return;
+            return true;
         }
         let cells: Vec<&str> = text.split(' ').collect();
         let get = |name: &str| -> &str {
@@ -234,7 +234,7 @@ impl LineReader for W3c {
                     ),
                 ));
             }
-            return;
+            return false;
         }
         usage.line_at(LogKind::IisW3c, t);
         let computer = get("s-computername");
@@ -245,11 +245,11 @@ impl LineReader for W3c {
         let user = get("cs-username");
         if is_outbound(user) {
             self.s.summary.lines += 1;
-            return;
+            return true;
         }
         let Ok(client) = get("c-ip").parse::<IpAddr>() else {
             self.s.summary.lines += 1;
-            return;
+            return true;
         };
         let connector = format!("{}\\{}", computer, get("s-sitename"));
         let status: u16 = get("sc-status").parse().unwrap_or(0);
@@ -257,6 +257,7 @@ impl LineReader for W3c {
         let verb = get("cs-method").to_string();
         self.s
             .row(usage, n, t, &connector, client, user, &verb, &arg, status);
+        true
     }
 
     fn finish(&mut self, usage: &mut UsageBuilder) {
@@ -324,14 +325,14 @@ fn ncsa_time(s: &str) -> i64 {
 }
 
 impl LineReader for Ncsa {
-    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) {
+    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) -> bool {
         let text = String::from_utf8_lossy(line);
         let (Some(lb), Some(rb)) = (text.find(" ["), text.find("] \"")) else {
-            return;
+            return false;
         };
         let head: Vec<&str> = text[..lb].split(' ').collect();
         let (Some(ip), Some(user)) = (head.first(), head.get(2)) else {
-            return;
+            return false;
         };
         let t = ncsa_time(&text[lb + 2..rb]);
         usage.set(&self.server.clone(), LogKind::IisNcsa);
@@ -339,7 +340,7 @@ impl LineReader for Ncsa {
         let rest = &text[rb + 3..];
         // The request may hold unescaped quotes (`END+WITH+"."`): it ends at the last one.
         let Some(q) = rest.rfind('"') else {
-            return;
+            return false;
         };
         let request = &rest[..q];
         let status: u16 = rest[q + 1..]
@@ -349,11 +350,11 @@ impl LineReader for Ncsa {
             .unwrap_or(0);
         if is_outbound(user) {
             self.s.summary.lines += 1;
-            return;
+            return true;
         }
         let Ok(client) = ip.parse::<IpAddr>() else {
             self.s.summary.lines += 1;
-            return;
+            return true;
         };
         let request = request.strip_suffix(" SMTP").unwrap_or(request);
         let (verb, arg) = request.split_once(' ').unwrap_or((request, ""));
@@ -361,6 +362,7 @@ impl LineReader for Ncsa {
         let connector = format!("{}\\SMTPSVC", self.server);
         self.s
             .row(usage, n, t, &connector, client, user, verb, &arg, status);
+        true
     }
 
     fn finish(&mut self, usage: &mut UsageBuilder) {
@@ -458,14 +460,14 @@ fn ims_time(s: &str) -> i64 {
 }
 
 impl LineReader for Ims {
-    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) {
+    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) -> bool {
         let text = String::from_utf8_lossy(line);
         let Some((stamp, rest)) = text.split_once(" : ") else {
-            return;
+            return false;
         };
         let t = ims_time(stamp);
         if t == 0 {
-            return;
+            return false;
         }
         self.summary.lines += 1;
         usage.set("", LogKind::Ims);
@@ -480,7 +482,7 @@ impl LineReader for Ims {
             self.client = Some((from.trim().to_string(), n, t));
         } else if let Some(cmd) = rest.strip_prefix("<<< ") {
             if cmd.starts_with("IO: ") {
-                return;
+                return true;
             }
             self.summary.commands += 1;
             let upper = cmd.to_ascii_uppercase();
@@ -514,6 +516,7 @@ impl LineReader for Ims {
                 );
             }
         }
+        true
     }
 
     fn finish(&mut self, usage: &mut UsageBuilder) {

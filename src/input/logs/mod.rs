@@ -63,6 +63,10 @@ pub fn sniff(text: &str) -> Option<LogKind> {
     let mut ncsa_lines = 0;
     let mut ims_lines = 0;
     let mut smtp_words = false;
+    // Lines that are neither headers nor log-shaped: a headerless text is a log only when
+    // log lines are at least half of it (a ticket quoting two log lines beside a connector's
+    // settings is a transcript).
+    let mut other = 0;
     for raw in text.lines().take(64) {
         let line = clean(raw.as_bytes());
         let Ok(line) = std::str::from_utf8(line) else {
@@ -112,8 +116,12 @@ pub fn sniff(text: &str) -> Option<LogKind> {
             Some(Shape::W3c) => w3c_lines += 1,
             Some(Shape::Ncsa) => ncsa_lines += 1,
             Some(Shape::Ims) => ims_lines += 1,
-            None => {}
+            None => other += 1,
         }
+    }
+    let shaped = csv_lines + msgtrk_lines + w3c_lines + ncsa_lines + ims_lines;
+    if !exchange_header && !iis_header && shaped < other {
+        return None;
     }
     if exchange_header {
         if let Some(k) = log_type {
@@ -243,7 +251,9 @@ pub(crate) fn clean(line: &[u8]) -> &[u8] {
 
 /// A format reader: one call per cleaned, non-empty line.
 pub(crate) trait LineReader {
-    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder);
+    /// Reads one line; false when it is no line of this log (for the reader's caller to
+    /// check for relay evidence, never a silent skip).
+    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) -> bool;
     /// End of file: closes what is still open.
     fn finish(&mut self, usage: &mut UsageBuilder);
     fn summary(&self) -> LogSummary;
@@ -293,20 +303,16 @@ pub fn read_log<R: Read>(
                 continue;
             }
             let l = clean(l);
-            if !l.is_empty() {
-                r.line(line_no, l, &mut usage);
+            if !l.is_empty() && !r.line(line_no, l, &mut usage) {
+                unread(&mut outcome, line_no, l);
             }
         }
         if eof {
             if start < end {
                 line_no = line_no.saturating_add(1);
                 let l = clean(&buf[start..end]);
-                if !skipping && !l.is_empty() {
-                    r.line(line_no, l, &mut usage);
-                    outcome.cut = Some((
-                        line_no,
-                        crate::input::lines::clip(&String::from_utf8_lossy(l), 120),
-                    ));
+                if !skipping && !l.is_empty() && !r.line(line_no, l, &mut usage) {
+                    unread(&mut outcome, line_no, l);
                 }
             }
             break;
@@ -350,11 +356,9 @@ pub fn read_log<R: Read>(
     r.finish(&mut usage);
     outcome.notes.extend(r.notes());
     let summary = r.summary();
-    // A log whose last line has no line break was cut (a copy interrupted): what followed
-    // is unknown, so the gap is reported like any cut export. Log pastes often end without
-    // one, so only a file with a header (a real log file) counts.
+    // A last line without a line break is read like the others and not reported as a cut:
+    // the log of the current hour is still being written when it is copied.
     if summary.lines == 0 {
-        outcome.cut = None;
         outcome.notes.push(Diagnostic::warning(
             name,
             None,
@@ -365,6 +369,20 @@ pub fn read_log<R: Read>(
         ));
     }
     (outcome, usage, summary)
+}
+
+/// A line that is no line of the log: when it carries relay evidence (a paste of a log and
+/// a connector's settings in one ticket), it is kept as unread evidence, never dropped.
+fn unread(outcome: &mut Outcome, n: u32, line: &[u8]) {
+    let text = String::from_utf8_lossy(line);
+    if crate::input::vocabulary::relay_term(&text).is_some() {
+        outcome.unread_count += 1;
+        if outcome.unread.len() < 5 {
+            outcome
+                .unread
+                .push((n, crate::input::lines::clip(&text, 200)));
+        }
+    }
 }
 
 /// Splits a CSV line (Exchange's logs: `"` quotes fields holding a comma or a quote, `""` is
