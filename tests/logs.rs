@@ -336,10 +336,12 @@ fn an_endless_line_is_skipped_with_one_note() {
     assert_eq!(notes.len(), 1, "{notes:?}");
 }
 
-/// An authenticated session cut by the hourly rollover: its continuation in the next file shows
-/// no authentication line. Relayed recipients there are not taken for anonymous abuse.
+/// An authenticated session cut by the hourly rollover. In one folder the two hourly files
+/// are one series: the session continues and keeps its account. Read apart (two folders), the
+/// continuation shows no authentication line; its relayed recipient is still not taken for
+/// anonymous abuse.
 #[test]
-fn a_session_continued_in_the_next_file_is_not_taken_for_anonymous() {
+fn a_session_cut_by_the_hourly_rollover_keeps_its_account() {
     let head = "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: SMTP Receive Protocol Log\r\n#Date: 2024-03-13T09:00:00.000Z\r\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n";
     let c = "EX01\\Client Frontend EX01,08DC42C8FF236A99";
     let ep = "10.0.0.5:587,93.184.216.34:50000";
@@ -349,28 +351,45 @@ fn a_session_continued_in_the_next_file_is_not_taken_for_anonymous() {
     let second = format!(
         "{head}2024-03-13T10:00:00.100Z,{c},7,{ep},<,MAIL FROM:<anna@contoso.com>,\r\n2024-03-13T10:00:00.101Z,{c},8,{ep},>,250 2.1.0 Sender OK,\r\n2024-03-13T10:00:00.200Z,{c},9,{ep},<,RCPT TO:<partner@fabrikam.com>,\r\n2024-03-13T10:00:00.201Z,{c},10,{ep},>,250 2.1.5 Recipient OK,\r\n2024-03-13T10:00:01.000Z,{c},11,{ep},-,,Remote\r\n"
     );
+    let relayed_by = |dirs: &[&Path]| -> (Vec<String>, Value) {
+        let mut paths: Vec<&Path> = vec![];
+        let config = root().join("fixtures/open-relay-anonymous/clixml");
+        paths.push(&config);
+        paths.extend(dirs);
+        let (_, v) = scan_json(&paths, &["--fail-on", "never"]);
+        let rules = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect();
+        let h = v["usage"]["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["outside"]["accepted"] == 1)
+            .unwrap()
+            .clone();
+        (rules, h)
+    };
     let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("SmtpReceive");
-    std::fs::create_dir(&logs).unwrap();
-    std::fs::write(logs.join("RECV2024031309-1.LOG"), first).unwrap();
-    std::fs::write(logs.join("RECV2024031310-1.LOG"), second).unwrap();
-    let (_, v) = scan_json(
-        &[&root().join("fixtures/open-relay-anonymous/clixml"), &logs],
-        &["--fail-on", "never"],
-    );
-    let rules: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
-    assert!(!rules.contains(&"LOG-RELAY-ABUSED"), "{rules:?}");
-    let h = v["usage"]["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["outside"]["accepted"] == 1)
-        .unwrap();
+    let one = dir.path().join("SmtpReceive");
+    std::fs::create_dir(&one).unwrap();
+    std::fs::write(one.join("RECV2024031309-1.LOG"), &first).unwrap();
+    std::fs::write(one.join("RECV2024031310-1.LOG"), &second).unwrap();
+    let (rules, h) = relayed_by(&[&one]);
+    assert!(!rules.iter().any(|r| r == "LOG-RELAY-ABUSED"), "{rules:?}");
+    assert_eq!(h["auth"], "CONTOSO\\anna");
+    assert_eq!(h["sessions"], 1);
+    assert_eq!(h["messages"], 1);
+
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    std::fs::write(a.join("RECV2024031309-1.LOG"), &first).unwrap();
+    std::fs::write(b.join("RECV2024031310-1.LOG"), &second).unwrap();
+    let (rules, h) = relayed_by(&[&a, &b]);
+    assert!(!rules.iter().any(|r| r == "LOG-RELAY-ABUSED"), "{rules:?}");
     assert_eq!(h["auth"], "continued");
 }
 

@@ -11,13 +11,14 @@ use crate::diag::{Diagnostic, InputError};
 use crate::input::decode::{self, TextEncoding};
 use crate::input::outcome;
 use crate::input::record::{ObjectKind, Record};
-use crate::model::usage::{Domains, LogKind};
+use crate::model::usage::LogKind;
 use crate::model::{Model, ModelBuilder, Use};
 use crate::rules::{self, Finding, RuleSet, Severity};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod logs;
 mod usage;
 mod walk;
 
@@ -680,7 +681,7 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
     }
     let (mut model, model_diags) = builder.finish();
     diagnostics.extend(model_diags);
-    read_logs(
+    logs::read_logs(
         &deferred,
         opts,
         &mut model,
@@ -702,138 +703,6 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
         diagnostics,
         errors,
     }
-}
-
-/// Reads the deferred logs, in parallel (one file per worker at a time), into the model's
-/// usage. Results merge in input order, so the report does not depend on thread timing.
-fn read_logs(
-    deferred: &[Deferred],
-    opts: &ScanOptions,
-    model: &mut Model,
-    inputs: &mut [InputSummary],
-    diagnostics: &mut Vec<Diagnostic>,
-    errors: &mut Vec<InputError>,
-) {
-    if deferred.is_empty() {
-        return;
-    }
-    let domains = std::sync::Arc::new(Domains::new(&model.domains));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(deferred.len())
-        .max(1);
-    type Done = (
-        usize,
-        Result<
-            (
-                crate::input::outcome::Outcome,
-                crate::model::usage::UsageBuilder,
-                crate::input::logs::LogSummary,
-            ),
-            InputError,
-        >,
-    );
-    let mut done: Vec<Done> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                let domains = domains.clone();
-                let next = &next;
-                scope.spawn(move || {
-                    let mut out: Vec<Done> = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(d) = deferred.get(i) else {
-                            break;
-                        };
-                        out.push((i, read_one_log(d, opts, domains.clone())));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    for (i, r) in done {
-        let d = &deferred[i];
-        let summary = &mut inputs[d.index];
-        match r {
-            Ok((outcome, usage, log)) => {
-                diagnostics.extend(outcome.notes);
-                if !outcome.unread.is_empty() {
-                    summary.status = "partial";
-                    summary.not_understood = outcome
-                        .unread
-                        .iter()
-                        .map(|(line, text)| UnreadLine {
-                            line: *line,
-                            text: text.clone(),
-                        })
-                        .collect();
-                    model.gaps.push(crate::model::InputGap {
-                        kind: crate::model::GapKind::NotUnderstood,
-                        src: crate::model::Source {
-                            file: std::sync::Arc::from(summary.path.as_str()),
-                            line: outcome.unread[0].0,
-                        },
-                        lines: outcome.unread,
-                        count: outcome.unread_count,
-                        objects_used: 0,
-                    });
-                }
-                if let Some(e) = outcome.error {
-                    summary.status = "error";
-                    summary.error = Some(e.text());
-                    errors.push(e);
-                }
-                summary.log = Some(log);
-                model.usage.merge(usage);
-            }
-            Err(e) => {
-                summary.status = "error";
-                summary.error = Some(e.text());
-                errors.push(e);
-            }
-        }
-    }
-    model.usage.domains_known = domains.known();
-}
-
-fn read_one_log(
-    d: &Deferred,
-    opts: &ScanOptions,
-    domains: std::sync::Arc<Domains>,
-) -> Result<
-    (
-        crate::input::outcome::Outcome,
-        crate::model::usage::UsageBuilder,
-        crate::input::logs::LogSummary,
-    ),
-    InputError,
-> {
-    let name = show(&d.path);
-    let file = open_regular(&d.path)
-        .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
-    // UTF-8 (the logs as Exchange and IIS write them) is read straight into the reader's
-    // buffer; anything else (a log re-saved as UTF-16) goes through the decoder.
-    let (enc, _, reader) = decode::decode(file, opts.encoding)
-        .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
-    if matches!(enc, TextEncoding::Utf8 | TextEncoding::Utf8Bom) {
-        drop(reader);
-        let raw = open_regular(&d.path)
-            .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
-        let raw = Counting {
-            inner: raw,
-            progress: opts.progress.clone(),
-        };
-        return Ok(crate::input::logs::read_log(raw, &name, d.kind, domains));
-    }
-    Ok(crate::input::logs::read_log(reader, &name, d.kind, domains))
 }
 
 /// A file that turned out not to be an export: an error when it was named on the command

@@ -105,6 +105,13 @@ fn is_header(line: &[u8]) -> bool {
         .any(|h| header_value(line, h).is_some())
 }
 
+/// Sessions still open at the end of a file, handed to the next file of the same folder (a
+/// session the hourly rollover cut in two is one session).
+pub(crate) struct Open {
+    sessions: FastMap<(u64, u64), Session>,
+    now: i64,
+}
+
 /// The SMTP Receive (or Send) protocol log.
 pub(crate) struct Protocol {
     kind: LogKind,
@@ -226,6 +233,25 @@ impl Protocol {
                 t: s.last,
             },
         );
+    }
+
+    /// The sessions still open (not expired) at the end of this file, for the next one.
+    pub(crate) fn take_open(&mut self, usage: &mut UsageBuilder) -> Open {
+        self.sweep(usage, false);
+        Open {
+            sessions: std::mem::take(&mut self.sessions),
+            now: self.now,
+        }
+    }
+
+    /// Continues the sessions the previous file left open. Their evidence line becomes their
+    /// first line in this file.
+    pub(crate) fn give_open(&mut self, o: Open) {
+        self.sessions = o.sessions;
+        for s in self.sessions.values_mut() {
+            s.first_line = 0;
+        }
+        self.now = self.now.max(o.now);
     }
 
     fn sweep(&mut self, usage: &mut UsageBuilder, all: bool) {
@@ -371,6 +397,9 @@ impl LineReader for Protocol {
         }
         let s = self.sessions.get_mut(&key).expect("inserted above");
         s.last = t;
+        if s.first_line == 0 {
+            s.first_line = n;
+        }
         if event == b'+' {
             s.connected = true;
             if s.pending.is_empty() {
@@ -527,6 +556,14 @@ impl LineReader for Protocol {
             self.summary.first = Some(format_time(self.first));
             self.summary.last = Some(format_time(self.now));
         }
+    }
+
+    fn carry_in(&mut self, c: super::Carry) {
+        self.give_open(c.0);
+    }
+
+    fn carry_out(&mut self, usage: &mut UsageBuilder) -> Option<super::Carry> {
+        Some(super::Carry(self.take_open(usage)))
     }
 
     fn summary(&self) -> LogSummary {

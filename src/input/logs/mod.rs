@@ -260,16 +260,40 @@ pub(crate) trait LineReader {
     fn notes(&mut self) -> Vec<Diagnostic> {
         Vec::new()
     }
+    /// Continues what the previous file of the same log left open.
+    fn carry_in(&mut self, _c: Carry) {}
+    /// What stays open at the end of this file, for the next one (`None`: nothing carries).
+    fn carry_out(&mut self, _usage: &mut UsageBuilder) -> Option<Carry> {
+        None
+    }
 }
+
+/// What one file of a log leaves open for the next (the sessions an hourly rollover cut).
+pub struct Carry(exchange::Open);
 
 /// Reads one log file into a usage builder. Streams: memory is one chunk plus the open
 /// sessions.
 pub fn read_log<R: Read>(
-    mut reader: R,
+    reader: R,
     name: &str,
     kind: LogKind,
     domains: Arc<Domains>,
 ) -> (Outcome, UsageBuilder, LogSummary) {
+    let (o, u, s, _) = read_log_continued(reader, name, kind, domains, None, true);
+    (o, u, s)
+}
+
+/// [`read_log`] for one file of a series (the hourly files of one folder, in order): the
+/// sessions the previous file left open continue here, and unless this is the `last` file
+/// of the series, the sessions still open at its end are handed on instead of closed.
+pub fn read_log_continued<R: Read>(
+    mut reader: R,
+    name: &str,
+    kind: LogKind,
+    domains: Arc<Domains>,
+    carry: Option<Carry>,
+    last: bool,
+) -> (Outcome, UsageBuilder, LogSummary, Option<Carry>) {
     let file: Arc<str> = Arc::from(name);
     let mut usage = UsageBuilder::new(file.clone(), domains);
     let mut r: Box<dyn LineReader> = match kind {
@@ -281,6 +305,9 @@ pub fn read_log<R: Read>(
         LogKind::IisNcsa => Box::new(iis::Ncsa::new(file.clone())),
         LogKind::Ims => Box::new(iis::Ims::new(file.clone())),
     };
+    if let Some(c) = carry {
+        r.carry_in(c);
+    }
     let mut outcome = Outcome {
         form: Some(kind.as_str()),
         objects: Some(0),
@@ -353,6 +380,7 @@ pub fn read_log<R: Read>(
             }
         }
     }
+    let carry = if last { None } else { r.carry_out(&mut usage) };
     r.finish(&mut usage);
     outcome.notes.extend(r.notes());
     let summary = r.summary();
@@ -368,7 +396,7 @@ pub fn read_log<R: Read>(
             ),
         ));
     }
-    (outcome, usage, summary)
+    (outcome, usage, summary, carry)
 }
 
 /// A line that is no line of the log: when it carries relay evidence (a paste of a log and
