@@ -21,7 +21,7 @@ use crate::analysis::matrix::{self, held, MatrixOut, PrincipalKind, ANY_RECIPIEN
 use crate::analysis::permissions::{ConnectorFacts, Facts, Via, GROUP_GRANTS};
 use crate::analysis::selection::{self, binding_ip, fmt_binding};
 use crate::analysis::site::{abbreviate, same_server, Site};
-use crate::analysis::usage::{observed, Observed, UsageFacts};
+use crate::analysis::usage::{observed, usage_rows, Observed, UsageFacts, UsageRow};
 use crate::model::ip_range::{IpRange, IpSet};
 use crate::model::legacy::{parse_ip_mask, Legacy, LegacyObject, RelayMode};
 use crate::model::principal::Principal;
@@ -30,6 +30,9 @@ use crate::rules::ps_quote_content;
 use crate::term::{is_hidden, visible, visible_line};
 use serde::Serialize;
 use std::fmt::Write as _;
+
+/// Lines of the usage table in the text form (the JSON has every row).
+const USAGE_LINES: usize = 60;
 
 /// Ranges up to this many addresses are "small": hosts an admin can name.
 pub const SMALL_RANGE: u128 = 256;
@@ -124,6 +127,9 @@ pub struct Inventory {
     pub migration: Vec<Migration>,
     /// Every migration script, in order, as one file.
     pub script: String,
+    /// With SMTP logs: who used which connector (relaying hosts first).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub usage: Vec<UsageRow>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
 }
@@ -379,6 +385,7 @@ pub fn inventory(model: &Model, site: Option<&Site>, opts: &Options) -> Inventor
         relay_hosts,
         migration,
         script,
+        usage: usage_rows(&usage),
         site: site.map(|s| s.file.clone()),
     }
 }
@@ -898,10 +905,46 @@ pub fn write_text(inv: &Inventory) -> String {
             let _ = writeln!(o, "    {} ({} via {})", h.address, h.principal, h.connector);
         }
     }
+    if !inv.usage.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "Relay usage (SMTP logs, where each client connected; relaying hosts first)"
+        );
+        let direct: Vec<&UsageRow> = inv.usage.iter().filter(|r| !r.via_proxy).collect();
+        for r in direct.iter().take(USAGE_LINES) {
+            let _ = writeln!(
+                o,
+                "  {:<34} {:<16} {:<28} {:>5} sessions {:>5} msgs  inside {:>5}  relayed {:>5}  refused {:>4}  {} .. {}{}",
+                r.connector,
+                r.client,
+                format!(
+                    "{}{}",
+                    r.auth,
+                    r.helo.as_deref().map(|h| format!(", {h}")).unwrap_or_default()
+                ),
+                r.sessions,
+                r.messages,
+                r.inside,
+                r.relayed,
+                r.refused,
+                &r.first[..10.min(r.first.len())],
+                &r.last[..10.min(r.last.len())],
+                match r.trusted {
+                    Some(true) => "  (trusted)",
+                    Some(false) if r.relayed > 0 => "  (NOT in the site file)",
+                    _ => "",
+                }
+            );
+        }
+        if direct.len() > USAGE_LINES {
+            let _ = writeln!(o, "  … {} more (--format json)", direct.len() - USAGE_LINES);
+        }
+    }
     let seen: Vec<&Migration> = inv
         .migration
         .iter()
-        .filter(|m| m.observed.is_some())
+        .filter(|m| m.observed.is_some() && m.migrated)
         .collect();
     if !seen.is_empty() {
         let _ = writeln!(o);

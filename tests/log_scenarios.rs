@@ -165,6 +165,15 @@ fn inventory_migrates_exactly_the_hosts_seen_and_lists_the_allowed_but_unseen() 
             "10.1.20.14-10.1.20.255"
         ])
     );
+    let row = v["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["client"] == "10.1.20.11" && r["via_proxy"] == false)
+        .unwrap();
+    assert_eq!(row["connector"], "EX01\\Anonymous Relay EX01");
+    assert_eq!(row["relayed"], 25);
+    assert_eq!(row["helo"], "app-crm01");
     let script = m["script"].as_str().unwrap();
     assert!(
         script.contains("-RemoteIPRanges '10.1.20.11','10.1.20.12','10.1.20.13' "),

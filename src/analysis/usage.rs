@@ -411,3 +411,73 @@ pub fn log_notes(u: &crate::model::usage::Usage, client: std::net::IpAddr) -> Ve
     }
     out
 }
+
+/// One line of the usage table (`inventory`): a host on a connector, as the logs show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UsageRow {
+    pub connector: String,
+    /// The address, or `(Internet hosts …)` for a connector's shared aggregate.
+    pub client: String,
+    pub auth: String,
+    pub log: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub helo: Option<String>,
+    pub sessions: u64,
+    pub messages: u64,
+    /// Recipients accepted inside the accepted domains.
+    pub inside: u64,
+    /// Recipients accepted outside them (relayed).
+    pub relayed: u64,
+    pub refused: u64,
+    /// The connector lets hosts relay without authenticating.
+    pub relay_connector: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted: Option<bool>,
+    /// Seen here only through a proxy hop (the Hub after the FrontEnd, message tracking),
+    /// and counted where the client connected.
+    pub via_proxy: bool,
+    pub first: String,
+    pub last: String,
+}
+
+/// The usage table: every host on every connector the logs name, relaying hosts first.
+pub fn usage_rows(usage: &UsageFacts<'_>) -> Vec<UsageRow> {
+    use crate::model::usage::format_time;
+    let mut rows: Vec<UsageRow> = usage
+        .connectors
+        .iter()
+        .flat_map(|c| {
+            c.hosts.iter().map(move |h| {
+                let u = h.usage;
+                UsageRow {
+                    connector: c.identity.clone(),
+                    client: if h.key.is_shared() {
+                        "(Internet, shared)".into()
+                    } else {
+                        h.key.client.to_string()
+                    },
+                    auth: h.key.auth.label(),
+                    log: h.key.log.as_str(),
+                    helo: u.helo.top().first().map(|(n, _)| n.to_string()),
+                    sessions: u.sessions,
+                    messages: u.messages,
+                    inside: u.local.accepted,
+                    relayed: u.foreign.accepted,
+                    refused: u.local.refused + u.foreign.refused + u.unclassified.refused,
+                    relay_connector: c.relay_capable,
+                    trusted: h.trusted,
+                    via_proxy: h.counted_elsewhere || (u.proxied > 0 && u.proxied >= u.sessions),
+                    first: format_time(u.first),
+                    last: format_time(u.last),
+                }
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.relayed
+            .cmp(&a.relayed)
+            .then(a.connector.cmp(&b.connector))
+            .then(a.client.cmp(&b.client))
+    });
+    rows
+}
