@@ -435,3 +435,58 @@ fn log_lines_and_settings_in_one_file_lose_nothing() {
         .collect();
     assert!(rules.contains(&"INPUT-NOT-UNDERSTOOD"), "{rules:?}");
 }
+
+/// A log is written by whoever connects: an EHLO name or a recipient is the attacker's text.
+/// Control and bidi characters never reach the terminal, `<script>` never reaches the HTML.
+#[test]
+fn what_a_client_wrote_in_the_log_is_escaped_everywhere() {
+    let head = "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: SMTP Receive Protocol Log\r\n#Date: 2024-03-13T09:00:00.000Z\r\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\r\n";
+    let c = "EX01\\Default Frontend EX01,08DC42C8FF236A77";
+    let ep = "10.0.0.5:25,45.95.147.10:50000";
+    let body = [
+        format!("2024-03-13T09:00:00.000Z,{c},0,{ep},+,,"),
+        format!("2024-03-13T09:00:00.001Z,{c},1,{ep},>,\"220 EX01 ready, hello\","),
+        format!("2024-03-13T09:00:00.100Z,{c},2,{ep},<,EHLO \u{1b}]0;pwned\u{7}\u{1b}[31mred\u{202e}txt.exe,"),
+        format!("2024-03-13T09:00:00.101Z,{c},3,{ep},>,250 ok,"),
+        format!("2024-03-13T09:00:00.200Z,{c},4,{ep},<,MAIL FROM:<a@b.ru>,"),
+        format!("2024-03-13T09:00:00.201Z,{c},5,{ep},>,250 2.1.0 Sender OK,"),
+        format!("2024-03-13T09:00:00.300Z,{c},6,{ep},<,RCPT TO:<\"<script>alert(1)</script>\u{1b}[2J\"@gmail.com>,"),
+        format!("2024-03-13T09:00:00.301Z,{c},7,{ep},>,250 2.1.5 Recipient OK,"),
+        format!("2024-03-13T09:00:00.400Z,{c},8,{ep},-,,Local"),
+    ]
+    .join("\r\n");
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(
+        logs.join("RECV2024031309-1.LOG"),
+        format!("{head}{body}\r\n"),
+    )
+    .unwrap();
+    let config = root().join("fixtures/open-relay-anonymous/clixml");
+    let run = |args: &[&str]| -> String {
+        let out = relay_audit()
+            .args(args)
+            .arg(&config)
+            .arg(&logs)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = run(&["scan", "--fail-on", "never"]);
+    assert!(table.contains("LOG-RELAY-ABUSED"), "{table}");
+    assert!(table.contains("gmail.com"), "{table}");
+    let inventory = run(&["inventory"]);
+    assert!(inventory.contains("45.95.147.10"), "{inventory}");
+    for (what, text) in [("table", &table), ("inventory", &inventory)] {
+        assert!(
+            !text
+                .chars()
+                .any(|c| c == '\u{1b}' || c == '\u{7}' || c == '\u{202e}'),
+            "{what}: {text}"
+        );
+    }
+    let html = run(&["scan", "--format", "html", "--fail-on", "never"]);
+    assert!(html.contains("LOG-RELAY-ABUSED"));
+    assert!(!html.contains("<script>alert"), "raw script in the HTML");
+}

@@ -151,6 +151,10 @@ impl Domains {
             return Scope::Unknown;
         }
         let d = domain.trim_end_matches('.');
+        // No domain (`RCPT TO:<postmaster>`): the server's own, never relay.
+        if d.is_empty() {
+            return Scope::Accepted;
+        }
         let lower;
         let d = if d.bytes().any(|b| b.is_ascii_uppercase()) {
             lower = d.to_ascii_lowercase();

@@ -469,6 +469,10 @@ impl LineReader for Protocol {
             {
                 return true;
             }
+            // The banner is a 220: another reply means the banner line is not in the log.
+            if code != 220 && matches!(s.pending.front(), Some(Pending::Banner)) {
+                s.pending.pop_front();
+            }
             let Some(p) = s.pending.pop_front() else {
                 return true;
             };

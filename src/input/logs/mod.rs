@@ -472,31 +472,42 @@ pub(crate) fn split_csv<'a>(line: &'a [u8], out: &mut [&'a [u8]]) -> usize {
 }
 
 /// The domain of an address (`<user@Contoso.com>`, `user@x` with parameters after it, a
-/// source route `<@a,@b:user@c>`). Empty when there is none.
+/// source route `<@a,@b:user@c>`, a quoted local part `<"a@b"@c>`): after the last `@`
+/// outside quotes. Empty when there is none.
 pub(crate) fn address_domain(addr: &str) -> &str {
     let a = addr.trim();
-    let a = a.strip_prefix('<').unwrap_or(a);
-    let a = match a.find('>') {
-        Some(i) => &a[..i],
-        None => a.split(' ').next().unwrap_or(a),
-    };
+    // A bare address as it is (its quoted local part may hold `<`); brackets dropped.
+    let a = if a.starts_with('<') { address_of(a) } else { a };
     // A source route: the address is after the colon.
     let a = match a.rfind(':') {
         Some(i) if a.starts_with('@') => &a[i + 1..],
         _ => a,
     };
-    match a.rfind('@') {
+    let mut quoted = false;
+    let mut at = None;
+    for (i, c) in a.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '@' if !quoted => at = Some(i),
+            _ => {}
+        }
+    }
+    match at {
         Some(i) => a[i + 1..].trim().trim_end_matches('.'),
         None => "",
     }
 }
 
-/// The address inside `TO:<...>` / `FROM:<...>` (with the brackets dropped).
+/// The address inside `TO:<...>` / `FROM:<...>` (the brackets dropped; a quoted local part
+/// may itself hold `<` and `>`), or the first word when there are no brackets.
 pub(crate) fn address_of(arg: &str) -> &str {
     let a = arg.trim();
-    match (a.find('<'), a.find('>')) {
+    match (a.find('<'), a.rfind('>')) {
         (Some(i), Some(j)) if j > i => &a[i + 1..j],
-        _ => a.split(' ').next().unwrap_or(a),
+        _ => {
+            let a = a.split_once(':').map_or(a, |(_, r)| r).trim();
+            a.split(' ').next().unwrap_or(a)
+        }
     }
 }
 
@@ -550,6 +561,15 @@ mod tests {
         assert_eq!(address_domain("<@damericz.com>"), "damericz.com");
         assert_eq!(address_domain("<>"), "");
         assert_eq!(address_of("TO:<a@b> NOTIFY=NEVER"), "a@b");
+        assert_eq!(
+            address_domain("<\"victim@foreign.example\"@contoso.com>"),
+            "contoso.com"
+        );
+        assert_eq!(address_domain("<\"<x>\"@gmail.com>"), "gmail.com");
+        assert_eq!(
+            address_domain("<victim%foreign.example@contoso.com>"),
+            "contoso.com"
+        );
     }
 
     #[test]
