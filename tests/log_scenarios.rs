@@ -112,6 +112,15 @@ fn an_open_relay_already_abused_is_named_with_its_addresses_counts_and_recipient
         "EX02\\Default Frontend EX02",
         &[("45.95.147.10", 2, 0, 0, 5), ("10.1.1.25", 15, 15, 0, 0)],
     );
+    // Sender domains, whatever follows the address (`SIZE=… AUTH=<>` on the Hub).
+    for conn in ["EX01\\Default Frontend EX01", "EX01\\Default EX01"] {
+        let h = host(&v, conn, "10.1.1.25", "smtp-receive");
+        assert_eq!(
+            h["sender_domains"],
+            serde_json::json!([["contoso.com", 15]]),
+            "{conn}"
+        );
+    }
     let svc = host(
         &v,
         "EX01\\Default Frontend EX01",

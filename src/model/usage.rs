@@ -329,7 +329,7 @@ impl HostUsage {
 }
 
 /// The key of a [`HostUsage`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Hash, PartialOrd, Ord)]
 pub struct HostKey {
     /// The receive connector as the log names it (`EX01\Default Frontend EX01`), or the
     /// SMTP virtual server (`EX01\SMTPSVC1`).
@@ -340,6 +340,18 @@ pub struct HostKey {
     /// tracking are two views, counted apart.
     pub log: LogKind,
 }
+
+impl PartialEq for HostKey {
+    fn eq(&self, o: &Self) -> bool {
+        // Connector names are interned per file: the same name is usually the same pointer.
+        (Arc::ptr_eq(&self.connector, &o.connector) || self.connector == o.connector)
+            && self.client == o.client
+            && self.log == o.log
+            && self.auth == o.auth
+    }
+}
+
+impl Eq for HostKey {}
 
 /// The client of a connector's shared aggregate: the Internet hosts that only delivered
 /// inside the accepted domains, anonymously, through a default connector.

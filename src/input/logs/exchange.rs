@@ -352,29 +352,30 @@ impl LineReader for Protocol {
                 self.close(old, usage);
             }
         }
-        if !self.sessions.contains_key(&key) {
+        if self.sessions.len() >= MAX_OPEN && !self.sessions.contains_key(&key) {
+            self.sweep(usage, false);
             if self.sessions.len() >= MAX_OPEN {
-                self.sweep(usage, false);
-                if self.sessions.len() >= MAX_OPEN {
-                    self.notes.push(Diagnostic::warning(
-                        &self.file,
-                        Some(n),
-                        format!("more than {MAX_OPEN} open sessions: the oldest were closed early"),
-                    ));
-                    self.sweep(usage, true);
+                self.notes.push(Diagnostic::warning(
+                    &self.file,
+                    Some(n),
+                    format!("more than {MAX_OPEN} open sessions: the oldest were closed early"),
+                ));
+                self.sweep(usage, true);
+            }
+        }
+        // One lookup per line: the session, or a new one.
+        let s = match self.sessions.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                self.summary.sessions += 1;
+                let name = String::from_utf8_lossy(connector);
+                let mut pending = VecDeque::new();
+                // A session from its start: the banner answers the connection.
+                if event == b'+' || f[3] == b"0" {
+                    pending.push_back(Pending::Banner);
                 }
-            }
-            self.summary.sessions += 1;
-            let name = String::from_utf8_lossy(connector);
-            let mut pending = VecDeque::new();
-            // A session from its start: the banner answers the connection.
-            if event == b'+' || f[3] == b"0" {
-                pending.push_back(Pending::Banner);
-            }
-            let started = event == b'+' || f[3] == b"0" || f[3] == b"1";
-            self.sessions.insert(
-                key,
-                Session {
+                let started = event == b'+' || f[3] == b"0" || f[3] == b"1";
+                v.insert(Session {
                     connector: usage.connector(&name),
                     client: endpoint_ip(remote).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
                     auth: if started {
@@ -392,10 +393,9 @@ impl LineReader for Protocol {
                     account: None,
                     connected: false,
                     senders: Vec::new(),
-                },
-            );
-        }
-        let s = self.sessions.get_mut(&key).expect("inserted above");
+                })
+            }
+        };
         s.last = t;
         if s.first_line == 0 {
             s.first_line = n;

@@ -502,8 +502,20 @@ pub(crate) fn address_domain(addr: &str) -> &str {
 /// may itself hold `<` and `>`), or the first word when there are no brackets.
 pub(crate) fn address_of(arg: &str) -> &str {
     let a = arg.trim();
-    match (a.find('<'), a.rfind('>')) {
-        (Some(i), Some(j)) if j > i => &a[i + 1..j],
+    // The bracket that closes the first `<`, outside quotes (`SIZE=… AUTH=<>` may follow).
+    let close = |i: usize| {
+        let mut quoted = false;
+        a[i + 1..].char_indices().find_map(|(k, c)| match c {
+            '"' => {
+                quoted = !quoted;
+                None
+            }
+            '>' if !quoted => Some(i + 1 + k),
+            _ => None,
+        })
+    };
+    match a.find('<').and_then(|i| close(i).map(|j| (i, j))) {
+        Some((i, j)) => &a[i + 1..j],
         _ => {
             let a = a.split_once(':').map_or(a, |(_, r)| r).trim();
             a.split(' ').next().unwrap_or(a)
@@ -566,6 +578,7 @@ mod tests {
             "contoso.com"
         );
         assert_eq!(address_domain("<\"<x>\"@gmail.com>"), "gmail.com");
+        assert_eq!(address_of("FROM:<a@b.com> SIZE=0 AUTH=<>"), "a@b.com");
         assert_eq!(
             address_domain("<victim%foreign.example@contoso.com>"),
             "contoso.com"
