@@ -329,7 +329,7 @@ impl HostUsage {
 }
 
 /// The key of a [`HostUsage`].
-#[derive(Debug, Clone, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialOrd, Ord)]
 pub struct HostKey {
     /// The receive connector as the log names it (`EX01\Default Frontend EX01`), or the
     /// SMTP virtual server (`EX01\SMTPSVC1`).
@@ -352,6 +352,16 @@ impl PartialEq for HostKey {
 }
 
 impl Eq for HostKey {}
+
+impl std::hash::Hash for HostKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        // The same fields `eq` compares, the connector by its text.
+        self.connector.hash(h);
+        self.client.hash(h);
+        self.auth.hash(h);
+        self.log.hash(h);
+    }
+}
 
 /// The client of a connector's shared aggregate: the Internet hosts that only delivered
 /// inside the accepted domains, anonymously, through a default connector.
