@@ -22,6 +22,8 @@ use crate::analysis::permissions::{ConnectorFacts, Facts, Via, GROUP_GRANTS};
 use crate::analysis::selection::{self, binding_ip, fmt_binding};
 use crate::analysis::site::{abbreviate, same_server, Site};
 use crate::analysis::usage::{observed, usage_rows, Observed, UsageFacts, UsageRow};
+
+mod logs;
 use crate::model::ip_range::{IpRange, IpSet};
 use crate::model::legacy::{parse_ip_mask, Legacy, LegacyObject, RelayMode};
 use crate::model::principal::Principal;
@@ -30,9 +32,6 @@ use crate::rules::ps_quote_content;
 use crate::term::{is_hidden, visible, visible_line};
 use serde::Serialize;
 use std::fmt::Write as _;
-
-/// Lines of the usage table in the text form (the JSON has every row).
-const USAGE_LINES: usize = 60;
 
 /// Ranges up to this many addresses are "small": hosts an admin can name.
 pub const SMALL_RANGE: u128 = 256;
@@ -905,63 +904,7 @@ pub fn write_text(inv: &Inventory) -> String {
             let _ = writeln!(o, "    {} ({} via {})", h.address, h.principal, h.connector);
         }
     }
-    if !inv.usage.is_empty() {
-        let _ = writeln!(o);
-        let _ = writeln!(
-            o,
-            "Relay usage (SMTP logs, where each client connected; relaying hosts first)"
-        );
-        let direct: Vec<&UsageRow> = inv.usage.iter().filter(|r| !r.via_proxy).collect();
-        for r in direct.iter().take(USAGE_LINES) {
-            let _ = writeln!(
-                o,
-                "  {:<34} {:<16} {:<28} {:>5} sessions {:>5} msgs  inside {:>5}  relayed {:>5}  refused {:>4}  {} .. {}{}",
-                r.connector,
-                r.client,
-                format!(
-                    "{}{}",
-                    r.auth,
-                    r.helo.as_deref().map(|h| format!(", {h}")).unwrap_or_default()
-                ),
-                r.sessions,
-                r.messages,
-                r.inside,
-                r.relayed,
-                r.refused,
-                &r.first[..10.min(r.first.len())],
-                &r.last[..10.min(r.last.len())],
-                match r.trusted {
-                    Some(true) => "  (trusted)",
-                    Some(false) if r.relayed > 0 => "  (NOT in the site file)",
-                    _ => "",
-                }
-            );
-        }
-        if direct.len() > USAGE_LINES {
-            let _ = writeln!(o, "  … {} more (--format json)", direct.len() - USAGE_LINES);
-        }
-    }
-    let seen: Vec<&Migration> = inv
-        .migration
-        .iter()
-        .filter(|m| m.observed.is_some() && m.migrated)
-        .collect();
-    if !seen.is_empty() {
-        let _ = writeln!(o);
-        let _ = writeln!(o, "Hosts seen relaying (SMTP logs)");
-        for m in seen {
-            let Some(ob) = &m.observed else { continue };
-            let _ = writeln!(o, "  {} — logs: {}", m.connector, ob.window);
-            if ob.logging_off {
-                let _ = writeln!(
-                    o,
-                    "    ProtocolLoggingLevel None: the logs cannot show who uses it"
-                );
-            }
-            let _ = writeln!(o, "    seen:    {}", short_list(&ob.hosts, 24));
-            let _ = writeln!(o, "    allowed, never seen: {}", short_list(&ob.unseen, 24));
-        }
-    }
+    logs::write_text(&mut o, inv);
     let _ = writeln!(o);
     let _ = writeln!(o, "Migration script (Exchange 2016/2019/SE)");
     if inv.script.is_empty() {
