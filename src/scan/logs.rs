@@ -8,7 +8,7 @@
 //! Results merge in input order.
 
 use super::walk::open_regular;
-use super::{show, Counting, Deferred, InputSummary, ScanOptions, UnreadLine};
+use super::{show, unread_gap, Counting, Deferred, InputSummary, ScanOptions};
 use crate::diag::{Diagnostic, InputError};
 use crate::input::decode::{self, TextEncoding};
 use crate::input::logs::{read_log_continued, Carry};
@@ -109,25 +109,16 @@ pub(super) fn read_logs(
             Ok((outcome, usage, log)) => {
                 diagnostics.extend(outcome.notes);
                 if !outcome.unread.is_empty() {
-                    summary.status = "partial";
-                    summary.not_understood = outcome
-                        .unread
-                        .iter()
-                        .map(|(line, text)| UnreadLine {
-                            line: *line,
-                            text: text.clone(),
-                        })
-                        .collect();
-                    model.gaps.push(crate::model::InputGap {
-                        kind: crate::model::GapKind::NotUnderstood,
-                        src: crate::model::Source {
-                            file: std::sync::Arc::from(summary.path.as_str()),
-                            line: outcome.unread[0].0,
-                        },
-                        lines: outcome.unread,
-                        count: outcome.unread_count,
-                        objects_used: 0,
-                    });
+                    let file = std::sync::Arc::from(summary.path.as_str());
+                    // The log lines read count as what the file gave: it is partly read.
+                    let gap = unread_gap(
+                        summary,
+                        file,
+                        outcome.unread,
+                        outcome.unread_count,
+                        log.lines as usize,
+                    );
+                    model.gaps.push(gap);
                 }
                 if let Some(e) = outcome.error {
                     summary.status = "error";
@@ -177,20 +168,20 @@ fn read_file(
     let name = show(&d.path);
     let file = open_regular(&d.path)
         .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
+    let file = Counting {
+        inner: file,
+        progress: opts.progress.clone(),
+    };
     // UTF-8 (the logs as Exchange and IIS write them) is read straight into the reader's
-    // buffer; anything else (a log re-saved as UTF-16) goes through the decoder.
-    let (enc, _, reader) = decode::decode(file, opts.encoding)
-        .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
-    if matches!(enc, TextEncoding::Utf8 | TextEncoding::Utf8Bom) {
-        drop(reader);
-        let raw = open_regular(&d.path)
-            .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
-        let raw = Counting {
-            inner: raw,
-            progress: opts.progress.clone(),
-        };
-        return Ok(read_log_continued(raw, &name, d.kind, domains, carry, last));
+    // buffer (a BOM is dropped with the line's blanks); anything else (a log re-saved as
+    // UTF-16) goes through the decoder, in the encoding sniffed when it was recognised.
+    if matches!(d.encoding, TextEncoding::Utf8 | TextEncoding::Utf8Bom) {
+        return Ok(read_log_continued(
+            file, &name, d.kind, domains, carry, last,
+        ));
     }
+    let (_, _, reader) = decode::decode(file, Some(d.encoding))
+        .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
     Ok(read_log_continued(
         reader, &name, d.kind, domains, carry, last,
     ))

@@ -380,6 +380,8 @@ struct Deferred {
     index: usize,
     path: PathBuf,
     kind: LogKind,
+    /// As sniffed when the log was recognised (not read again).
+    encoding: TextEncoding,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -455,6 +457,7 @@ fn scan_file(
             index: usize::MAX,
             path: path.to_path_buf(),
             kind,
+            encoding: enc,
         });
         return summary;
     }
@@ -568,35 +571,53 @@ fn apply(
         });
     }
     if !o.unread.is_empty() {
-        summary.status = if run.used == 0 {
-            "not-understood"
-        } else {
-            "partial"
-        };
-        summary.not_understood = o
-            .unread
-            .iter()
-            .map(|(line, text)| UnreadLine {
-                line: *line,
-                text: text.clone(),
-            })
-            .collect();
-        run.builder.add_gap(crate::model::InputGap {
-            kind: crate::model::GapKind::NotUnderstood,
-            src: crate::model::Source {
-                file: run.file.clone(),
-                line: o.unread[0].0,
-            },
-            lines: o.unread,
-            count: o.unread_count,
-            objects_used: run.used,
-        });
+        let gap = unread_gap(
+            summary,
+            run.file.clone(),
+            o.unread,
+            o.unread_count,
+            run.used,
+        );
+        run.builder.add_gap(gap);
     }
     // A malformed part or a budget hit: what was read is in the model and the report (with its
     // notes), and the run exits 2.
     match budget {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Lines that carry relay evidence no reader understood (`unread`, non-empty): listed in the
+/// file's summary, and the gap `INPUT-NOT-UNDERSTOOD` reports. `used`: what the file gave.
+fn unread_gap(
+    summary: &mut InputSummary,
+    file: Arc<str>,
+    unread: Vec<(u32, String)>,
+    count: usize,
+    used: usize,
+) -> crate::model::InputGap {
+    summary.status = if used == 0 {
+        "not-understood"
+    } else {
+        "partial"
+    };
+    summary.not_understood = unread
+        .iter()
+        .map(|(line, text)| UnreadLine {
+            line: *line,
+            text: text.clone(),
+        })
+        .collect();
+    crate::model::InputGap {
+        kind: crate::model::GapKind::NotUnderstood,
+        src: crate::model::Source {
+            file,
+            line: unread[0].0,
+        },
+        lines: unread,
+        count,
+        objects_used: used,
     }
 }
 
