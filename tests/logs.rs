@@ -255,8 +255,8 @@ fn forum_damage_does_not_change_what_a_log_says() {
 
 mod fuzz {
     use proptest::prelude::*;
-    use relay_audit::input::logs::{read_log, sniff};
-    use relay_audit::model::usage::{Domains, LogKind};
+    use relay_audit::input::logs::sniff;
+    use relay_audit::model::usage::{read_log, Domains, LogKind};
     use std::sync::Arc;
 
     const KINDS: [LogKind; 6] = [

@@ -12,7 +12,7 @@ use super::{show, unread_gap, Counting, Deferred, InputSummary, ScanOptions};
 use crate::diag::{Diagnostic, InputError};
 use crate::input::decode::{self, TextEncoding};
 use crate::input::logs::{read_log_continued, Carry};
-use crate::model::usage::{Domains, LogKind};
+use crate::model::usage::{Domains, LogKind, UsageBuilder};
 use crate::model::Model;
 
 /// Reads the deferred logs, in parallel (one file per worker at a time), into the model's
@@ -145,44 +145,34 @@ fn read_one_log(
     carry: Option<Carry>,
     last: bool,
 ) -> (Result<Read, InputError>, Option<Carry>) {
-    match read_file(d, opts, domains, carry, last) {
-        Ok((o, u, s, c)) => (Ok((o, u, s)), c),
-        Err(e) => (Err(e), None),
-    }
-}
-
-type ReadCarry = (
-    crate::input::outcome::Outcome,
-    crate::model::usage::UsageBuilder,
-    crate::input::logs::LogSummary,
-    Option<Carry>,
-);
-
-fn read_file(
-    d: &Deferred,
-    opts: &ScanOptions,
-    domains: std::sync::Arc<Domains>,
-    carry: Option<Carry>,
-    last: bool,
-) -> Result<ReadCarry, InputError> {
     let name = show(&d.path);
-    let file = open_regular(&d.path)
-        .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
-    let file = Counting {
-        inner: file,
-        progress: opts.progress.clone(),
+    let file = match open_regular(&d.path) {
+        Ok(f) => Counting {
+            inner: f,
+            progress: opts.progress.clone(),
+        },
+        Err(e) => {
+            let e = InputError::new(&name, None, format!("cannot read: {e}"));
+            return (Err(e), None);
+        }
     };
+    let mut usage = UsageBuilder::new(std::sync::Arc::from(name.as_str()), domains);
     // UTF-8 (the logs as Exchange and IIS write them) is read straight into the reader's
     // buffer (a BOM is dropped with the line's blanks); anything else (a log re-saved as
     // UTF-16) goes through the decoder, in the encoding sniffed when it was recognised.
-    if matches!(d.encoding, TextEncoding::Utf8 | TextEncoding::Utf8Bom) {
-        return Ok(read_log_continued(
-            file, &name, d.kind, domains, carry, last,
-        ));
-    }
-    let (_, _, reader) = decode::decode(file, Some(d.encoding))
-        .map_err(|e| InputError::new(&name, None, format!("cannot read: {e}")))?;
-    Ok(read_log_continued(
-        reader, &name, d.kind, domains, carry, last,
-    ))
+    let (outcome, summary, carry) =
+        if matches!(d.encoding, TextEncoding::Utf8 | TextEncoding::Utf8Bom) {
+            read_log_continued(file, &name, d.kind, &mut usage, carry, last)
+        } else {
+            match decode::decode(file, Some(d.encoding)) {
+                Ok((_, _, reader)) => {
+                    read_log_continued(reader, &name, d.kind, &mut usage, carry, last)
+                }
+                Err(e) => {
+                    let e = InputError::new(&name, None, format!("cannot read: {e}"));
+                    return (Err(e), None);
+                }
+            }
+        };
+    (Ok((outcome, usage, summary)), carry)
 }

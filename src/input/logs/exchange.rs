@@ -6,13 +6,14 @@
 //! (first in, first out), never by the next line: with PIPELINING the client sends MAIL and
 //! RCPTs before the first reply, and a `Tarpit` line can sit between a command and its reply.
 
+use super::event::{
+    format_time, parse_time, Auth, HostKey, LogKind, RcptEvent, SessionEnd, UsageSink,
+};
 use super::{
     address_domain, address_of, endpoint_ip, hash_bytes, split_csv, FastMap, LineReader, LogSummary,
 };
 use crate::diag::Diagnostic;
-use crate::model::usage::{
-    format_time, parse_time, Auth, HostKey, LogKind, RcptEvent, SessionEnd, UsageBuilder,
-};
+
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -205,7 +206,7 @@ impl Protocol {
         }
     }
 
-    fn close(&mut self, s: Session, usage: &mut UsageBuilder) {
+    fn close<S: UsageSink + ?Sized>(&mut self, s: Session, usage: &mut S) {
         let unanswered = s
             .pending
             .iter()
@@ -236,7 +237,7 @@ impl Protocol {
     }
 
     /// The sessions still open (not expired) at the end of this file, for the next one.
-    pub(crate) fn take_open(&mut self, usage: &mut UsageBuilder) -> Open {
+    pub(crate) fn take_open<S: UsageSink + ?Sized>(&mut self, usage: &mut S) -> Open {
         self.sweep(usage, false);
         Open {
             sessions: std::mem::take(&mut self.sessions),
@@ -254,7 +255,7 @@ impl Protocol {
         self.now = self.now.max(o.now);
     }
 
-    fn sweep(&mut self, usage: &mut UsageBuilder, all: bool) {
+    fn sweep<S: UsageSink + ?Sized>(&mut self, usage: &mut S, all: bool) {
         let limit = self.now - EXPIRE_SECS;
         let old: Vec<(u64, u64)> = self
             .sessions
@@ -299,8 +300,8 @@ fn reply_code(data: &[u8]) -> Option<(u16, bool, &str)> {
     Some((code, cont, status))
 }
 
-impl LineReader for Protocol {
-    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) -> bool {
+impl<S: UsageSink + ?Sized> LineReader<S> for Protocol {
+    fn line(&mut self, n: u32, line: &[u8], usage: &mut S) -> bool {
         if is_header(line) {
             self.header(line);
             return true;
@@ -329,7 +330,7 @@ impl LineReader for Protocol {
         if !self.server_named {
             if let Some(i) = memchr::memchr(b'\\', connector) {
                 let server = String::from_utf8_lossy(&connector[..i]).into_owned();
-                usage.set(&server, self.kind);
+                usage.set_log(&server, self.kind);
                 self.server_named = true;
             }
         }
@@ -554,7 +555,7 @@ impl LineReader for Protocol {
         true
     }
 
-    fn finish(&mut self, usage: &mut UsageBuilder) {
+    fn finish(&mut self, usage: &mut S) {
         self.sweep(usage, true);
         if self.first != 0 {
             self.summary.first = Some(format_time(self.first));
@@ -566,7 +567,7 @@ impl LineReader for Protocol {
         self.give_open(c.0);
     }
 
-    fn carry_out(&mut self, usage: &mut UsageBuilder) -> Option<super::Carry> {
+    fn carry_out(&mut self, usage: &mut S) -> Option<super::Carry> {
         Some(super::Carry(self.take_open(usage)))
     }
 
@@ -658,8 +659,8 @@ impl Tracking {
     }
 }
 
-impl LineReader for Tracking {
-    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) -> bool {
+impl<S: UsageSink + ?Sized> LineReader<S> for Tracking {
+    fn line(&mut self, n: u32, line: &[u8], usage: &mut S) -> bool {
         if is_header(line) {
             if let Some(f) = header_value(line, "Fields:") {
                 self.cols = TrackingColumns::from_names(&names(&String::from_utf8_lossy(f)));
@@ -696,7 +697,7 @@ impl LineReader for Tracking {
         if !self.server_named && !f[cols.server_host].is_empty() {
             let host = String::from_utf8_lossy(f[cols.server_host]);
             let server = host.split('.').next().unwrap_or(&host).to_string();
-            usage.set(&server, LogKind::MessageTracking);
+            usage.set_log(&server, LogKind::MessageTracking);
             self.server_named = true;
         }
         if !(word_eq(f[cols.event], "RECEIVE") && word_eq(f[cols.source], "SMTP")) {
@@ -758,7 +759,7 @@ impl LineReader for Tracking {
         true
     }
 
-    fn finish(&mut self, _usage: &mut UsageBuilder) {
+    fn finish(&mut self, _usage: &mut S) {
         if self.first != 0 {
             self.summary.first = Some(format_time(self.first));
             self.summary.last = Some(format_time(self.last));

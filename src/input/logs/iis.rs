@@ -8,11 +8,12 @@
 //! `OutboundConnectionCommand` / `OutboundConnectionResponse` are the server's own outbound
 //! connections: counted, not a client.
 
+use super::event::{
+    format_time, parse_time, Auth, HostKey, LogKind, RcptEvent, SessionEnd, UsageSink,
+};
 use super::{address_domain, address_of, FastMap, LineReader, LogSummary};
 use crate::diag::Diagnostic;
-use crate::model::usage::{
-    format_time, parse_time, Auth, HostKey, LogKind, RcptEvent, SessionEnd, UsageBuilder,
-};
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
@@ -61,7 +62,7 @@ impl Sessions {
         }
     }
 
-    fn close(&mut self, client: IpAddr, usage: &mut UsageBuilder) {
+    fn close<S: UsageSink + ?Sized>(&mut self, client: IpAddr, usage: &mut S) {
         if let Some(c) = self.open.remove(&client) {
             usage.session(
                 &self.key(&c.connector, client),
@@ -80,9 +81,9 @@ impl Sessions {
 
     /// One inbound command row: verb, argument (spaces restored), reply code.
     #[allow(clippy::too_many_arguments)]
-    fn row(
+    fn row<S: UsageSink + ?Sized>(
         &mut self,
-        usage: &mut UsageBuilder,
+        usage: &mut S,
         n: u32,
         t: i64,
         connector: &str,
@@ -162,7 +163,7 @@ impl Sessions {
         }
     }
 
-    fn finish(&mut self, usage: &mut UsageBuilder) {
+    fn finish<S: UsageSink + ?Sized>(&mut self, usage: &mut S) {
         let clients: Vec<IpAddr> = self.open.keys().copied().collect();
         for c in clients {
             self.close(c, usage);
@@ -205,8 +206,8 @@ impl W3c {
     }
 }
 
-impl LineReader for W3c {
-    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) -> bool {
+impl<S: UsageSink + ?Sized> LineReader<S> for W3c {
+    fn line(&mut self, n: u32, line: &[u8], usage: &mut S) -> bool {
         let text = String::from_utf8_lossy(line);
         if let Some(h) = text.strip_prefix('#') {
             if let Some(f) = h.strip_prefix("Fields:") {
@@ -239,7 +240,7 @@ impl LineReader for W3c {
         usage.line_at(LogKind::IisW3c, t);
         let computer = get("s-computername");
         if !self.server_named && !computer.is_empty() && computer != "-" {
-            usage.set(computer, LogKind::IisW3c);
+            usage.set_log(computer, LogKind::IisW3c);
             self.server_named = true;
         }
         let user = get("cs-username");
@@ -260,7 +261,7 @@ impl LineReader for W3c {
         true
     }
 
-    fn finish(&mut self, usage: &mut UsageBuilder) {
+    fn finish(&mut self, usage: &mut S) {
         self.s.finish(usage);
     }
 
@@ -324,8 +325,8 @@ fn ncsa_time(s: &str) -> i64 {
     local - sign * off
 }
 
-impl LineReader for Ncsa {
-    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) -> bool {
+impl<S: UsageSink + ?Sized> LineReader<S> for Ncsa {
+    fn line(&mut self, n: u32, line: &[u8], usage: &mut S) -> bool {
         let text = String::from_utf8_lossy(line);
         let (Some(lb), Some(rb)) = (text.find(" ["), text.find("] \"")) else {
             return false;
@@ -335,7 +336,7 @@ impl LineReader for Ncsa {
             return false;
         };
         let t = ncsa_time(&text[lb + 2..rb]);
-        usage.set(&self.server.clone(), LogKind::IisNcsa);
+        usage.set_log(&self.server.clone(), LogKind::IisNcsa);
         usage.line_at(LogKind::IisNcsa, t);
         let rest = &text[rb + 3..];
         // The request may hold unescaped quotes (`END+WITH+"."`): it ends at the last one.
@@ -365,7 +366,7 @@ impl LineReader for Ncsa {
         true
     }
 
-    fn finish(&mut self, usage: &mut UsageBuilder) {
+    fn finish(&mut self, usage: &mut S) {
         self.s.finish(usage);
     }
 
@@ -400,7 +401,7 @@ impl Ims {
         }
     }
 
-    fn key(&self, usage: &mut UsageBuilder) -> HostKey {
+    fn key<S: UsageSink + ?Sized>(&self, usage: &mut S) -> HostKey {
         let name = self
             .client
             .as_ref()
@@ -417,7 +418,7 @@ impl Ims {
         }
     }
 
-    fn close(&mut self, usage: &mut UsageBuilder) {
+    fn close<S: UsageSink + ?Sized>(&mut self, usage: &mut S) {
         if let Some((name, line, first)) = self.client.clone() {
             let key = self.key(usage);
             usage.session(
@@ -459,8 +460,8 @@ fn ims_time(s: &str) -> i64 {
     parse_time(date.as_bytes(), Some(time.as_bytes()))
 }
 
-impl LineReader for Ims {
-    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) -> bool {
+impl<S: UsageSink + ?Sized> LineReader<S> for Ims {
+    fn line(&mut self, n: u32, line: &[u8], usage: &mut S) -> bool {
         let text = String::from_utf8_lossy(line);
         let Some((stamp, rest)) = text.split_once(" : ") else {
             return false;
@@ -470,7 +471,7 @@ impl LineReader for Ims {
             return false;
         }
         self.summary.lines += 1;
-        usage.set("", LogKind::Ims);
+        usage.set_log("", LogKind::Ims);
         usage.line_at(LogKind::Ims, t);
         if self.first == 0 || t < self.first {
             self.first = t;
@@ -519,7 +520,7 @@ impl LineReader for Ims {
         true
     }
 
-    fn finish(&mut self, usage: &mut UsageBuilder) {
+    fn finish(&mut self, usage: &mut S) {
         self.summary.rcpt_unanswered += self.pending.iter().filter(|p| p.is_some()).count() as u64;
         self.close(usage);
         let _ = &self.file;

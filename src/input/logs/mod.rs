@@ -10,12 +10,13 @@
 //! A file is streamed in chunks; only open SMTP sessions are held (and expired when they
 //! never close), and what they did goes into a [`UsageBuilder`] as per-host aggregates.
 
+pub mod event;
 mod exchange;
 mod iis;
 
 use crate::diag::{Diagnostic, InputError};
 use crate::input::outcome::Outcome;
-use crate::model::usage::{Domains, LogKind, UsageBuilder};
+use event::{LogKind, UsageSink};
 use serde::Serialize;
 use std::io::Read;
 use std::sync::Arc;
@@ -250,12 +251,12 @@ pub(crate) fn clean(line: &[u8]) -> &[u8] {
 }
 
 /// A format reader: one call per cleaned, non-empty line.
-pub(crate) trait LineReader {
+pub(crate) trait LineReader<S: UsageSink + ?Sized> {
     /// Reads one line; false when it is no line of this log (for the reader's caller to
     /// check for relay evidence, never a silent skip).
-    fn line(&mut self, n: u32, line: &[u8], usage: &mut UsageBuilder) -> bool;
+    fn line(&mut self, n: u32, line: &[u8], usage: &mut S) -> bool;
     /// End of file: closes what is still open.
-    fn finish(&mut self, usage: &mut UsageBuilder);
+    fn finish(&mut self, usage: &mut S);
     fn summary(&self) -> LogSummary;
     fn notes(&mut self) -> Vec<Diagnostic> {
         Vec::new()
@@ -263,7 +264,7 @@ pub(crate) trait LineReader {
     /// Continues what the previous file of the same log left open.
     fn carry_in(&mut self, _c: Carry) {}
     /// What stays open at the end of this file, for the next one (`None`: nothing carries).
-    fn carry_out(&mut self, _usage: &mut UsageBuilder) -> Option<Carry> {
+    fn carry_out(&mut self, _usage: &mut S) -> Option<Carry> {
         None
     }
 }
@@ -271,32 +272,20 @@ pub(crate) trait LineReader {
 /// What one file of a log leaves open for the next (the sessions an hourly rollover cut).
 pub struct Carry(exchange::Open);
 
-/// Reads one log file into a usage builder. Streams: memory is one chunk plus the open
-/// sessions.
-pub fn read_log<R: Read>(
-    reader: R,
-    name: &str,
-    kind: LogKind,
-    domains: Arc<Domains>,
-) -> (Outcome, UsageBuilder, LogSummary) {
-    let (o, u, s, _) = read_log_continued(reader, name, kind, domains, None, true);
-    (o, u, s)
-}
-
-/// [`read_log`] for one file of a series (the hourly files of one folder, in order): the
-/// sessions the previous file left open continue here, and unless this is the `last` file
-/// of the series, the sessions still open at its end are handed on instead of closed.
-pub fn read_log_continued<R: Read>(
+/// Reads one log file, reporting what it finds to `usage`. Streams: memory is one chunk
+/// plus the open sessions. One file of a series (the hourly files of one folder, in order):
+/// the sessions the previous file left open (`carry`) continue here, and unless this is the
+/// `last` file of the series, the sessions still open at its end are handed on, not closed.
+pub fn read_log_continued<R: Read, S: UsageSink + ?Sized>(
     mut reader: R,
     name: &str,
     kind: LogKind,
-    domains: Arc<Domains>,
+    usage: &mut S,
     carry: Option<Carry>,
     last: bool,
-) -> (Outcome, UsageBuilder, LogSummary, Option<Carry>) {
+) -> (Outcome, LogSummary, Option<Carry>) {
     let file: Arc<str> = Arc::from(name);
-    let mut usage = UsageBuilder::new(file.clone(), domains);
-    let mut r: Box<dyn LineReader> = match kind {
+    let mut r: Box<dyn LineReader<S>> = match kind {
         LogKind::SmtpReceive | LogKind::SmtpSend => {
             Box::new(exchange::Protocol::new(kind, file.clone()))
         }
@@ -330,7 +319,7 @@ pub fn read_log_continued<R: Read>(
                 continue;
             }
             let l = clean(l);
-            if !l.is_empty() && !r.line(line_no, l, &mut usage) {
+            if !l.is_empty() && !r.line(line_no, l, usage) {
                 unread(&mut outcome, line_no, l);
             }
         }
@@ -338,7 +327,7 @@ pub fn read_log_continued<R: Read>(
             if start < end {
                 line_no = line_no.saturating_add(1);
                 let l = clean(&buf[start..end]);
-                if !skipping && !l.is_empty() && !r.line(line_no, l, &mut usage) {
+                if !skipping && !l.is_empty() && !r.line(line_no, l, usage) {
                     unread(&mut outcome, line_no, l);
                 }
             }
@@ -380,8 +369,8 @@ pub fn read_log_continued<R: Read>(
             }
         }
     }
-    let carry = if last { None } else { r.carry_out(&mut usage) };
-    r.finish(&mut usage);
+    let carry = if last { None } else { r.carry_out(usage) };
+    r.finish(usage);
     outcome.notes.extend(r.notes());
     let summary = r.summary();
     // A last line without a line break is read like the others and not reported as a cut:
@@ -396,7 +385,7 @@ pub fn read_log_continued<R: Read>(
             ),
         ));
     }
-    (outcome, usage, summary, carry)
+    (outcome, summary, carry)
 }
 
 /// A line that is no line of the log: when it carries relay evidence (a paste of a log and
@@ -538,12 +527,12 @@ pub(crate) fn endpoint_ip(ep: &[u8]) -> Option<std::net::IpAddr> {
     host.parse().ok()
 }
 
-pub(crate) use crate::model::usage::FastMap;
+pub(crate) use event::FastMap;
 
 /// A 64-bit hash of bytes (session ids, endpoints), eight at a time.
 pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
     use std::hash::Hasher;
-    let mut h = crate::model::usage::FastHasher::default();
+    let mut h = event::FastHasher::default();
     h.write(b);
     h.write_u64(b.len() as u64);
     h.finish()
