@@ -8,6 +8,7 @@ pub mod explain;
 pub mod input;
 pub mod inventory;
 pub mod model;
+pub mod probe;
 pub mod report;
 pub mod review;
 pub mod rules;

@@ -12,6 +12,51 @@ struct Expect {
     /// An operator site file beside the case (`--site`; never inside the audited form).
     #[serde(default)]
     site: Option<String>,
+    /// A probe case: a saved probe report (`probe --format json`) beside the case, judged
+    /// again with `probe --replay`, compared with the export in `export` when given.
+    #[serde(default)]
+    probe: Option<String>,
+    #[serde(default)]
+    export: Option<String>,
+    #[serde(default)]
+    server: Option<String>,
+    #[serde(default)]
+    as_seen_from: Option<String>,
+    #[serde(default)]
+    server_port: Option<u16>,
+    /// The exit code expected (probe cases; default 0).
+    #[serde(default)]
+    exit: Option<i32>,
+}
+
+/// Runs a probe case: `probe --replay` over the saved report, with its export.
+fn probe_case(case: &std::path::Path, e: &Expect) -> (i32, serde_json::Value) {
+    let mut cmd = relay_audit();
+    cmd.arg("probe")
+        .arg("--replay")
+        .arg(case.join(e.probe.as_ref().unwrap()))
+        .args(["--format", "json", "--fail-on", "never"]);
+    if let Some(x) = &e.export {
+        cmd.arg("--export").arg(case.join(x));
+    }
+    if let Some(s) = &e.server {
+        cmd.args(["--server", s]);
+    }
+    if let Some(a) = &e.as_seen_from {
+        cmd.args(["--as-seen-from", a]);
+    }
+    if let Some(p) = e.server_port {
+        cmd.args(["--server-port", &p.to_string()]);
+    }
+    let out = cmd.output().unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
+        panic!(
+            "{}: {err}: {}",
+            case.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), v)
 }
 
 fn rule_ids() -> Vec<String> {
@@ -50,6 +95,19 @@ fn every_rule_fires_and_stays_quiet_on_its_cases_in_every_form() {
             );
             let mut want: Vec<String> = expect.fires.iter().map(|s| s.to_lowercase()).collect();
             want.sort();
+            if expect.probe.is_some() {
+                let (code, v) = probe_case(&case, &expect);
+                assert_eq!(code, expect.exit.unwrap_or(0), "{}", case.display());
+                let mut got: Vec<String> = rule_objects(&v)
+                    .into_iter()
+                    .filter(|(r, _)| *r == id)
+                    .map(|(_, o)| o.to_lowercase())
+                    .collect();
+                got.sort();
+                assert_eq!(got, want, "{}: {id} fired on", case.display());
+                cases += 1;
+                continue;
+            }
             for form in forms(&case) {
                 let site = expect
                     .site

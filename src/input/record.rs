@@ -34,6 +34,8 @@ pub enum ObjectKind {
     /// A receive connector (or SMTP virtual server) as the SMTP logs show it: who used it
     /// and who relayed. No record has this kind.
     RelayUsage,
+    /// A live relay probe of one host (`relay-audit probe`). No record has this kind.
+    Probe,
 }
 
 impl ObjectKind {
@@ -50,6 +52,7 @@ impl ObjectKind {
             ObjectKind::Input => "input",
             ObjectKind::RelayUsage => "relay-usage",
             ObjectKind::TransportService => "transport-service",
+            ObjectKind::Probe => "probe",
         }
     }
 
@@ -66,6 +69,7 @@ impl ObjectKind {
             "input" => ObjectKind::Input,
             "relay-usage" => ObjectKind::RelayUsage,
             "transport-service" => ObjectKind::TransportService,
+            "probe" => ObjectKind::Probe,
             _ => return None,
         })
     }

@@ -618,7 +618,7 @@ impl ModelBuilder {
                 }
                 None => Use::Dropped,
             },
-            ObjectKind::Input | ObjectKind::RelayUsage => Use::Dropped,
+            ObjectKind::Input | ObjectKind::RelayUsage | ObjectKind::Probe => Use::Dropped,
         }
     }
 

@@ -52,7 +52,7 @@ fn today() -> String {
 /// Control characters become U+FFFD, and the invisible bidirectional controls a name could
 /// use to display as something else (U+202A..U+202E, U+2066..U+2069, U+200E, U+200F, U+061C,
 /// and the separators U+2028, U+2029: [`crate::term::is_hidden`]) are shown as `[U+202E]`.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -247,6 +247,9 @@ fn render(
 
     header(&mut h, report, fail_on, date, !waived.is_empty())?;
     summary(&mut h, report, fail_on, &open_groups)?;
+    for run in &report.probes {
+        h.push_str(&super::probe::html(run));
+    }
 
     // Relay matrix hook. relay-audit does not compute the matrix yet (which source addresses
     // may relay, as whom, through which connector of which server). When the analysis

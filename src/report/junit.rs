@@ -186,6 +186,7 @@ fn kind_present(report: &Report, kind: ObjectKind) -> bool {
         ObjectKind::RelayUsage => m.log_sets > 0,
         // No rule is evaluated on a transport service itself.
         ObjectKind::TransportService => false,
+        ObjectKind::Probe => m.probes > 0,
     }
 }
 

@@ -332,6 +332,9 @@ pub fn write(
         .iter()
         .filter(|f| f.waiver.is_some())
         .collect();
+    for run in &report.probes {
+        out.write_all(super::probe::markdown(run).as_bytes())?;
+    }
     if !open.is_empty() {
         writeln!(out, "### Findings")?;
         writeln!(out)?;

@@ -445,7 +445,11 @@ fn result<'a>(f: &'a Finding, rules: &RuleSet, inputs: &[InputSummary]) -> Sarif
         .evidence
         .iter()
         .map(|e| Location {
-            physical_location: Some(physical(&e.file, e.line, inputs)),
+            // A live probe's evidence is a conversation, not a file: only what it cites from
+            // the export (a connector, with its line) has a physical location.
+            physical_location: (f.object.kind != crate::input::record::ObjectKind::Probe
+                || e.line.is_some())
+            .then(|| physical(&e.file, e.line, inputs)),
             logical_locations: vec![logical(f)],
             message: Some(Text {
                 text: format!("{} = {}", e.property, e.value),

@@ -8,6 +8,12 @@ use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 use std::io::Write;
 
 fn group_name(f: &Finding) -> String {
+    if f.object.kind == crate::input::record::ObjectKind::Probe {
+        return match &f.object.server {
+            Some(s) => format!("Live probe (compared with server {})", visible_line(s)),
+            None => "Live probe".to_string(),
+        };
+    }
     match &f.object.server {
         Some(s) => format!(
             "Server {} (judged as Exchange {})",
@@ -55,6 +61,9 @@ fn severity_cell(text: String, s: Severity, color: bool) -> Cell {
 /// Writes the table report; `color` adds ANSI colour to severities (the caller decides:
 /// only on a terminal, never with `NO_COLOR`).
 pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> std::io::Result<()> {
+    for run in &report.probes {
+        out.write_all(super::probe::table(run, width).as_bytes())?;
+    }
     // Groups in order of their worst finding; findings arrive sorted worst first.
     let mut groups: Vec<String> = Vec::new();
     for f in &report.findings {
@@ -252,6 +261,19 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> s
             ", {files} SMTP log files of {} servers over {days:.1} days",
             servers.len()
         ));
+    }
+    if m.probes > 0 && report.inputs.is_empty() {
+        return writeln!(
+            out,
+            "{} findings ({}{review}) from {} live probe{}",
+            report.findings.len(),
+            counts.join(", "),
+            m.probes,
+            if m.probes == 1 { "" } else { "s" }
+        );
+    }
+    if m.probes > 0 {
+        legacy.push_str(&format!(", {} live probes", m.probes));
     }
     writeln!(
         out,

@@ -7,6 +7,7 @@
 //! built-in one replaces it. Evaluation produces [`Finding`]s; it never formats output.
 
 pub mod cond;
+pub mod probe;
 
 use crate::analysis::Facts;
 use crate::input::record::ObjectKind;
@@ -521,6 +522,7 @@ pub fn stand_in(kind: ObjectKind, key: &str) -> String {
             ObjectKind::Input => "file",
             ObjectKind::RelayUsage => "connector identity",
             ObjectKind::TransportService => "server",
+            ObjectKind::Probe => "host",
         },
         "server" => "server",
         "name" if kind == ObjectKind::ReceiveConnector => "connector name",
@@ -824,7 +826,8 @@ pub fn evaluate_with(
                     ));
                 }
             }
-            ObjectKind::ExchangeServer | ObjectKind::TransportService => {}
+            // Probes are judged by `probe::evaluate`, never in a scan.
+            ObjectKind::ExchangeServer | ObjectKind::TransportService | ObjectKind::Probe => {}
             ObjectKind::RelayUsage => {
                 for c in &usage.connectors {
                     let (product, version) = version_of(&c.server);

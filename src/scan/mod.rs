@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod logs;
+pub mod probe;
 mod usage;
 mod walk;
 
@@ -141,6 +142,10 @@ pub struct Report {
     /// What the SMTP logs read beside the exports show (absent without logs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<UsageReport>,
+    /// Live probes (`relay-audit probe`): verdicts, the server recognised, the transcript,
+    /// and the comparison with the export.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<crate::probe::ProbeRun>,
     #[serde(skip)]
     pub errors: Vec<InputError>,
     #[serde(skip)]
@@ -190,6 +195,8 @@ pub struct ModelCounts {
     pub smtp_connectors: usize,
     /// Sets of SMTP logs read (a server's logs of one kind).
     pub log_sets: usize,
+    /// Live probes in the report (`relay-audit probe`).
+    pub probes: usize,
 }
 
 /// `--fail-on`: a severity, or never.
@@ -790,6 +797,7 @@ pub fn report(loaded: Loaded, findings: Vec<Finding>, rules: &RuleSet) -> Report
         resolved: Vec::new(),
         rules_version: rules.version(),
         usage: UsageReport::of(&model.usage),
+        probes: Vec::new(),
         errors,
         model_counts: ModelCounts {
             servers: model.servers.len(),
@@ -800,6 +808,7 @@ pub fn report(loaded: Loaded, findings: Vec<Finding>, rules: &RuleSet) -> Report
             virtual_servers: count_kind(&model, ObjectKind::SmtpVirtualServer),
             smtp_connectors: count_kind(&model, ObjectKind::SmtpConnector),
             log_sets: model.usage.sets.len(),
+            probes: 0,
         },
     }
 }

@@ -22,6 +22,7 @@ use crate::model::{AcceptedDomain, Ace, GapKind, InputGap, ReceiveConnector, Sou
 use serde::{Deserialize, Serialize};
 
 mod legacy;
+pub(crate) mod probe;
 pub(crate) mod usage;
 
 use legacy::eval_legacy;
@@ -52,6 +53,7 @@ pub enum Subject<'a, 'm> {
     Input(&'m InputGap),
     /// A receive connector as the SMTP logs show it.
     Usage(&'a crate::analysis::usage::ConnectorUsage<'m>),
+    Probe(&'a probe::ProbeSubject<'m>),
 }
 
 /// Who a `holds` / `ace` predicate asks about.
@@ -305,6 +307,18 @@ pub enum Cond {
     /// relay-usage: recipients were accepted but no accepted domain was exported, so relay
     /// cannot be told from delivery.
     UsageDomainsUnknown(bool),
+    /// probe: the overall live verdict is one of these (`open`, `auth-required`, `refused`,
+    /// `accepted-as-local`, `inconclusive`). Evidence: the verdict and the forms behind it.
+    ProbeVerdict(Principals),
+    /// probe (with `--export`): the live verdict and the export's `explain` verdict for the
+    /// same conversation disagree.
+    ProbeContradictsExport(bool),
+    /// probe: an odd address form (percent hack, quoted, `!` path) got a 2xx for a mailbox
+    /// the server took as its own (KB Q304897).
+    ProbeAcceptedAsLocal(bool),
+    /// probe (with `--export`): the live wording reads as another Exchange generation than
+    /// the export's AdminDisplayVersion.
+    ProbeVersionDiffers(bool),
 }
 
 impl Cond {
@@ -351,6 +365,10 @@ impl Cond {
             | Cond::UsageLoggingOff(_)
             | Cond::UsageWindowShort(_)
             | Cond::UsageDomainsUnknown(_) => Some(&[RelayUsage]),
+            Cond::ProbeVerdict(_)
+            | Cond::ProbeContradictsExport(_)
+            | Cond::ProbeAcceptedAsLocal(_)
+            | Cond::ProbeVersionDiffers(_) => Some(&[Probe]),
             _ => Some(&[ReceiveConnector]),
         }
     }
@@ -393,6 +411,7 @@ impl Cond {
             Cond::Not(c) => c.validate(kind, problems),
             Cond::Holds(h) => check_principals(&h.principal, problems),
             Cond::Relayed(r) => r.validate(problems),
+            Cond::ProbeVerdict(v) => probe::validate(v, problems),
             Cond::Ace(a) | Cond::AceMay(a) => check_principals(&a.principal, problems),
             Cond::HasFlag(f) => {
                 let p = f.property.to_ascii_lowercase();
@@ -511,6 +530,10 @@ impl Cond {
             Cond::UsageLoggingOff(_) => "usage_logging_off",
             Cond::UsageWindowShort(_) => "usage_window_short",
             Cond::UsageDomainsUnknown(_) => "usage_domains_unknown",
+            Cond::ProbeVerdict(_) => "probe_verdict",
+            Cond::ProbeContradictsExport(_) => "probe_contradicts_export",
+            Cond::ProbeAcceptedAsLocal(_) => "probe_accepted_as_local",
+            Cond::ProbeVersionDiffers(_) => "probe_version_differs",
         }
     }
 
@@ -538,6 +561,7 @@ impl Cond {
                 Subject::Legacy(o) => eval_legacy(self, o),
                 Subject::Input(g) => eval_input(self, g),
                 Subject::Usage(c) => eval_usage(self, c),
+                Subject::Probe(p) => probe::eval_probe(self, p),
             },
         }
     }
@@ -813,6 +837,12 @@ fn eval_ace(cond: &Cond, a: &Ace, connector: Option<&ConnectorFacts<'_>>) -> Opt
     }
 }
 
+/// The source of a subject that is no exported object (a live probe).
+static NO_SOURCE: std::sync::LazyLock<Source> = std::sync::LazyLock::new(|| Source {
+    file: "(live probe)".into(),
+    line: 0,
+});
+
 /// The exported property `name` of the subject, and the subject's source.
 fn raw_of<'s>(s: &'s Subject<'_, '_>, name: &str) -> (Option<&'s crate::model::Raw>, &'s Source) {
     match s {
@@ -828,6 +858,7 @@ fn raw_of<'s>(s: &'s Subject<'_, '_>, name: &str) -> (Option<&'s crate::model::R
         Subject::Legacy(o) => (o.raw(name), &o.src),
         Subject::Input(g) => (None, &g.src),
         Subject::Usage(c) => (c.connector.and_then(|x| x.raw(name)), &c.src),
+        Subject::Probe(_) => (None, &NO_SOURCE),
     }
 }
 
