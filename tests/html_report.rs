@@ -495,3 +495,89 @@ fn unreadable_input_makes_the_verdict_incomplete() {
     assert!(doc.contains("no-such-file.xml"));
     assert!(doc.contains("<span class=\"level-error\">error</span>"));
 }
+
+/// A probe whose server answered with markup, terminal escapes and bidi controls (a hostile
+/// server writes the banner): the probe's HTML section renders in Chromium as text, with the
+/// live and offline conversations side by side, and not one console message.
+#[test]
+fn a_hostile_probe_renders_as_text_in_headless_chromium() {
+    let browser = chromium_path();
+    assert!(
+        browser.exists() || std::env::var("RELAY_AUDIT_SKIP_BROWSER").as_deref() == Ok("1"),
+        "{} not found: run .ci/run (it installs Debian's chromium package)",
+        browser.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let saved = work.join("probe.json");
+    std::fs::write(&saved, hostile_probe_json()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_relay-audit"))
+        .args(["probe", "--replay"])
+        .arg(&saved)
+        .arg("--export")
+        .arg(root().join("fixtures/clean-2019/format-list"))
+        .args([
+            "--server",
+            "EX01",
+            "--server-port",
+            "25",
+            "--format",
+            "html",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page_text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !page_text.contains("<script>alert"),
+        "raw markup in the page"
+    );
+    assert!(!page_text.contains('\u{1b}') && !page_text.contains('\u{202e}'));
+    let page = work.join("probe.html");
+    std::fs::write(&page, &page_text).unwrap();
+    if !browser.exists() {
+        return;
+    }
+    let run = chromium(work, "probe-dom", &["--dump-dom".into()], &page);
+    let dom = run.stdout.to_ascii_lowercase();
+    for bad in ["<script", "<img", "<svg", "<iframe"] {
+        assert!(!dom.contains(bad), "{bad} element in the DOM");
+    }
+    assert!(run.stdout.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(run.stdout.contains("class=\"side-by-side\""));
+    assert!(run
+        .stdout
+        .contains("CONTRADICTION (live-open-export-refused)"));
+    assert_eq!(
+        page_messages(&run.stderr),
+        Vec::<&str>::new(),
+        "probe dump-dom"
+    );
+}
+
+fn hostile_probe_json() -> String {
+    let banner = "220 mx.example.org <script>alert(1)</script> \u{1b}[2J\u{1b}]8;;https://evil.example/\u{7}click\u{1b}]8;;\u{7} \u{202e}gnp.exe";
+    serde_json::json!({
+        "probes": [{
+            "target": {"host": "127.0.0.1", "address": "127.0.0.1", "port": 2525, "from": "127.0.0.1"},
+            "token": "h0st1le",
+            "ehlo_name": "probe-h0st1le.relay-audit.invalid",
+            "banner": [banner],
+            "ehlo": ["250-mx.example.org <img src=x onerror=alert(2)>", "250 PIPELINING"],
+            "forms": [{
+                "n": 2,
+                "mail_from": "<relay-audit-h0st1le@example.net>",
+                "rcpt_to": "<relaytest@example.net>",
+                "mail": ["250 2.1.0 Ok <svg onload=alert(3)>"],
+                "rcpt": ["250 2.1.5 Ok \u{1b}[31mred\u{1b}[0m | `code` [link](https://evil.example)"]
+            }],
+            "transcript": []
+        }]
+    })
+    .to_string()
+}

@@ -334,3 +334,35 @@ fn the_password_is_redacted_everywhere() {
     assert_eq!(v["probes"][0]["auth"]["ok"], true);
     assert_safe(&fake);
 }
+
+/// A server that answers with terminal escapes, bidi controls and markup: the table shows
+/// them as visible text, never as themselves; JSON and Markdown keep them inert too.
+#[test]
+fn a_hostile_server_cannot_drive_the_terminal() {
+    let fake = fake_smtp::start(
+        vec!["220 mx.example.org \u{1b}[2J\u{1b}]0;pwned\u{7} \u{202e}txt.exe <b>".into()],
+        Duration::ZERO,
+        Arc::new(|l: &str| match fake_smtp::verb(l).as_str() {
+            "EHLO" => Action::Reply(vec!["250 mx.example.org \u{1b}[31m".into()]),
+            "MAIL" => Action::Reply(vec!["250 2.1.0 Ok".into()]),
+            "RCPT" => Action::Reply(vec![
+                "550 5.7.1 \u{1b}]8;;https://evil.example/\u{7}denied\u{1b}]8;;\u{7} | `x` *y*"
+                    .into(),
+            ]),
+            _ => Action::Reply(vec!["250 ok".into()]),
+        }),
+    );
+    for format in ["table", "json", "markdown"] {
+        let out = relay_audit()
+            .args(["probe", "127.0.0.1", "--port", &fake.port.to_string()])
+            .args(["--delay", "0", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}'] {
+            assert!(!text.contains(bad), "{format}: {bad:?} reached the output");
+        }
+        assert!(text.contains("denied"), "{format}");
+    }
+}

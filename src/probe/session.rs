@@ -572,3 +572,76 @@ fn describe_cert_error(e: &rustls::Error) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Whatever bytes a server sends, reading replies ends (a reply, or a loss) without a
+    /// panic, and every kept line stays within [`MAX_LINE`] (plus the cut marker).
+    fn read_all(bytes: Vec<u8>) -> Vec<Result<Reply, Lost>> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let _ = s.write_all(&bytes);
+        });
+        let link = Link {
+            addr,
+            source: None,
+            connect_timeout: Duration::from_secs(2),
+            reply_timeout: Duration::from_secs(2),
+            deadline: Instant::now() + Duration::from_secs(5),
+            server_name: "127.0.0.1",
+            tls_roots: Arc::new(rustls::RootCertStore::empty()),
+            tls_verify: false,
+        };
+        let mut t = Transcript::new();
+        let mut s = Session::connect(&link, false, &mut t).unwrap();
+        let mut out = Vec::new();
+        for _ in 0..50 {
+            let r = s.read_reply(&mut t);
+            let stop = r.is_err();
+            out.push(r);
+            if stop {
+                break;
+            }
+        }
+        server.join().unwrap();
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn any_bytes_end_in_replies_or_a_loss(bytes in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            for r in read_all(bytes).into_iter().flatten() {
+                prop_assert!(r.lines.len() <= MAX_REPLY_LINES);
+                for l in &r.lines {
+                    prop_assert!(l.len() <= MAX_LINE * 3 + 8);
+                }
+            }
+        }
+
+        #[test]
+        fn reply_shaped_noise_parses(lines in proptest::collection::vec("[0-9]{3}[ -][ -~]{0,40}", 1..30)) {
+            let mut bytes = Vec::new();
+            for l in &lines {
+                bytes.extend_from_slice(l.as_bytes());
+                bytes.extend_from_slice(b"\r\n");
+            }
+            let got = read_all(bytes);
+            prop_assert!(!got.is_empty());
+        }
+    }
+
+    #[test]
+    fn continuation_lines_make_one_reply() {
+        let got = read_all(b"250-mx.example.org Hello\r\n250-SIZE 1\r\n250 OK\r\n".to_vec());
+        let r = got[0].as_ref().unwrap();
+        assert_eq!(r.code, 250);
+        assert_eq!(r.lines.len(), 3);
+        assert_eq!(got[1], Err(Lost::Closed));
+    }
+}
