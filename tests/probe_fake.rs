@@ -366,3 +366,33 @@ fn a_hostile_server_cannot_drive_the_terminal() {
         assert!(text.contains("denied"), "{format}");
     }
 }
+
+/// STARTTLS offered but broken (the server answers the handshake with clear text, as
+/// OpenSMTPD on bookworm does): with `--tls opportunistic` the probe notes it and tests in
+/// clear text on a new connection; with `--tls require` it stops, undecided.
+#[test]
+fn a_broken_starttls_falls_back_only_when_allowed() {
+    let fake = fake_smtp::start(
+        vec!["220 mx.example.org ESMTP".into()],
+        Duration::ZERO,
+        Arc::new(|l: &str| match fake_smtp::verb(l).as_str() {
+            "EHLO" => Action::Reply(vec!["250-mx.example.org".into(), "250 STARTTLS".into()]),
+            "STARTTLS" => Action::ReplyClose(vec![
+                "220 2.0.0 Ready to start TLS".into(),
+                "this is not a TLS record".into(),
+            ]),
+            "MAIL" => Action::Reply(vec!["250 2.1.0 Ok".into()]),
+            "RCPT" => Action::Reply(vec!["554 5.7.1 Relay access denied".into()]),
+            _ => Action::Reply(vec!["250 2.0.0 Ok".into()]),
+        }),
+    );
+    let (code, v, _) = probe(fake.port, &[]);
+    assert_eq!(code, 0, "{v}");
+    let p = &v["probes"][0];
+    assert_eq!(p["verdict"], "refused");
+    assert!(p["notes"].to_string().contains("STARTTLS failed"), "{}", p["notes"]);
+    let (code, v, _) = probe(fake.port, &["--tls", "require"]);
+    assert_eq!(code, 2);
+    assert_eq!(v["probes"][0]["verdict"], "inconclusive");
+    assert_safe(&fake);
+}

@@ -760,7 +760,9 @@ fn probe_one(opts: &Options, addr: SocketAddr, token: &str, deadline: Instant) -
             p.pass_with(c, &all, &mut own, deadline, &mut results);
         }
         Err(e) => {
-            if p.stop.is_none() {
+            // A failed opportunistic STARTTLS is retried in clear text by the pass; anything
+            // else that failed the first connection stops the probe.
+            if p.stop.is_none() && !p.tls_failed {
                 p.stop = Some(e.to_string());
             }
             p.pass(&all, false, &mut own, deadline, &mut results);
