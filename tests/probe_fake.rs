@@ -390,7 +390,11 @@ fn a_broken_starttls_falls_back_only_when_allowed() {
     assert_eq!(code, 0, "{v}");
     let p = &v["probes"][0];
     assert_eq!(p["verdict"], "refused");
-    assert!(p["notes"].to_string().contains("STARTTLS failed"), "{}", p["notes"]);
+    assert!(
+        p["notes"].to_string().contains("STARTTLS failed"),
+        "{}",
+        p["notes"]
+    );
     let (code, v, _) = probe(fake.port, &["--tls", "require"]);
     assert_eq!(code, 2);
     assert_eq!(v["probes"][0]["verdict"], "inconclusive");

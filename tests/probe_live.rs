@@ -282,6 +282,19 @@ fn starttls_is_negotiated_and_the_certificate_judged() {
         &["--tls", "require", "--tls-ca", &ca, "--tls-verify"],
     );
     assert_eq!((code, verdict(&v)), (2, "inconclusive"));
+    // TLS from the first byte (port 465 style).
+    let (code, v) = probe(
+        ex.port(Scenario::Smtps),
+        &["--tls-on-connect", "--tls-ca", &ca, "--token", "tls465"],
+    );
+    assert_eq!(
+        (code, verdict(&v)),
+        (0, "refused"),
+        "{}",
+        v["probes"][0]["summary"]
+    );
+    assert_eq!(v["probes"][0]["tls"]["version"], "TLSv1.3");
+    assert!(v["probes"][0]["target"]["tls_on_connect"] == true);
     // Postfix here offers no STARTTLS: --tls require stops before any MAIL.
     let (code, v) = probe(pf.port(Scenario::Closed), &["--tls", "require"]);
     assert_eq!((code, verdict(&v)), (2, "inconclusive"));
@@ -289,6 +302,6 @@ fn starttls_is_negotiated_and_the_certificate_judged() {
         .as_str()
         .unwrap()
         .contains("does not offer STARTTLS"));
-    assert_clean_exim(&ex, &["tls1"]);
+    assert_clean_exim(&ex, &["tls1", "tls465"]);
     assert_clean_postfix(&pf, &[]);
 }

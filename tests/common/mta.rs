@@ -24,15 +24,18 @@ pub enum Scenario {
     NoAuth,
     /// Relays only for the client 127.0.0.3 (Postfix only).
     IpRelay,
+    /// Closed, TLS from the first byte as on port 465 (Exim only).
+    Smtps,
 }
 
-const SCENARIOS: [(Scenario, &str); 6] = [
+const SCENARIOS: [(Scenario, &str); 7] = [
     (Scenario::Open, "@OPEN@"),
     (Scenario::Closed, "@CLOSED@"),
     (Scenario::Auth, "@AUTH@"),
     (Scenario::Exchange2013, "@EXCH@"),
     (Scenario::NoAuth, "@NOAUTH@"),
     (Scenario::IpRelay, "@IPRELAY@"),
+    (Scenario::Smtps, "@SMTPS@"),
 ];
 
 pub const USER: &str = "relayuser@example.org";
@@ -149,7 +152,8 @@ impl Postfix {
         let ports: Vec<(Scenario, u16)> = SCENARIOS
             .iter()
             .map(|(s, _)| *s)
-            .zip(free_ports(SCENARIOS.len()))
+            .filter(|s| *s != Scenario::Smtps)
+            .zip(free_ports(SCENARIOS.len() - 1))
             .collect();
         let t = repo().join("tests/mta/postfix");
         for f in [
@@ -253,7 +257,8 @@ fn count_files(dir: &Path) -> usize {
         .sum()
 }
 
-/// A private Exim (`-bdf`) with five scenarios (no IpRelay), STARTTLS on every port.
+/// A private Exim (`-bdf`) with six scenarios (no IpRelay), STARTTLS on every port but the
+/// TLS-on-connect one.
 pub struct Exim {
     dir: tempfile::TempDir,
     child: Child,
@@ -285,7 +290,7 @@ impl Exim {
             .iter()
             .map(|(s, _)| *s)
             .filter(|s| *s != Scenario::IpRelay)
-            .zip(free_ports(5))
+            .zip(free_ports(6))
             .collect();
         fill(
             &repo().join("tests/mta/exim/exim.conf"),
@@ -336,7 +341,12 @@ impl Exim {
             ports,
             bin,
         };
-        let all: Vec<u16> = e.ports.iter().map(|(_, x)| *x).collect();
+        let all: Vec<u16> = e
+            .ports
+            .iter()
+            .filter(|(s, _)| *s != Scenario::Smtps)
+            .map(|(_, x)| *x)
+            .collect();
         wait_banners(&all, "exim", &|| e.log());
         e
     }
