@@ -14,10 +14,11 @@
 
 use crate::analysis::permissions::{token, ConnectorFacts, Facts, Grant, Via};
 use crate::analysis::selection::{self, binding_ip, binding_matches, on_server};
-use crate::analysis::site::{same_server, Site};
+use crate::analysis::site::{same_server, server_key, Site};
 use crate::model::ip_range::{IpRange, IpSet};
 use crate::model::{AcceptedDomain, Ace, Model, ReceiveConnector};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub const SUBMIT: &str = "ms-Exch-SMTP-Submit";
@@ -187,6 +188,20 @@ pub fn partition<'m>(
     port: u16,
     local: Option<IpAddr>,
 ) -> Vec<Region<'m>> {
+    let conns: Vec<&'m ReceiveConnector> = model
+        .connectors
+        .iter()
+        .filter(|c| on_server(c, server))
+        .collect();
+    partition_of(&conns, port, local)
+}
+
+/// [`partition`] over the connectors of one server (`conns`, already picked out).
+fn partition_of<'m>(
+    server_conns: &[&'m ReceiveConnector],
+    port: u16,
+    local: Option<IpAddr>,
+) -> Vec<Region<'m>> {
     let samples: Vec<IpAddr> = match local {
         Some(l) if l.is_ipv4() => vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)],
         Some(_) => vec![IpAddr::V6(Ipv6Addr::UNSPECIFIED)],
@@ -195,10 +210,10 @@ pub fn partition<'m>(
             IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         ],
     };
-    let conns: Vec<&'m ReceiveConnector> = model
-        .connectors
+    let conns: Vec<&'m ReceiveConnector> = server_conns
         .iter()
-        .filter(|c| on_server(c, server) && c.enabled != Some(false))
+        .copied()
+        .filter(|c| c.enabled != Some(false))
         .collect();
     let mut won: Vec<IpSet> = vec![IpSet::new(); conns.len()];
     for sample in samples {
@@ -313,12 +328,22 @@ impl<'m> Matrix<'m> {
 /// Every server named in the model (servers first, then servers only connectors name).
 pub fn server_names(model: &Model) -> Vec<String> {
     let mut out: Vec<String> = model.servers.iter().map(|s| s.name.clone()).collect();
+    let mut seen: std::collections::HashSet<String> = out.iter().map(|s| server_key(s)).collect();
     for c in &model.connectors {
-        if !c.server.is_empty() && !out.iter().any(|s| same_server(s, &c.server)) {
+        if !c.server.is_empty() && seen.insert(server_key(&c.server)) {
             out.push(c.server.clone());
         }
     }
     out
+}
+
+/// The connectors of each server, by [`server_key`], in model order.
+pub fn connectors_by_server(model: &Model) -> HashMap<String, Vec<&ReceiveConnector>> {
+    let mut by: HashMap<String, Vec<&ReceiveConnector>> = HashMap::new();
+    for c in &model.connectors {
+        by.entry(server_key(&c.server)).or_default().push(c);
+    }
+    by
 }
 
 /// Computes the matrix (with site remarks when a site file is given).
@@ -336,11 +361,15 @@ pub fn compute<'m>(model: &'m Model, site: Option<&Site>) -> Matrix<'m> {
             d.src.line
         ));
     }
+    let by_server = connectors_by_server(model);
     for server in server_names(model) {
-        let conns: Vec<&ReceiveConnector> = model
-            .connectors
+        let all: &[&ReceiveConnector] = by_server
+            .get(&server_key(&server))
+            .map_or(&[], Vec::as_slice);
+        let conns: Vec<&ReceiveConnector> = all
             .iter()
-            .filter(|c| on_server(c, &server) && c.enabled != Some(false))
+            .copied()
+            .filter(|c| c.enabled != Some(false))
             .collect();
         let mut ports: Vec<u16> = conns
             .iter()
@@ -361,7 +390,7 @@ pub fn compute<'m>(model: &'m Model, site: Option<&Site>) -> Matrix<'m> {
             specific.dedup();
             scopes.extend(specific.into_iter().map(Some));
             for local in scopes {
-                let regions = partition(model, &server, port, local);
+                let regions = partition_of(all, port, local);
                 if regions.is_empty() {
                     continue;
                 }

@@ -448,12 +448,28 @@ pub fn bindings_overlap(x: &Binding, y: &Binding) -> bool {
 pub fn conflicts(model: &Model) -> Vec<Conflict<'_>> {
     let mut out = Vec::new();
     let conns = &model.connectors;
-    for (i, a) in conns.iter().enumerate() {
-        let ea = range_entries(a);
-        for b in conns.iter().skip(i + 1) {
-            if !same_server(&a.server, &b.server) {
-                continue;
-            }
+    // Pairs of one server only: group by server first (a scan of all pairs is quadratic in
+    // the organisation's connectors), then visit the pairs in model order as before.
+    let mut groups: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for (i, c) in conns.iter().enumerate() {
+        groups
+            .entry(crate::analysis::site::server_key(&c.server))
+            .or_default()
+            .push(i);
+    }
+    let mut pairs: Vec<(usize, usize)> = groups
+        .values()
+        .flat_map(|g| {
+            g.iter()
+                .enumerate()
+                .flat_map(move |(k, &i)| g[k + 1..].iter().map(move |&j| (i, j)))
+        })
+        .collect();
+    pairs.sort_unstable();
+    for (i, j) in pairs {
+        let (a, b) = (&conns[i], &conns[j]);
+        {
+            let ea = range_entries(a);
             let eb = range_entries(b);
             let mut seen: Vec<(IpRange, IpRange)> = Vec::new();
             for ba in &a.bindings {

@@ -100,11 +100,23 @@ struct RawFacing {
 
 /// Server names compare case-insensitively and by their first label (`EX01` = `ex01.contoso.com`).
 pub fn same_server(a: &str, b: &str) -> bool {
-    let short = |s: &str| {
+    // Equal first labels, case-folded, compared without allocating: this runs inside loops
+    // over servers and connectors.
+    fn first(s: &str) -> &str {
         let s = s.trim();
-        s.split('.').next().unwrap_or(s).to_lowercase()
-    };
-    a.trim().eq_ignore_ascii_case(b.trim()) || short(a) == short(b)
+        s.split('.').next().unwrap_or(s)
+    }
+    first(a)
+        .chars()
+        .flat_map(char::to_lowercase)
+        .eq(first(b).chars().flat_map(char::to_lowercase))
+}
+
+/// The key [`same_server`] compares: the first label, lower-case. Two names are the same
+/// server exactly when their keys are equal, so a map on it replaces a scan.
+pub fn server_key(s: &str) -> String {
+    let s = s.trim();
+    s.split('.').next().unwrap_or(s).to_lowercase()
 }
 
 impl Site {

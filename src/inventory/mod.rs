@@ -20,7 +20,7 @@
 use crate::analysis::matrix::{self, held, MatrixOut, PrincipalKind, ANY_RECIPIENT, SUBMIT};
 use crate::analysis::permissions::{ConnectorFacts, Facts, Via, GROUP_GRANTS};
 use crate::analysis::selection::{self, binding_ip, fmt_binding};
-use crate::analysis::site::{abbreviate, same_server, Site};
+use crate::analysis::site::{abbreviate, server_key, Site};
 use crate::analysis::usage::{observed, usage_rows, Observed, UsageFacts, UsageRow};
 
 mod logs;
@@ -257,16 +257,19 @@ pub fn inventory(model: &Model, site: Option<&Site>, opts: &Options) -> Inventor
     let usage = UsageFacts::compute(model, &facts, site);
     let mx = matrix::compute(model, site);
 
+    let by_server = matrix::connectors_by_server(model);
+    let mut server_objs: std::collections::HashMap<String, &crate::model::ExchangeServer> =
+        std::collections::HashMap::new();
+    for s in &model.servers {
+        server_objs.entry(server_key(&s.name)).or_insert(s);
+    }
     let servers = matrix::server_names(model)
         .into_iter()
         .map(|name| {
-            let s = model.servers.iter().find(|s| same_server(&s.name, &name));
+            let key = server_key(&name);
+            let s = server_objs.get(&key).copied();
             ServerRow {
-                connectors: model
-                    .connectors
-                    .iter()
-                    .filter(|c| same_server(&c.server, &name))
-                    .count(),
+                connectors: by_server.get(&key).map_or(0, Vec::len),
                 product: s.and_then(|s| s.product).map(product_name),
                 version: s.and_then(|s| s.version.as_ref().map(|v| v.value.clone())),
                 name,

@@ -183,35 +183,25 @@ fn write_groups(
     fail_on: FailOn,
     heading: &str,
 ) -> std::io::Result<()> {
-    let mut groups: Vec<String> = Vec::new();
-    for f in findings {
-        let g = group_name(f);
-        if !groups.contains(&g) {
-            groups.push(g);
-        }
-    }
-    for g in &groups {
+    for (g, rows) in super::buckets(findings.iter().copied(), group_name) {
         writeln!(out, "{heading} {g}")?;
         writeln!(out)?;
-        let rows: Vec<&Finding> = findings
-            .iter()
-            .copied()
-            .filter(|f| group_name(f) == *g)
-            .collect();
         // Objects in order of their worst finding (then by id), each object's rows together.
-        let mut objects: Vec<(Severity, String, &Finding)> = Vec::new();
-        for f in &rows {
-            let key = f.object.id.to_lowercase();
-            match objects
-                .iter_mut()
-                .find(|(_, k, first)| *k == key && first.object.kind == f.object.kind)
-            {
-                Some(o) => o.0 = o.0.min(f.severity),
-                None => objects.push((f.severity, key, f)),
-            }
-        }
+        let mut objects: Vec<(Severity, String, Vec<&Finding>)> =
+            super::buckets(rows, |f| (f.object.id.to_lowercase(), f.object.kind))
+                .into_iter()
+                .map(|((key, _), fs)| {
+                    let worst = fs
+                        .iter()
+                        .map(|f| f.severity)
+                        .min()
+                        .unwrap_or(Severity::Info);
+                    (worst, key, fs)
+                })
+                .collect();
         objects.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-        for (_, key, first) in &objects {
+        for (_, _, fs) in &objects {
+            let first = fs[0];
             // Emphasis needs text that does not start or end with a space.
             let id = escape(&first.object.id);
             let id = match id.trim() {
@@ -220,9 +210,7 @@ fn write_groups(
             };
             writeln!(out, "**{id}** ({})", first.object.kind.as_str())?;
             writeln!(out)?;
-            for f in rows.iter().filter(|f| {
-                f.object.id.to_lowercase() == *key && f.object.kind == first.object.kind
-            }) {
+            for f in fs {
                 write_finding(out, f, fail_on)?;
             }
             writeln!(out)?;

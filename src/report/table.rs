@@ -65,30 +65,16 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> s
         out.write_all(super::probe::table(run, width).as_bytes())?;
     }
     // Groups in order of their worst finding; findings arrive sorted worst first.
-    let mut groups: Vec<String> = Vec::new();
-    for f in &report.findings {
-        let g = group_name(f);
-        if !groups.contains(&g) {
-            groups.push(g);
-        }
-    }
-    for g in &groups {
-        let mut rows: Vec<&Finding> = report
-            .findings
-            .iter()
-            .filter(|f| group_name(f) == *g)
-            .collect();
+    for (g, mut rows) in super::buckets(&report.findings, group_name) {
         // Objects in order of their worst finding, each object's rows together.
-        let worst = |id: &str| {
-            rows.iter()
-                .filter(|f| f.object.id == id)
-                .map(|f| f.severity)
-                .min()
-                .unwrap_or(Severity::Info)
-        };
+        let mut worst: std::collections::HashMap<&str, Severity> = Default::default();
+        for f in &rows {
+            let w = worst.entry(f.object.id.as_str()).or_insert(f.severity);
+            *w = (*w).min(f.severity);
+        }
         let keys: Vec<(Severity, String)> = rows
             .iter()
-            .map(|f| (worst(&f.object.id), f.object.id.to_lowercase()))
+            .map(|f| (worst[f.object.id.as_str()], f.object.id.to_lowercase()))
             .collect();
         let mut idx: Vec<usize> = (0..rows.len()).collect();
         idx.sort_by(|&a, &b| {
