@@ -100,6 +100,8 @@ struct RawFacing {
 
 /// Server names compare case-insensitively and by their first label (`EX01` = `ex01.contoso.com`).
 pub fn same_server(a: &str, b: &str) -> bool {
+    #[cfg(test)]
+    SAME_SERVER_CALLS.with(|c| c.set(c.get() + 1));
     // Equal first labels, case-folded, compared without allocating: this runs inside loops
     // over servers and connectors.
     fn first(s: &str) -> &str {
@@ -112,9 +114,18 @@ pub fn same_server(a: &str, b: &str) -> bool {
         .eq(first(b).chars().flat_map(char::to_lowercase))
 }
 
+#[cfg(test)]
+thread_local! {
+    /// [`same_server`] and [`server_key`] calls on this thread: tests assert the algorithmic
+    /// shape with it.
+    pub(crate) static SAME_SERVER_CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// The key [`same_server`] compares: the first label, lower-case. Two names are the same
 /// server exactly when their keys are equal, so a map on it replaces a scan.
 pub fn server_key(s: &str) -> String {
+    #[cfg(test)]
+    SAME_SERVER_CALLS.with(|c| c.set(c.get() + 1));
     let s = s.trim();
     s.split('.').next().unwrap_or(s).to_lowercase()
 }

@@ -944,6 +944,46 @@ pub fn write_json(inv: &Inventory) -> String {
 mod tests {
     use super::*;
 
+    /// The organisation's servers × connectors is not walked: server-name comparisons and
+    /// keyings grow with the connectors, not with their square (counted, not timed).
+    #[test]
+    fn inventory_compares_servers_linearly() {
+        use crate::analysis::selection::tests::conn;
+        use crate::analysis::site::SAME_SERVER_CALLS;
+        let calls = |servers: usize| {
+            let mut model = Model::default();
+            for s in 0..servers {
+                let srv = format!("EX{s:04}");
+                for (name, port) in [
+                    ("Default", 2525),
+                    ("Default Frontend", 25),
+                    ("Client Frontend", 587),
+                    ("Relay", 25),
+                ] {
+                    model.connectors.push(conn(
+                        &srv,
+                        &format!("{name} {srv}"),
+                        &[&format!("0.0.0.0:{port}")],
+                        &["10.0.0.0/8"],
+                        &["ExchangeServers"],
+                        &["Tls"],
+                    ));
+                }
+            }
+            SAME_SERVER_CALLS.with(|c| c.set(0));
+            let inv = inventory(&model, None, &Options::default());
+            assert_eq!(inv.servers.len(), servers);
+            SAME_SERVER_CALLS.with(|c| c.get())
+        };
+        let (small, large) = (calls(50), calls(400));
+        // 8× the servers: a linear count grows 8×, a quadratic one 64×.
+        assert!(small >= 200, "the count must see the server names: {small}");
+        assert!(
+            large <= small * 12,
+            "same_server calls: {small} at 50 servers, {large} at 400"
+        );
+    }
+
     #[test]
     fn comments_cannot_break_out() {
         assert_eq!(comment_safe("a\r\nRemove-Item x"), "aRemove-Item x");
