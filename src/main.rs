@@ -788,10 +788,17 @@ fn run() -> Result<i32, String> {
             for p in &args.waivers {
                 waivers.extend(review::load_waivers(p)?);
             }
-            let before = scan::load(std::slice::from_ref(&args.before), &opts);
-            let fb = scan::audit(&before.model, &set);
-            let after = scan::load(std::slice::from_ref(&args.after), &opts);
-            let fa = scan::audit(&after.model, &set);
+            // The two exports are independent: read and judge them on two threads.
+            let judge = |p: &PathBuf| {
+                let loaded = scan::load(std::slice::from_ref(p), &opts);
+                let findings = scan::audit(&loaded.model, &set);
+                (loaded, findings)
+            };
+            let ((before, fb), (after, fa)) = std::thread::scope(|s| {
+                let b = s.spawn(|| judge(&args.before));
+                let a = judge(&args.after);
+                (b.join().expect("reading the export before the change"), a)
+            });
             let mut d = relay_audit::diff::diff(before, fb, after, fa, &set);
             let mut tmp = scan::report(
                 scan::Loaded {
