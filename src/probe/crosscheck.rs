@@ -192,8 +192,11 @@ pub fn check(
         .find(|s| same_server(&s.name, server))
         .and_then(|s| s.version.as_ref().map(|v| v.value.clone()))
         .or_else(|| product.map(|p| p.as_str().to_string()));
-    let version_agrees =
-        product.and_then(|p| super::recognise::agrees_with_product(&run.server, p.as_str()));
+    // A low-confidence recognition (an imitation, a custom banner, a device in front) never
+    // claims a version mismatch.
+    let version_agrees = product
+        .filter(|_| run.server.confidence != "low")
+        .and_then(|p| super::recognise::agrees_with_product(&run.server, p.as_str()));
     let version_note = (version_agrees == Some(false)).then(|| {
         format!(
             "the live dialogue reads as {} but the export says {} is {}",
