@@ -654,21 +654,23 @@ fn run() -> Result<i32, String> {
                             .map(|r| r.object.as_str().len())
                             .max()
                             .unwrap_or(0);
+                        let mut out = String::new();
                         for r in rs {
-                            println!(
-                                "{:<w$}  {:<8}  {:<ow$}  {}",
+                            out.push_str(&format!(
+                                "{:<w$}  {:<8}  {:<ow$}  {}\n",
                                 r.id,
                                 r.severity,
                                 r.object.as_str(),
                                 r.title
-                            );
+                            ));
                         }
+                        emit(out.as_bytes(), None)?;
                     }
                     ListFormat::Json => {
                         let s = serde_json::to_string_pretty(&rs).map_err(|e| e.to_string())?;
-                        println!("{s}");
+                        emit(format!("{s}\n").as_bytes(), None)?;
                     }
-                    ListFormat::Markdown => print!("{}", rules_markdown(&rs)),
+                    ListFormat::Markdown => emit(rules_markdown(&rs).as_bytes(), None)?,
                 }
                 Ok(0)
             }
@@ -676,7 +678,7 @@ fn run() -> Result<i32, String> {
                 let set = load_rules(&rules)?;
                 match set.get(&id) {
                     Some(r) => {
-                        print!("{}", show_rule(r));
+                        emit(show_rule(r).as_bytes(), None)?;
                         Ok(0)
                     }
                     None => Err(format!(
@@ -687,13 +689,15 @@ fn run() -> Result<i32, String> {
         },
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "relay-audit", &mut std::io::stdout());
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "relay-audit", &mut buf);
+            emit(&buf, None)?;
             Ok(0)
         }
         Command::SettingsTemplate { version } => {
             match relay_audit::input::settings::template(&version) {
                 Some(t) => {
-                    print!("{t}");
+                    emit(t.as_bytes(), None)?;
                     Ok(0)
                 }
                 None => Err(format!("no settings template for version {version}")),

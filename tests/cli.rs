@@ -648,3 +648,48 @@ fn metabase_without_smtp_is_skipped_and_bad_values_name_the_line() {
             "RelayIpList: `z` is not a hexadecimal digit",
         ));
 }
+
+/// `relay-audit … | head`: a reader that closes the pipe early ends every command quietly
+/// (exit 0, nothing on stderr), never with a broken-pipe panic (exit 101).
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    let bin = env!("CARGO_BIN_EXE_relay-audit");
+    let fixture = root().join("fixtures/clean-2019/format-list");
+    let fixture = fixture.to_str().unwrap();
+    let replay = root().join("tests/rules/PROBE-OPEN-RELAY/quiet-postfix-closed/probe.json");
+    let replay = replay.to_str().unwrap();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["rules", "list"],
+        vec!["rules", "list", "--format", "json"],
+        vec!["rules", "list", "--format", "markdown"],
+        vec!["rules", "show", "RC-ANON-RELAY-INTERNET"],
+        vec!["completions", "bash"],
+        vec!["man"],
+        vec!["settings-template", "--version", "2003"],
+        vec!["scan", fixture, "--format", "json"],
+        vec!["scan", fixture],
+        vec!["probe", "--replay", replay],
+    ];
+    for args in commands {
+        let mut child = std::process::Command::new(bin)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before the command writes: every write hits EPIPE.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
