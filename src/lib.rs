@@ -2,6 +2,7 @@
 //! pitfalls.
 
 pub mod analysis;
+pub mod config;
 pub mod diag;
 pub mod diff;
 pub mod explain;

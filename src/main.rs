@@ -93,18 +93,19 @@ struct ScanArgs {
     /// Export files or folders.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    format: OutputFormat,
+    /// Output format (default: table, or `format` in relay-audit.toml).
+    #[arg(long, short = 'f', value_enum)]
+    format: Option<OutputFormat>,
     /// Write the report to FILE instead of standard output.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
     /// Add rule files (a .toml file or a folder of them); a rule with a built-in id replaces it.
     #[arg(long, value_name = "PATH")]
     rules: Vec<PathBuf>,
     /// Exit 1 when a finding is at or above this severity: critical, high, medium, low, info, never.
-    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_fail_on)]
-    fail_on: FailOnArg,
+    /// (default: high, or `fail-on` in relay-audit.toml)
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_fail_on)]
+    fail_on: Option<FailOnArg>,
     /// Read text inputs in this encoding instead of detecting it (utf-8, utf-16le, utf-16be, windows-1252).
     #[arg(long, value_name = "ENCODING", value_parser = parse_encoding)]
     encoding: Option<TextEncoding>,
@@ -131,6 +132,21 @@ struct ScanArgs {
     /// relaying that it does not list is a finding. Never inside the audited folder.
     #[arg(long, value_name = "FILE")]
     site: Option<PathBuf>,
+    /// Read this config file instead of the relay-audit.toml found from here upward.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Ignore every relay-audit.toml.
+    #[arg(long)]
+    isolated: bool,
+    /// Only these rules: ids or prefixes (`RC-`, `IMC-`), comma-separated; replaces `select`.
+    #[arg(long, value_name = "RULES", value_delimiter = ',')]
+    select: Vec<String>,
+    /// Add rules to the selection (ids or prefixes).
+    #[arg(long, value_name = "RULES", value_delimiter = ',')]
+    extend_select: Vec<String>,
+    /// Leave these rules out (ids or prefixes); a more specific select wins.
+    #[arg(long, value_name = "RULES", value_delimiter = ',')]
+    ignore: Vec<String>,
 }
 
 /// Colour only where a person reads it: standard output is a terminal, no `--output`,
@@ -854,8 +870,48 @@ fn run() -> Result<i32, String> {
             emit(&buf, args.output.as_deref())?;
             Ok(d.exit_code(args.fail_on.0))
         }
-        Command::Scan(args) => {
-            let set = load_rules(&args.rules)?;
+        Command::Scan(mut args) => {
+            // relay-audit.toml gives what the command line does not.
+            let cfg = relay_audit::config::for_command(
+                args.config.as_deref(),
+                args.isolated,
+                &args.paths,
+            )?;
+            let mut rule_paths = cfg.rules.clone();
+            rule_paths.extend(args.rules.iter().cloned());
+            let mut set = load_rules(&rule_paths)?;
+            relay_audit::config::Selection {
+                select: if args.select.is_empty() {
+                    cfg.select.clone()
+                } else {
+                    Some(args.select.clone())
+                },
+                extend_select: [cfg.extend_select.clone(), args.extend_select.clone()].concat(),
+                ignore: [cfg.ignore.clone(), args.ignore.clone()].concat(),
+            }
+            .apply(&mut set)?;
+            let format = match (args.format, &cfg.format) {
+                (Some(f), _) => f,
+                (None, Some(f)) => OutputFormat::from_str(f, true)
+                    .map_err(|e| format!("relay-audit.toml: format `{f}`: {e}"))?,
+                (None, None) => OutputFormat::Table,
+            };
+            let fail_on = match (args.fail_on, &cfg.fail_on) {
+                (Some(f), _) => f.0,
+                (None, Some(f)) => {
+                    parse_fail_on(f)
+                        .map_err(|e| format!("relay-audit.toml: fail-on: {e}"))?
+                        .0
+                }
+                (None, None) => FailOn::At(Severity::High),
+            };
+            if args.output.is_none() {
+                args.output = cfg.output.clone();
+            }
+            if args.site.is_none() {
+                args.site = cfg.site.clone();
+            }
+            args.waivers.splice(0..0, cfg.waivers.iter().cloned());
             for p in &args.paths {
                 if !p.exists() {
                     eprintln!(
@@ -906,7 +962,7 @@ fn run() -> Result<i32, String> {
                 eprintln!("relay-audit: {e}");
             }
             let mut buf: Vec<u8> = Vec::new();
-            match args.format {
+            match format {
                 OutputFormat::Json => report::json::write(&rep, &mut buf),
                 OutputFormat::Table => report::table::write(
                     &rep,
@@ -914,20 +970,18 @@ fn run() -> Result<i32, String> {
                     args.width,
                     use_color(args.color, args.output.is_some()),
                 ),
-                OutputFormat::Sarif => report::sarif::write(&rep, &set, args.fail_on.0, &mut buf),
-                OutputFormat::Junit => report::junit::write(&rep, &set, args.fail_on.0, &mut buf),
-                OutputFormat::Csv => report::csv::write(&rep, &set, args.fail_on.0, &mut buf),
-                OutputFormat::Markdown => {
-                    report::markdown::write(&rep, &set, args.fail_on.0, &mut buf)
-                }
-                OutputFormat::Html => report::html::write(&rep, &set, args.fail_on.0, &mut buf),
+                OutputFormat::Sarif => report::sarif::write(&rep, &set, fail_on, &mut buf),
+                OutputFormat::Junit => report::junit::write(&rep, &set, fail_on, &mut buf),
+                OutputFormat::Csv => report::csv::write(&rep, &set, fail_on, &mut buf),
+                OutputFormat::Markdown => report::markdown::write(&rep, &set, fail_on, &mut buf),
+                OutputFormat::Html => report::html::write(&rep, &set, fail_on, &mut buf),
             }
             .map_err(|e| e.to_string())?;
-            if matches!(args.format, OutputFormat::Json | OutputFormat::Sarif) {
+            if matches!(format, OutputFormat::Json | OutputFormat::Sarif) {
                 buf = json_bytes(buf);
             }
             emit(&buf, args.output.as_deref())?;
-            Ok(rep.exit_code(args.fail_on.0))
+            Ok(rep.exit_code(fail_on))
         }
     }
 }
