@@ -707,6 +707,14 @@ fn run() -> Result<i32, String> {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut cmd, "relay-audit", &mut buf);
+            if shell == clap_complete::Shell::Bash {
+                // clap_complete names the subcommand branches after `relay__subcmd__audit`
+                // but dispatches on `relay__audit` (the hyphen in the binary name): no
+                // subcommand option would ever complete. One name for both.
+                let text =
+                    String::from_utf8_lossy(&buf).replace("relay__subcmd__audit", "relay__audit");
+                buf = text.into_bytes();
+            }
             emit(&buf, None)?;
             Ok(0)
         }

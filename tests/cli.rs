@@ -693,3 +693,35 @@ fn a_closed_pipe_ends_every_command_quietly() {
         );
     }
 }
+
+/// The bash completion completes subcommand options (clap_complete's script did not, for a
+/// hyphenated binary name): sourced in a real bash and asked as bash asks.
+#[test]
+fn bash_completes_subcommand_options() {
+    let script = relay_audit()
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(script.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay-audit.bash");
+    std::fs::write(&path, &script.stdout).unwrap();
+    let ask = |words: &str, cur: &str, prev: &str| {
+        let line = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)); _relay__audit relay-audit '{cur}' '{prev}'; echo \"${{COMPREPLY[@]}}\"",
+            path.display()
+        );
+        let out = std::process::Command::new("bash")
+            .args(["-c", &line])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(ask("relay-audit scan --fo", "--fo", "scan").contains("--format"));
+    let tls = ask("relay-audit probe --tls-", "--tls-", "probe");
+    assert!(
+        tls.contains("--tls-on-connect") && tls.contains("--tls-ca"),
+        "{tls}"
+    );
+    assert!(ask("relay-audit sc", "sc", "relay-audit").contains("scan"));
+}
