@@ -441,7 +441,18 @@ fn parse_junit(xml: &str) -> (BTreeMap<String, [usize; 4]>, Vec<Case>) {
                     depth += 1;
                 }
                 match e.name().as_ref() {
-                    "testsuites" => assert_eq!(attr(e, "name"), "relay-audit"),
+                    "testsuites" => {
+                        assert_eq!(attr(e, "name"), "relay-audit");
+                        // The Jenkins xUnit schema (junit-10.xsd) allows exactly these here.
+                        for a in e.attributes() {
+                            let a = a.unwrap();
+                            let key: &str = a.key.as_ref();
+                            assert!(
+                                ["name", "time", "tests", "failures", "errors"].contains(&key),
+                                "<testsuites {key}=...> is not in junit-10.xsd"
+                            );
+                        }
+                    }
                     "testsuite" => {
                         suite = attr(e, "name");
                         let n = |k| attr(e, k).parse::<usize>().unwrap();
