@@ -147,6 +147,12 @@ struct ScanArgs {
     /// Leave these rules out (ids or prefixes); a more specific select wins.
     #[arg(long, value_name = "RULES", value_delimiter = ',')]
     ignore: Vec<String>,
+    /// Exit 0 even with findings at or above --fail-on (2 still means an unreadable input).
+    #[arg(long)]
+    exit_zero: bool,
+    /// Print how many findings each rule raised instead of the report.
+    #[arg(long)]
+    statistics: bool,
 }
 
 /// Colour only where a person reads it: standard output is a terminal, no `--output`,
@@ -969,6 +975,14 @@ fn run() -> Result<i32, String> {
             for e in &rep.errors {
                 eprintln!("relay-audit: {e}");
             }
+            let code = match rep.exit_code(fail_on) {
+                1 if args.exit_zero => 0,
+                c => c,
+            };
+            if args.statistics {
+                emit(statistics(&rep).as_bytes(), args.output.as_deref())?;
+                return Ok(code);
+            }
             let mut buf: Vec<u8> = Vec::new();
             match format {
                 OutputFormat::Json => report::json::write(&rep, &mut buf),
@@ -989,9 +1003,37 @@ fn run() -> Result<i32, String> {
                 buf = json_bytes(buf);
             }
             emit(&buf, args.output.as_deref())?;
-            Ok(rep.exit_code(fail_on))
+            Ok(code)
         }
     }
+}
+
+/// `--statistics`: findings per rule, most first (`count  RULE  severity  title`).
+fn statistics(rep: &scan::Report) -> String {
+    let mut by: std::collections::BTreeMap<&str, (usize, Severity, &str)> = Default::default();
+    for f in &rep.findings {
+        by.entry(f.rule.as_str())
+            .or_insert((0, f.severity, f.title.as_str()))
+            .0 += 1;
+    }
+    let mut rows: Vec<(&str, usize, Severity, &str)> =
+        by.into_iter().map(|(r, (n, s, t))| (r, n, s, t)).collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let cw = rows
+        .iter()
+        .map(|r| r.1.to_string().len())
+        .max()
+        .unwrap_or(1);
+    rows.iter()
+        .map(|(r, n, s, t)| {
+            format!(
+                "{n:>cw$}  {r:<w$}  {:<8}  {}\n",
+                s.as_str(),
+                visible_line(t)
+            )
+        })
+        .collect()
 }
 
 /// A JSON report with the characters serde_json leaves raw (DEL, C1 and bidi controls)

@@ -118,3 +118,26 @@ fn select_and_ignore_on_the_command_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("names no rule"));
 }
+
+#[test]
+fn statistics_and_exit_zero() {
+    let out = relay_audit()
+        .args(["scan", &export(), "--isolated", "--statistics"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].split_whitespace().collect::<Vec<_>>()[..3]
+            == ["1", "RC-ANON-RELAY-INTERNET", "critical"],
+        "{text}"
+    );
+    let out = relay_audit()
+        .args(["scan", &export(), "--isolated", "--exit-zero", "-f", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(rules_in(&out.stdout).len(), 2);
+}
