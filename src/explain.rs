@@ -78,7 +78,7 @@ pub struct Request {
     pub rcpt: String,
     /// The EHLO name; default: the sender's domain.
     pub helo: Option<String>,
-    /// The banner date `(year, month, day)`; default [`crate::review::today`].
+    /// The banner date `(year, month, day)`; default [`crate::date::today`].
     pub today: Option<(i32, u32, u32)>,
 }
 
@@ -662,7 +662,7 @@ fn explain_config(
 
     // ---- The conversation ------------------------------------------------------------------
     let fqdn = fqdn_of(c, model, &server_name);
-    let today = req.today.unwrap_or_else(crate::review::today);
+    let today = req.today.unwrap_or_else(crate::date::today);
     match c
         .raw("Banner")
         .map(|r| r.value.trim().to_string())
@@ -1024,7 +1024,7 @@ fn explain_legacy(model: &Model, req: &Request, product: Product) -> Option<Expl
     let imc = objs.iter().find(|o| matches!(o.detail, Legacy::Imc(_)));
     let o = vs.or(imc)?;
     let host = o.server.clone();
-    let today = req.today.unwrap_or_else(crate::review::today);
+    let today = req.today.unwrap_or_else(crate::date::today);
     let authed = req.auth != Auth::None;
     let mut t = Transcript(Vec::new());
     let mut notes = Vec::new();

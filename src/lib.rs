@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod config;
+pub mod date;
 pub mod diag;
 pub mod diff;
 pub mod explain;

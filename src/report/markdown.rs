@@ -321,7 +321,7 @@ pub fn write(
         .filter(|f| f.waiver.is_some())
         .collect();
     for run in &report.probes {
-        out.write_all(super::probe::markdown(run).as_bytes())?;
+        out.write_all(probe_section(run).as_bytes())?;
     }
     if !open.is_empty() {
         writeln!(out, "### Findings")?;
@@ -382,6 +382,53 @@ pub fn write(
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// The Markdown rendering; every value escaped.
+fn probe_section(run: &crate::probe::ProbeRun) -> String {
+    let e = escape;
+    let view = super::probe::view(run);
+    let mut s = format!("### {}\n\n", e(&view.title));
+    for (k, val) in &view.facts {
+        s.push_str(&format!("- **{k}**: {}\n", e(val)));
+    }
+    s.push_str(
+        "\n| Form | Kind | MAIL FROM | RCPT TO | Reply | Verdict |\n|---|---|---|---|---|---|\n",
+    );
+    for r in &view.forms {
+        s.push_str(&format!(
+            "| {} |\n",
+            r.iter().map(|c| e(c)).collect::<Vec<_>>().join(" | ")
+        ));
+    }
+    if let Some(c) = &view.compare {
+        s.push_str(&format!("\n**Against the export:** {}\n\n", e(&c.outcome)));
+        s.push_str(&format!(
+            "| {} | {} |\n|---|---|\n",
+            e(&c.heads[0]),
+            e(&c.heads[1])
+        ));
+        s.push_str(&format!(
+            "| **{}** | **{}** |\n",
+            e(&c.verdicts[0]),
+            e(&c.verdicts[1])
+        ));
+        for r in &c.rows {
+            s.push_str(&format!("| {} | {} |\n", e(&r[0]), e(&r[1])));
+        }
+        s.push('\n');
+        for x in &c.explanations {
+            s.push_str(&format!("- {}\n", e(x)));
+        }
+    }
+    if !view.notes.is_empty() {
+        s.push('\n');
+        for n in &view.notes {
+            s.push_str(&format!("> {}\n>\n", e(n)));
+        }
+    }
+    s.push('\n');
+    s
 }
 
 #[cfg(test)]

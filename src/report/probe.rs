@@ -1,7 +1,7 @@
-//! The probe section of the table, Markdown and HTML reports: what was probed, which server
-//! answered, each form's replies and verdict, and — with `--export` — the live and the
-//! offline conversation side by side. One view, three renderings; each escapes for its
-//! medium.
+//! The probe section of the reports: what was probed, which server answered, each form's
+//! replies and verdict, and — with `--export` — the live and the offline conversation side
+//! by side. One [`View`] for every writer; the text table is rendered here, the Markdown and
+//! HTML sections by their writers (each escapes for its medium).
 
 use crate::explain::LineOut;
 use crate::probe::ProbeRun;
@@ -284,104 +284,4 @@ pub fn table(run: &ProbeRun, width: u16) -> String {
 
 fn indent(t: &str) -> String {
     t.lines().map(|l| format!("  {l}\n")).collect()
-}
-
-/// The Markdown rendering; every value escaped.
-pub fn markdown(run: &ProbeRun) -> String {
-    use super::markdown::escape as e;
-    let view = view(run);
-    let mut s = format!("### {}\n\n", e(&view.title));
-    for (k, val) in &view.facts {
-        s.push_str(&format!("- **{k}**: {}\n", e(val)));
-    }
-    s.push_str(
-        "\n| Form | Kind | MAIL FROM | RCPT TO | Reply | Verdict |\n|---|---|---|---|---|---|\n",
-    );
-    for r in &view.forms {
-        s.push_str(&format!(
-            "| {} |\n",
-            r.iter().map(|c| e(c)).collect::<Vec<_>>().join(" | ")
-        ));
-    }
-    if let Some(c) = &view.compare {
-        s.push_str(&format!("\n**Against the export:** {}\n\n", e(&c.outcome)));
-        s.push_str(&format!(
-            "| {} | {} |\n|---|---|\n",
-            e(&c.heads[0]),
-            e(&c.heads[1])
-        ));
-        s.push_str(&format!(
-            "| **{}** | **{}** |\n",
-            e(&c.verdicts[0]),
-            e(&c.verdicts[1])
-        ));
-        for r in &c.rows {
-            s.push_str(&format!("| {} | {} |\n", e(&r[0]), e(&r[1])));
-        }
-        s.push('\n');
-        for x in &c.explanations {
-            s.push_str(&format!("- {}\n", e(x)));
-        }
-    }
-    if !view.notes.is_empty() {
-        s.push('\n');
-        for n in &view.notes {
-            s.push_str(&format!("> {}\n>\n", e(n)));
-        }
-    }
-    s.push('\n');
-    s
-}
-
-/// The HTML rendering (a `<section>`); every value escaped.
-pub fn html(run: &ProbeRun) -> String {
-    use super::html::esc as e;
-    let view = view(run);
-    let mut s = format!(
-        "<section class=\"probe\">\n<h2>{}</h2>\n<dl>\n",
-        e(&view.title)
-    );
-    for (k, val) in &view.facts {
-        s.push_str(&format!("<dt>{}</dt><dd>{}</dd>\n", e(k), e(val)));
-    }
-    s.push_str("</dl>\n<table>\n<thead><tr><th>Form</th><th>MAIL FROM → RCPT TO</th><th>Answer</th><th>Verdict</th></tr></thead>\n<tbody>\n");
-    for r in &view.forms {
-        s.push_str("<tr>");
-        for (i, c) in r.iter().enumerate() {
-            if i == 3 {
-                s.push_str(&format!("<td class=\"verdict {}\">{}</td>", e(c), e(c)));
-            } else {
-                s.push_str(&format!("<td><code>{}</code></td>", e(c)));
-            }
-        }
-        s.push_str("</tr>\n");
-    }
-    s.push_str("</tbody>\n</table>\n");
-    if let Some(c) = &view.compare {
-        s.push_str(&format!(
-            "<h3>Against the export: {}</h3>\n<table class=\"side-by-side\">\n<thead><tr><th>{}</th><th>{}</th></tr></thead>\n<tbody>\n<tr><td><strong>{}</strong></td><td><strong>{}</strong></td></tr>\n",
-            e(&c.outcome),
-            e(&c.heads[0]),
-            e(&c.heads[1]),
-            e(&c.verdicts[0]),
-            e(&c.verdicts[1])
-        ));
-        for r in &c.rows {
-            s.push_str(&format!(
-                "<tr><td><code>{}</code></td><td><code>{}</code></td></tr>\n",
-                e(&r[0]),
-                e(&r[1])
-            ));
-        }
-        s.push_str("</tbody>\n</table>\n<ul>\n");
-        for x in &c.explanations {
-            s.push_str(&format!("<li>{}</li>\n", e(x)));
-        }
-        s.push_str("</ul>\n");
-    }
-    for n in &view.notes {
-        s.push_str(&format!("<p class=\"note\">{}</p>\n", e(n)));
-    }
-    s.push_str("</section>\n");
-    s
 }
