@@ -400,3 +400,38 @@ fn a_broken_starttls_falls_back_only_when_allowed() {
     assert_eq!(v["probes"][0]["verdict"], "inconclusive");
     assert_safe(&fake);
 }
+
+/// SARIF from a probe and from a scan carry different analysis categories
+/// (`automationDetails.id`), so GitHub code scanning keeps both sets of alerts.
+#[test]
+fn probe_and_scan_sarif_have_their_own_category() {
+    let sarif = |args: &[&str]| -> Value {
+        let out = relay_audit()
+            .args(args)
+            .args(["--format", "sarif"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let replay = root().join("tests/rules/PROBE-OPEN-RELAY/fires-postfix-open-relay/probe.json");
+    let p = sarif(&["probe", "--replay", replay.to_str().unwrap()]);
+    let fixture = root().join("fixtures/open-relay-anonymous/clixml");
+    let s = sarif(&["scan", fixture.to_str().unwrap(), "--isolated"]);
+    assert_eq!(
+        p["runs"][0]["automationDetails"]["id"],
+        "relay-audit/probe/"
+    );
+    assert_eq!(s["runs"][0]["automationDetails"]["id"], "relay-audit/scan/");
+    assert!(p["runs"][0]["tool"]["driver"]["fullName"]
+        .as_str()
+        .unwrap()
+        .starts_with("relay-audit "));
+    let rules: Vec<&str> = p["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(rules.iter().all(|r| r.starts_with("PROBE-")), "{rules:?}");
+    assert_eq!(p["runs"][0]["results"][0]["ruleId"], "PROBE-OPEN-RELAY");
+}

@@ -1007,3 +1007,34 @@ fn writers_are_deterministic() {
         );
     }
 }
+
+/// A probe's SARIF (live evidence, no file locations; the export's connector with its line
+/// when compared) is valid SARIF 2.1.0 too.
+#[test]
+fn probe_sarif_is_valid() {
+    let replay = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/rules/PROBE-CONTRADICTS-EXPORT/fires-open-postfix-vs-closed-exchange-2019/probe.json");
+    let export = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/clean-2019/format-list");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_relay-audit"))
+        .args(["probe", "--replay"])
+        .arg(&replay)
+        .arg("--export")
+        .arg(&export)
+        .args([
+            "--server",
+            "EX01",
+            "--server-port",
+            "25",
+            "--format",
+            "sarif",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid_sarif(&v);
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert!(results
+        .iter()
+        .any(|r| r["ruleId"] == "PROBE-CONTRADICTS-EXPORT"));
+}

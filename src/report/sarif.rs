@@ -36,10 +36,18 @@ struct SarifLog<'a> {
 #[serde(rename_all = "camelCase")]
 struct Run<'a> {
     tool: Tool<'a>,
+    /// The analysis category (`relay-audit/scan/`, `relay-audit/probe/`): GitHub code scanning
+    /// keeps one set of alerts per category, so a probe's upload does not replace a scan's.
+    automation_details: AutomationDetails,
     invocations: Vec<Invocation>,
     artifacts: Vec<Artifact<'a>>,
     results: Vec<SarifResult<'a>>,
     properties: RunProperties<'a>,
+}
+
+#[derive(Serialize)]
+struct AutomationDetails {
+    id: String,
 }
 
 #[derive(Serialize)]
@@ -51,6 +59,7 @@ struct Tool<'a> {
 #[serde(rename_all = "camelCase")]
 struct Driver<'a> {
     name: &'a str,
+    full_name: String,
     version: &'a str,
     semantic_version: &'a str,
     information_uri: &'static str,
@@ -557,9 +566,20 @@ pub fn write(
         schema: SCHEMA,
         version: "2.1.0",
         runs: vec![Run {
+            automation_details: AutomationDetails {
+                id: if report.probes.is_empty() {
+                    "relay-audit/scan/".into()
+                } else {
+                    "relay-audit/probe/".into()
+                },
+            },
             tool: Tool {
                 driver: Driver {
                     name: report.tool.name,
+                    full_name: format!(
+                        "{} {} (offline audit of Exchange SMTP relay configuration, and a live relay probe)",
+                        report.tool.name, report.tool.version
+                    ),
                     version: report.tool.version,
                     semantic_version: report.tool.version,
                     information_uri: INFORMATION_URI,
