@@ -271,15 +271,8 @@ fn fits(
     client_from: &str,
     version_agrees: Option<bool>,
 ) -> Vec<Fit> {
-    let banner_host = run
-        .banner
-        .first()
-        .and_then(|l| l.get(4..))
-        .and_then(|x| x.split_whitespace().next())
-        .unwrap_or("")
-        .to_string();
-    let names_other =
-        !banner_host.is_empty() && banner_host.contains('.') && !same_server(&banner_host, server);
+    let banner_host = super::banner_host(&run.banner).unwrap_or_default();
+    let names_other = !banner_host.is_empty() && !same_server(&banner_host, server);
     let not_exchange = !run.server.server.starts_with("exchange");
     let mut other_because = Vec::new();
     if names_other {

@@ -519,7 +519,7 @@ impl<'a, 'l> Prober<'a, 'l> {
         if mail.code == 421 {
             return Err(Lost::Closed);
         }
-        self.keep_mail(&mail);
+        self.keep("MAIL", &mail);
         if mail.class() != 2 {
             return Ok((mail, None));
         }
@@ -530,10 +530,6 @@ impl<'a, 'l> Prober<'a, 'l> {
         }
         self.keep("RCPT", &rcpt);
         Ok((mail, Some(rcpt)))
-    }
-
-    fn keep_mail(&mut self, r: &Reply) {
-        self.keep("MAIL", r);
     }
 
     /// Runs `forms` on as few connections as the server allows.
@@ -671,15 +667,8 @@ impl<'a, 'l> Prober<'a, 'l> {
         }
     }
 
-    /// nmap's `srv`: the first word after the code in the banner.
     fn banner_host(&self) -> Option<String> {
-        let first = self.banner.first()?;
-        let w = first.get(4..)?.split_whitespace().next()?;
-        (w.contains('.')
-            && w.len() <= 253
-            && w.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
-        .then(|| w.to_ascii_lowercase())
+        banner_host(&self.banner)
     }
 }
 
@@ -776,17 +765,7 @@ fn probe_one(opts: &Options, addr: SocketAddr, token: &str, deadline: Instant) -
         p.notes
             .push("the authenticated pass did not run: the anonymous pass stopped early".into());
     }
-    let anon: Vec<(bool, Verdict)> = results
-        .iter()
-        .filter(|r| !r.authenticated)
-        .map(|r| (r.plain(), r.verdict))
-        .collect();
-    let authed: Vec<(bool, Verdict)> = results
-        .iter()
-        .filter(|r| r.authenticated)
-        .map(|r| (r.plain(), r.verdict))
-        .collect();
-    let overall = verdict::overall(&anon, &authed);
+    let overall = overall_of(&results);
     let reached_rcpt = results.iter().any(|r| !r.rcpt.is_empty());
     if let Some(why) = &p.stop {
         p.notes.push(format!("the probe stopped early: {why}"));
@@ -862,6 +841,29 @@ impl<'a, 'l> Prober<'a, 'l> {
         self.pending = Some(c);
         self.pass(forms, false, own, deadline, out);
     }
+}
+
+/// nmap's `srv`: the host name the banner gives (the first word after the code), lower-case;
+/// `None` when that word is no dotted host name.
+pub fn banner_host(banner: &[String]) -> Option<String> {
+    let w = banner.first()?.get(4..)?.split_whitespace().next()?;
+    (w.contains('.')
+        && w.len() <= 253
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+    .then(|| w.to_ascii_lowercase())
+}
+
+/// The overall verdict of a run's forms: the anonymous pass, and the authenticated one.
+pub fn overall_of(forms: &[FormResult]) -> Verdict {
+    let pass = |authed: bool| -> Vec<(bool, Verdict)> {
+        forms
+            .iter()
+            .filter(|r| r.authenticated == authed)
+            .map(|r| (r.plain(), r.verdict))
+            .collect()
+    };
+    verdict::overall(&pass(false), &pass(true))
 }
 
 /// One sentence for the overall verdict.

@@ -104,15 +104,7 @@ fn rejudge(s: SavedRun) -> ProbeRun {
     let mut own: Vec<String> = ip
         .map(|ip| vec![super::forms::literal(ip).to_ascii_lowercase()])
         .unwrap_or_default();
-    if let Some(h) = s
-        .banner
-        .first()
-        .and_then(|l| l.get(4..))
-        .and_then(|x| x.split_whitespace().next())
-        .filter(|w| w.contains('.'))
-    {
-        own.push(h.to_ascii_lowercase());
-    }
+    own.extend(super::banner_host(&s.banner));
     let mut replies: Vec<(&'static str, Vec<String>)> = Vec::new();
     let forms: Vec<FormResult> = s
         .forms
@@ -156,14 +148,7 @@ fn rejudge(s: SavedRun) -> ProbeRun {
         .collect();
     let mut forms = forms;
     forms.sort_by_key(|f| (f.authenticated, f.n));
-    let pairs = |authed: bool| -> Vec<(bool, Verdict)> {
-        forms
-            .iter()
-            .filter(|r| r.authenticated == authed)
-            .map(|r| (r.plain(), r.verdict))
-            .collect()
-    };
-    let overall = verdict::overall(&pairs(false), &pairs(true));
+    let overall = super::overall_of(&forms);
     let view: Vec<(&str, &[String])> = replies.iter().map(|(v, l)| (*v, l.as_slice())).collect();
     let server = recognise::recognise(&recognise::Seen {
         banner: &s.banner,

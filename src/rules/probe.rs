@@ -23,6 +23,8 @@ fn version(run: &ProbeRun) -> String {
         "exchange-2000-2003" => "2000/2003".into(),
         "exchange-2007-2010" => "2007/2010".into(),
         "exchange-2013+" => "2013+".into(),
+        "exchange" | "exchange-2007+" => "2007+".into(),
+        "exchange-online" => "Exchange Online".into(),
         _ => "live".into(),
     }
 }
