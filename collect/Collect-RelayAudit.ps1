@@ -26,7 +26,11 @@
 # same organisation have no receive connectors; they are listed and skipped too.
 #
 # .PARAMETER OutputPath
-# Folder to write to (created when missing). Default: .\relay-audit-<organisation>-<yyyyMMdd-HHmm>
+# Folder to write to (created when missing). Default: %TEMP%\relay-audit-<organisation>-<yyyyMMdd-HHmm>
+# (not the current folder, which is C:\Windows\system32 in the Exchange Management Shell). The
+# path is taken literally: [ and ] are characters, not wildcards (PowerShell 3.0 and later; on
+# PowerShell 1.0 and 2.0, whose Export-Clixml has no -LiteralPath, a path with [ ] * ? or ` is
+# refused). The full path is printed at the start and at the end.
 #
 # .PARAMETER Server
 # Names (or FQDNs) of the servers whose receive connectors are collected. Default: every server
@@ -35,6 +39,7 @@
 # .PARAMETER Zip
 # At the end, also write <OutputPath>.zip with Compress-Archive when the cmdlet exists
 # (PowerShell 5.0 and later); otherwise the log says so and the folder is left as it is.
+# relay-audit scan reads the .zip as it is.
 #
 # .EXAMPLE
 # .\Collect-RelayAudit.ps1 -OutputPath C:\temp\ra
@@ -44,9 +49,17 @@
 # .EXAMPLE
 # .\Collect-RelayAudit.ps1 -Server EX01,EX02 -Zip
 #
-# Collects two servers into .\relay-audit-<org>-<date> and writes the same name with .zip.
+# Collects two servers into %TEMP%\relay-audit-<org>-<date> and writes the same name with .zip.
 #
 # .NOTES
+# Exit codes: 0 = collected without error; 1 = could not start (not an Exchange Management
+# Shell, or the output folder cannot be created or, on PowerShell 1.0/2.0, has [ ] * ? or ` in
+# its path): nothing was collected; 3 = collected, but errors were logged (see collect-log.txt:
+# a server, a connector's permissions, a file or the .zip is missing).
+# Every file is written as soon as its objects are read: exchange-servers.xml, accepted-domains.xml
+# and transport-config.xml first, then server by server receive-connectors.xml (rewritten with
+# the connectors of every server read so far) and the permission files of that server's
+# connectors; collect-log.txt line by line. A run that stops half-way leaves what it had read.
 # Read-only: only Get-ExchangeServer, Get-OrganizationConfig, Get-AcceptedDomain,
 # Get-TransportConfig, Get-ReceiveConnector and Get-ADPermission are run against Exchange; the
 # only files written are in the output folder (and the .zip beside it with -Zip).
@@ -54,7 +67,8 @@
 # View-Only Configuration role holds every cmdlet above) or Exchange View-Only Administrator
 # (Exchange 2007) is enough.
 # Works on Windows PowerShell 1.0 and later: no try/catch (errors are trapped), no splatting,
-# no [ordered], no PowerShell classes, no $PSScriptRoot.
+# no [ordered], no PowerShell classes, no $PSScriptRoot. Paths are passed with -LiteralPath
+# (Export-Clixml's only from PowerShell 3.0 on; -Path, on a path checked free of wildcards, before).
 # Send the whole output folder (or the .zip) to whoever audits the configuration. It contains
 # no passwords and no mail, but it does contain server names, IP ranges, accounts and group
 # names: hand it over as confidential. Audit it with: relay-audit scan <folder>
@@ -65,7 +79,7 @@ param(
     [switch]$Zip
 )
 
-$ScriptVersion = '1.0.0'
+$ScriptVersion = '1.1.0'
 $script:ErrorCount = 0
 $script:StepFailed = $false
 $script:LogFile = $null
@@ -128,6 +142,16 @@ function Invoke-Collect([string]$CollectCommand, [scriptblock]$CollectBlock, [sw
     & $CollectBlock
 }
 
+function Save-Clixml([string]$File, $Objects) {
+    # Export-Clixml -LiteralPath (PowerShell 3.0 and later): [ ] in the path are characters.
+    # Before 3.0 it has -Path only; the output path was checked free of wildcard characters.
+    if ($script:LiteralClixml) {
+        $Objects | Export-Clixml -LiteralPath $File
+    } else {
+        $Objects | Export-Clixml -Path $File
+    }
+}
+
 function Get-SafeFileName([string]$Text) {
     # \ / : * ? " < > | are not allowed in Windows file names; [ ] are wildcards for -Path.
     $safe = $Text -replace '[\\/:*?"<>|\[\]\x00-\x1f]', '_'
@@ -166,11 +190,16 @@ if ([string]$rcCommand.CommandType -eq 'Cmdlet') {
 }
 
 $started = Get-Date
+$psMajor = 1
 if (Test-Path variable:PSVersionTable) {
     $psVersion = [string]$PSVersionTable.PSVersion
+    $psMajor = [int]$PSVersionTable.PSVersion.Major
 } else {
     $psVersion = [string]$Host.Version + ' (PowerShell 1.0 host)'
 }
+# Export-Clixml has -LiteralPath from PowerShell 3.0 on; the log shows the parameter used.
+$script:LiteralClixml = ($psMajor -ge 3)
+if ($script:LiteralClixml) { $clixmlParam = '-LiteralPath' } else { $clixmlParam = '-Path' }
 
 Write-LogLine 'relay-audit collection log'
 Write-LogLine ('script       : Collect-RelayAudit.ps1 ' + $ScriptVersion)
@@ -192,21 +221,28 @@ if (-not $orgName) { $orgName = 'exchange' } else { Write-Log ('OK    organizati
 Write-LogLine ('organization : ' + $orgName)
 
 if (-not $OutputPath) {
+    # Under %TEMP%: the current folder of the Exchange Management Shell is C:\Windows\system32.
+    $tempRoot = $env:TEMP
+    if (-not $tempRoot) { $tempRoot = [System.IO.Path]::GetTempPath() }
     $orgPart = Get-SafeFileName ($orgName -replace '\s+', '-')
-    $OutputPath = '.\relay-audit-' + $orgPart + '-' + $started.ToString('yyyyMMdd-HHmm')
+    $OutputPath = Join-Path $tempRoot ('relay-audit-' + $orgPart + '-' + $started.ToString('yyyyMMdd-HHmm'))
 }
-if (-not (Test-Path -LiteralPath $OutputPath)) {
-    New-Item -ItemType Directory -Path $OutputPath | Out-Null
-}
-$permPath = Join-Path $OutputPath 'permissions'
-if ((Test-Path -LiteralPath $OutputPath) -and -not (Test-Path -LiteralPath $permPath)) {
-    New-Item -ItemType Directory -Path $permPath | Out-Null
-}
-if (-not (Test-Path -LiteralPath $permPath)) {
-    Write-Host ('Cannot create the output folder ' + $OutputPath + '\permissions: nothing was collected.') -ForegroundColor Red
+if (-not $script:LiteralClixml -and $OutputPath -match '[\[\]*?`]') {
+    Write-Host ('PowerShell ' + $psVersion + ' cannot write Export-Clixml files under ' + $OutputPath + ' ([ ] * ? and ` are wildcard characters for its -Path): choose another -OutputPath. Nothing was collected.') -ForegroundColor Red
     exit 1
 }
-$OutputPath = (Resolve-Path -LiteralPath $OutputPath).ProviderPath
+# The full path, taken literally (no wildcards), relative to the current folder; then the folder
+# and its permissions\ subfolder are created by .NET, which knows no wildcards either.
+$outputFull = @(Invoke-Collect ('[System.IO.Directory]::CreateDirectory(' + (Format-Quoted (Join-Path $OutputPath 'permissions')) + ')') {
+    $full = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($OutputPath)
+    [void][System.IO.Directory]::CreateDirectory((Join-Path $full 'permissions'))
+    $full
+})
+if ($script:StepFailed -or $outputFull.Count -ne 1 -or -not (Test-Path -LiteralPath (Join-Path ([string]$outputFull[0]) 'permissions'))) {
+    Write-Host ('Cannot create the output folder ' + (Join-Path $OutputPath 'permissions') + ': nothing was collected.') -ForegroundColor Red
+    exit 1
+}
+$OutputPath = [string]$outputFull[0]
 $permPath = Join-Path $OutputPath 'permissions'
 $earlier = @(Get-ChildItem -LiteralPath $permPath)
 if ($earlier.Count -gt 0) {
@@ -240,26 +276,26 @@ Write-Progress -Id 1 -Activity $activity -Status 'Exchange servers, accepted dom
 # Each block emits what it read before exporting it, so a failed export still leaves the
 # objects to the rest of the script.
 $file = Join-Path $OutputPath 'exchange-servers.xml'
-$allServers = @(Invoke-Collect ('Get-ExchangeServer | Export-Clixml -Path ' + (Format-Quoted $file)) {
+$allServers = @(Invoke-Collect ('Get-ExchangeServer | Export-Clixml ' + $clixmlParam + ' ' + (Format-Quoted $file)) {
     $got = @(Get-ExchangeServer -ErrorAction Stop)
     $got
-    $got | Export-Clixml -Path $file
+    Save-Clixml $file $got
 })
 if (-not $script:StepFailed) { Write-Log ('OK    ' + $allServers.Count + ' Exchange servers') }
 
 $file = Join-Path $OutputPath 'accepted-domains.xml'
-$domains = @(Invoke-Collect ('Get-AcceptedDomain | Export-Clixml -Path ' + (Format-Quoted $file)) {
+$domains = @(Invoke-Collect ('Get-AcceptedDomain | Export-Clixml ' + $clixmlParam + ' ' + (Format-Quoted $file)) {
     $got = @(Get-AcceptedDomain -ErrorAction Stop)
     $got
-    $got | Export-Clixml -Path $file
+    Save-Clixml $file $got
 })
 if (-not $script:StepFailed) { Write-Log ('OK    ' + $domains.Count + ' accepted domains') }
 
 $file = Join-Path $OutputPath 'transport-config.xml'
-$transportConfig = @(Invoke-Collect ('Get-TransportConfig | Export-Clixml -Path ' + (Format-Quoted $file)) {
+$transportConfig = @(Invoke-Collect ('Get-TransportConfig | Export-Clixml ' + $clixmlParam + ' ' + (Format-Quoted $file)) {
     $got = @(Get-TransportConfig -ErrorAction Stop)
     $got
-    $got | Export-Clixml -Path $file
+    Save-Clixml $file $got
 })
 if (-not $script:StepFailed) { Write-Log ('OK    ' + $transportConfig.Count + ' transport config object') }
 
@@ -318,6 +354,8 @@ Write-LogLine ''
 # Receive connectors and their permissions, server by server
 # ---------------------------------------------------------------------------------------------
 $allConnectors = New-Object System.Collections.ArrayList
+$rcFile = Join-Path $OutputPath 'receive-connectors.xml'
+$rcWritten = $false
 $usedNames = @{}
 $permFiles = 0
 $aceCount = 0
@@ -339,10 +377,20 @@ foreach ($srv in $targets) {
     Write-Log ('OK    ' + $rcs.Count + ' receive connectors on ' + $srvName)
     Write-Host ('[{0}/{1}] {2}: {3} receive connectors' -f $i, $n, $srvName, $rcs.Count)
 
+    # receive-connectors.xml holds the connectors of every server read so far (in that order):
+    # written now, before the permissions, and rewritten after each further server.
+    foreach ($rc in $rcs) { [void]$allConnectors.Add($rc) }
+    $cmdText = '$connectors | Export-Clixml ' + $clixmlParam + ' ' + (Format-Quoted $rcFile)
+    $cmdText += '  # the ' + $allConnectors.Count + ' connectors returned by the Get-ReceiveConnector -Server commands so far'
+    [void](Invoke-Collect $cmdText { Save-Clixml $rcFile $allConnectors })
+    if (-not $script:StepFailed) {
+        $rcWritten = $true
+        Write-Log ('OK    ' + $allConnectors.Count + ' receive connectors written')
+    }
+
     $j = 0
     foreach ($rc in $rcs) {
         $j++
-        [void]$allConnectors.Add($rc)
         $rcName = [string]$rc.Name
         $rcIdentity = [string]$rc.Identity
         $pct = [int](100 * ($j - 1) / $rcs.Count)
@@ -361,12 +409,12 @@ foreach ($srv in $targets) {
         # The full ACL of the connector, inherited entries included.
         $rcId = $rc.Identity
         $rcDn = [string]$rc.DistinguishedName
-        $exportText = ' | Export-Clixml -Path ' + (Format-Quoted $file)
+        $exportText = ' | Export-Clixml ' + $clixmlParam + ' ' + (Format-Quoted $file)
         $cmdText = 'Get-ADPermission -Identity ' + (Format-Quoted $rcIdentity) + $exportText
         $aces = @(Invoke-Collect $cmdText -Retry:([bool]$rcDn) {
             $got = @(Get-ADPermission -Identity $rcId -ErrorAction Stop)
             $got
-            $got | Export-Clixml -Path $file
+            Save-Clixml $file $got
         })
         if ($script:StepFailed -and $rcDn) {
             # A session that cannot bind the connector's identity object still takes its DN.
@@ -374,7 +422,7 @@ foreach ($srv in $targets) {
             $aces = @(Invoke-Collect $cmdText {
                 $got = @(Get-ADPermission -Identity $rcDn -ErrorAction Stop)
                 $got
-                $got | Export-Clixml -Path $file
+                Save-Clixml $file $got
             })
         }
         if (-not $script:StepFailed) {
@@ -386,12 +434,11 @@ foreach ($srv in $targets) {
     Write-Progress -Id 2 -ParentId 1 -Activity ('{0}: Get-ADPermission' -f $srvName) -Status 'done' -Completed
 }
 
-# One file with the connectors of every server read above (the same objects, in that order).
-$file = Join-Path $OutputPath 'receive-connectors.xml'
-$cmdText = '$connectors | Export-Clixml -Path ' + (Format-Quoted $file)
-$cmdText += '  # the ' + $allConnectors.Count + ' connectors returned by the Get-ReceiveConnector -Server commands above'
-[void](Invoke-Collect $cmdText { $allConnectors | Export-Clixml -Path $file })
-if (-not $script:StepFailed) { Write-Log ('OK    ' + $allConnectors.Count + ' receive connectors written') }
+# No server read: receive-connectors.xml is still written (empty), as before.
+if (-not $rcWritten -and $allConnectors.Count -eq 0) {
+    $cmdText = '$connectors | Export-Clixml ' + $clixmlParam + ' ' + (Format-Quoted $rcFile) + '  # no receive connectors were read'
+    [void](Invoke-Collect $cmdText { Save-Clixml $rcFile $allConnectors })
+}
 Write-Progress -Id 1 -Activity $activity -Status 'done' -Completed
 
 # ---------------------------------------------------------------------------------------------
@@ -415,10 +462,21 @@ if ($Zip) {
     $zipFile = $OutputPath.TrimEnd('\') + '.zip'
     if (Get-Command Compress-Archive -ErrorAction SilentlyContinue) {
         Write-LogLine ('  zip                     : ' + $zipFile)
-        $cmdText = 'Compress-Archive -LiteralPath ' + (Format-Quoted $OutputPath) + ' -DestinationPath ' + (Format-Quoted $zipFile) + ' -Force'
-        [void](Invoke-Collect $cmdText {
-            Compress-Archive -LiteralPath $OutputPath -DestinationPath $zipFile -Force -ErrorAction Stop
-        })
+        if ($zipFile -notmatch '[\[\]]') {
+            $cmdText = 'Compress-Archive -LiteralPath ' + (Format-Quoted $OutputPath) + ' -DestinationPath ' + (Format-Quoted $zipFile) + ' -Force'
+            [void](Invoke-Collect $cmdText {
+                Compress-Archive -LiteralPath $OutputPath -DestinationPath $zipFile -Force -ErrorAction Stop
+            })
+        } else {
+            # Compress-Archive reads [ ] in -DestinationPath as wildcards (there is no literal
+            # form of that parameter): the same archive, the folder inside it, written by .NET.
+            $cmdText = '[System.IO.Compression.ZipFile]::CreateFromDirectory(' + (Format-Quoted $OutputPath) + ', ' + (Format-Quoted $zipFile) + ', Optimal, $true)'
+            [void](Invoke-Collect $cmdText {
+                Add-Type -AssemblyName System.IO.Compression.FileSystem
+                if (Test-Path -LiteralPath $zipFile) { Remove-Item -LiteralPath $zipFile -Force }
+                [System.IO.Compression.ZipFile]::CreateFromDirectory($OutputPath, $zipFile, [System.IO.Compression.CompressionLevel]::Optimal, $true)
+            })
+        }
         if (-not $script:StepFailed) { Write-Host ('Zip: ' + $zipFile) }
     } else {
         Write-LogLine '  zip                     : Compress-Archive is not available (PowerShell 5.0 or later); zip the folder by hand'
@@ -426,6 +484,16 @@ if ($Zip) {
     }
 }
 
+# 0: no error; 3: collected, but errors were logged (1, could not start, exited above).
+$exitCode = 0
+if ($script:ErrorCount -gt 0) { $exitCode = 3 }
+Write-LogLine ('  exit code               : ' + $exitCode)
+
 $doneText = 'Done: {0} servers, {1} receive connectors, {2} permission files, {3} errors.' -f $targets.Count, $allConnectors.Count, $permFiles, $script:ErrorCount
-Write-Host $doneText
+if ($exitCode -eq 0) {
+    Write-Host $doneText
+} else {
+    Write-Host ($doneText + ' See collect-log.txt; exit code ' + $exitCode + '.') -ForegroundColor Yellow
+}
 Write-Host ('Output: ' + $OutputPath + '   (audit it with: relay-audit scan "' + $OutputPath + '")')
+exit $exitCode
