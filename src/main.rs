@@ -92,6 +92,16 @@ enum OutputFormat {
     Markdown,
     /// One self-contained HTML file for a client: no scripts, no network requests; prints to PDF.
     Html,
+    /// GitHub Actions workflow commands: annotations on the export file and line.
+    Github,
+    /// GitLab code-quality report (JSON), for `artifacts: reports: codequality`.
+    Gitlab,
+    /// Azure Pipelines logging commands (`##vso[task.logissue …]`).
+    Azure,
+    /// One finding per line as JSON.
+    JsonLines,
+    /// One line per finding: `file:line: RULE severity message`.
+    Concise,
 }
 
 #[derive(clap::Args)]
@@ -212,6 +222,16 @@ enum DiffFormat {
     Csv,
     /// The introduced findings as the HTML report.
     Html,
+    /// The introduced findings as GitHub Actions annotations.
+    Github,
+    /// The introduced findings as a GitLab code-quality report.
+    Gitlab,
+    /// The introduced findings as Azure Pipelines issues.
+    Azure,
+    /// The introduced findings, one JSON object per line.
+    JsonLines,
+    /// The introduced findings, one line each.
+    Concise,
 }
 
 #[derive(clap::Args)]
@@ -633,16 +653,22 @@ fn run() -> Result<i32, String> {
                     relay_audit::diff::write_text(&d, args.fail_on.0, true, &mut buf)
                         .map_err(|e| e.to_string())?
                 }
-                DiffFormat::Sarif => report::sarif::write(&tmp, &set, args.fail_on.0, &mut buf)
-                    .map_err(|e| e.to_string())?,
-                DiffFormat::Junit => report::junit::write(&tmp, &set, args.fail_on.0, &mut buf)
-                    .map_err(|e| e.to_string())?,
-                DiffFormat::Csv => report::csv::write(&tmp, &set, args.fail_on.0, &mut buf)
-                    .map_err(|e| e.to_string())?,
-                DiffFormat::Html => report::html::write(&tmp, &set, args.fail_on.0, &mut buf)
-                    .map_err(|e| e.to_string())?,
+                other => {
+                    let format = match other {
+                        DiffFormat::Sarif => OutputFormat::Sarif,
+                        DiffFormat::Junit => OutputFormat::Junit,
+                        DiffFormat::Csv => OutputFormat::Csv,
+                        DiffFormat::Html => OutputFormat::Html,
+                        DiffFormat::Github => OutputFormat::Github,
+                        DiffFormat::Gitlab => OutputFormat::Gitlab,
+                        DiffFormat::Azure => OutputFormat::Azure,
+                        DiffFormat::JsonLines => OutputFormat::JsonLines,
+                        _ => OutputFormat::Concise,
+                    };
+                    buf = render_report(format, &tmp, &set, args.fail_on.0, 120, false)?;
+                }
             }
-            if matches!(args.format, DiffFormat::Json | DiffFormat::Sarif) {
+            if matches!(args.format, DiffFormat::Json) {
                 buf = json_bytes(buf);
             }
             emit(&buf, args.output.as_deref())?;
@@ -747,29 +773,53 @@ fn run() -> Result<i32, String> {
                 emit(statistics(&rep).as_bytes(), args.output.as_deref())?;
                 return Ok(code);
             }
-            let mut buf: Vec<u8> = Vec::new();
-            match format {
-                OutputFormat::Json => report::json::write(&rep, &mut buf),
-                OutputFormat::Table => report::table::write(
-                    &rep,
-                    &mut buf,
-                    args.width,
-                    use_color(args.color, args.output.is_some()),
-                ),
-                OutputFormat::Sarif => report::sarif::write(&rep, &set, fail_on, &mut buf),
-                OutputFormat::Junit => report::junit::write(&rep, &set, fail_on, &mut buf),
-                OutputFormat::Csv => report::csv::write(&rep, &set, fail_on, &mut buf),
-                OutputFormat::Markdown => report::markdown::write(&rep, &set, fail_on, &mut buf),
-                OutputFormat::Html => report::html::write(&rep, &set, fail_on, &mut buf),
-            }
-            .map_err(|e| e.to_string())?;
-            if matches!(format, OutputFormat::Json | OutputFormat::Sarif) {
-                buf = json_bytes(buf);
-            }
+            let buf = render_report(
+                format,
+                &rep,
+                &set,
+                fail_on,
+                args.width,
+                use_color(args.color, args.output.is_some()),
+            )?;
             emit(&buf, args.output.as_deref())?;
             Ok(code)
         }
     }
+}
+
+/// A scan's or a probe's report in `format`: the one place a format value meets its writer.
+fn render_report(
+    format: OutputFormat,
+    rep: &scan::Report,
+    set: &RuleSet,
+    fail_on: FailOn,
+    width: u16,
+    color: bool,
+) -> Result<Vec<u8>, String> {
+    let mut buf: Vec<u8> = Vec::new();
+    let w = &mut buf;
+    match format {
+        OutputFormat::Json => report::json::write(rep, w),
+        OutputFormat::Table => report::table::write(rep, w, width, color),
+        OutputFormat::Sarif => report::sarif::write(rep, set, fail_on, w),
+        OutputFormat::Junit => report::junit::write(rep, set, fail_on, w),
+        OutputFormat::Csv => report::csv::write(rep, set, fail_on, w),
+        OutputFormat::Markdown => report::markdown::write(rep, set, fail_on, w),
+        OutputFormat::Html => report::html::write(rep, set, fail_on, w),
+        OutputFormat::Github => report::github::write(rep, set, fail_on, w),
+        OutputFormat::Gitlab => report::gitlab::write(rep, set, fail_on, w),
+        OutputFormat::Azure => report::azure::write(rep, set, fail_on, w),
+        OutputFormat::JsonLines => report::json_lines::write(rep, set, fail_on, w),
+        OutputFormat::Concise => report::concise::write(rep, set, fail_on, w),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(match format {
+        OutputFormat::Json
+        | OutputFormat::Sarif
+        | OutputFormat::Gitlab
+        | OutputFormat::JsonLines => json_bytes(buf),
+        _ => buf,
+    })
 }
 
 /// `--statistics`: findings per rule, most first (`count  RULE  severity  title`).

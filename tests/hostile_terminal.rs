@@ -10,6 +10,8 @@
 //! no DEL, no C1 control, no bidi override, isolate or mark.
 
 mod common;
+#[path = "common/shapes.rs"]
+mod shapes;
 
 use common::{relay_audit, root};
 use std::path::{Path, PathBuf};
@@ -27,6 +29,7 @@ fn hostile_name() -> String {
         "gpj.\u{202e}exe",     // right-to-left override
         "\u{2066}iso\u{2069}\u{200e}\u{200f}", // isolates and marks
         "\0\u{7f}\u{9b}31m",   // NUL, DEL, C1 CSI
+        "%0A::error file=x::forged,;]##vso[task.complete result=Succeeded;]", // CI commands
         " X",
     ]
     .concat()
@@ -57,7 +60,16 @@ fn assert_clean(what: &str, stream: &str, bytes: &[u8]) {
 
 /// Runs the binary, checks stdout and stderr, returns stdout.
 fn run(what: &str, args: &[&str]) -> String {
-    let out = relay_audit().args(args).output().expect("runs");
+    run_in(&root(), what, args)
+}
+
+/// [`run`] from `dir` (a checkout's root, as CI formats make paths relative to it).
+fn run_in(dir: &Path, what: &str, args: &[&str]) -> String {
+    let out = relay_audit()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("runs");
     assert_clean(what, "stdout", &out.stdout);
     assert_clean(what, "stderr", &out.stderr);
     let code = out.status.code().unwrap_or(-1);
@@ -159,7 +171,20 @@ fn hostile_export(dir: &Path, form: &str) -> PathBuf {
     dst
 }
 
-const FORMATS: [&str; 7] = ["table", "json", "sarif", "junit", "csv", "markdown", "html"];
+const FORMATS: [&str; 12] = [
+    "table",
+    "json",
+    "sarif",
+    "junit",
+    "csv",
+    "markdown",
+    "html",
+    "github",
+    "gitlab",
+    "azure",
+    "json-lines",
+    "concise",
+];
 
 fn check_export(form: &str) {
     let dir = tempfile::tempdir().unwrap();
@@ -187,7 +212,19 @@ fn check_export(form: &str) {
     );
 
     for f in FORMATS {
-        let out = run(&format!("{form}: scan {f}"), &["scan", p, "--format", f]);
+        let out = run_in(
+            dir.path(),
+            &format!("{form}: scan {f}"),
+            &["scan", p, "--format", f],
+        );
+        // One command per line, whatever the name holds.
+        match f {
+            "github" => assert!(shapes::check_github(&out) >= 1, "{form}"),
+            "azure" => assert!(shapes::check_azure(&out) >= 1, "{form}"),
+            "gitlab" => assert!(shapes::check_gitlab(&out) >= 1, "{form}"),
+            "concise" => assert!(shapes::check_concise(&out) >= 1, "{form}"),
+            _ => {}
+        }
         if f == "table" {
             assert!(
                 out.contains("\\u{202e}"),

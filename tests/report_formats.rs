@@ -253,7 +253,7 @@ fn sarif_carries_rules_results_suppressions_and_notifications() {
         assert_eq!(res["properties"]["object"]["id"], f.object.id.as_str());
         let locs = res["locations"].as_array().unwrap();
         assert_eq!(locs.len(), f.evidence.len().max(1));
-        for (loc, e) in locs.iter().zip(&f.evidence) {
+        for (loc, e) in locs.iter().zip(f.decisive_evidence()) {
             let pl = &loc["physicalLocation"];
             let uri = pl["artifactLocation"]["uri"].as_str().unwrap();
             assert!(!uri.contains('\\') && !uri.contains(' '), "{uri}");
@@ -329,7 +329,14 @@ fn sarif_carries_rules_results_suppressions_and_notifications() {
 #[test]
 fn sarif_without_input_errors_is_successful_and_absolute_paths_are_file_uris() {
     let rules = rules();
-    let abs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(SAMPLES);
+    // Outside the working directory (under it, a path is made relative to `%SRCROOT%`).
+    let dir = tempfile::tempdir().unwrap();
+    let abs = dir.path().join("samples");
+    std::fs::create_dir(&abs).unwrap();
+    for e in std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(SAMPLES)).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, abs.join(p.file_name().unwrap())).unwrap();
+    }
     let rep = scan::scan(std::slice::from_ref(&abs), &rules, &ScanOptions::default());
     assert!(rep.errors.is_empty());
     let v: Value =

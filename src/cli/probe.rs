@@ -2,12 +2,11 @@
 //! `relay_audit::probe`).
 
 use crate::{
-    emit, json_bytes, load_rules, parse_encoding, parse_fail_on, use_color, ColorChoice, FailOnArg,
+    emit, load_rules, parse_encoding, parse_fail_on, use_color, ColorChoice, FailOnArg,
     OutputFormat,
 };
 use clap::ValueEnum;
 use relay_audit::input::decode::TextEncoding;
-use relay_audit::report;
 use relay_audit::scan::{self, ScanOptions};
 use relay_audit::term::visible_line;
 use std::path::PathBuf;
@@ -231,25 +230,14 @@ pub(crate) fn run_probe(args: ProbeArgs) -> Result<i32, String> {
         })?
     };
     let rep = scan::probe::probe_report(runs, export, &set);
-    let mut buf: Vec<u8> = Vec::new();
-    match args.format {
-        OutputFormat::Json => report::json::write(&rep, &mut buf),
-        OutputFormat::Table => report::table::write(
-            &rep,
-            &mut buf,
-            args.width,
-            use_color(args.color, args.output.is_some()),
-        ),
-        OutputFormat::Sarif => report::sarif::write(&rep, &set, args.fail_on.0, &mut buf),
-        OutputFormat::Junit => report::junit::write(&rep, &set, args.fail_on.0, &mut buf),
-        OutputFormat::Csv => report::csv::write(&rep, &set, args.fail_on.0, &mut buf),
-        OutputFormat::Markdown => report::markdown::write(&rep, &set, args.fail_on.0, &mut buf),
-        OutputFormat::Html => report::html::write(&rep, &set, args.fail_on.0, &mut buf),
-    }
-    .map_err(|e| e.to_string())?;
-    if matches!(args.format, OutputFormat::Json | OutputFormat::Sarif) {
-        buf = json_bytes(buf);
-    }
+    let buf = crate::render_report(
+        args.format,
+        &rep,
+        &set,
+        args.fail_on.0,
+        args.width,
+        use_color(args.color, args.output.is_some()),
+    )?;
     emit(&buf, args.output.as_deref())?;
     Ok(scan::probe::exit_code(&rep, args.fail_on.0))
 }

@@ -3,9 +3,14 @@
 //! Writers only format: they never analyse, filter or re-sort (findings arrive sorted worst
 //! first). Output is deterministic.
 
+pub mod azure;
+pub mod concise;
 pub mod csv;
+pub mod github;
+pub mod gitlab;
 pub mod html;
 pub mod json;
+pub mod json_lines;
 pub mod junit;
 pub mod markdown;
 pub mod probe;
@@ -15,6 +20,67 @@ pub mod table;
 pub use crate::scan::Report;
 
 use crate::rules::Finding;
+use crate::scan::FailOn;
+use std::path::{Path, PathBuf};
+
+/// How a finding stands against `--fail-on`: what the CI formats annotate it as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    /// Counts and is at or above `--fail-on`: it fails the run.
+    Fails,
+    /// Counts but is below `--fail-on`.
+    Below,
+    /// Waived, or unchanged since the baseline.
+    Accepted,
+}
+
+pub(crate) fn gate(f: &Finding, fail_on: FailOn) -> Gate {
+    if !f.counts() {
+        return Gate::Accepted;
+    }
+    match fail_on {
+        FailOn::At(s) if f.severity <= s => Gate::Fails,
+        _ => Gate::Below,
+    }
+}
+
+/// The working directory, the root CI formats make paths relative to (a pipeline runs from
+/// its checkout's root).
+pub(crate) fn work_root() -> Option<PathBuf> {
+    std::env::current_dir().ok()
+}
+
+/// A file as a CI consumer wants it: relative to `root` when it lies under it (so a report
+/// made from `/home/runner/work/a/a/exports/rc.xml` names `exports/rc.xml`, the same on a
+/// moved checkout), `/`-separated, without a leading `./`.
+pub(crate) fn repo_path(file: &str, root: Option<&Path>) -> String {
+    let p = Path::new(file);
+    let rel = match root {
+        Some(r) if p.is_absolute() => p.strip_prefix(r).unwrap_or(p),
+        _ => p,
+    };
+    let mut s = rel.to_string_lossy().replace('\\', "/");
+    while let Some(r) = s.strip_prefix("./") {
+        s = r.to_string();
+    }
+    s
+}
+
+/// The finding's decisive location (file and line), if its evidence has one in a file.
+pub(crate) fn primary_location(f: &Finding) -> Option<(&str, Option<u32>)> {
+    if f.object.kind == crate::input::record::ObjectKind::Probe {
+        // A probe's evidence is a conversation: only an export line it cites is a location.
+        return f
+            .decisive_evidence()
+            .into_iter()
+            .find(|e| e.line.is_some())
+            .map(|e| (e.file.as_str(), e.line));
+    }
+    f.decisive_evidence()
+        .into_iter()
+        .find(|e| !e.file.is_empty())
+        .map(|e| (e.file.as_str(), e.line))
+}
 
 /// Findings bucketed by `key`: buckets in order of first appearance, findings in input order,
 /// in one pass. (A writer that filters every finding once per group is quadratic: 16,000

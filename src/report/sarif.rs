@@ -16,6 +16,9 @@ use crate::rules::{BaselineState, Finding, Rule, RuleSet, Severity};
 use crate::scan::{FailOn, InputSummary, Report};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{repo_path, work_root};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const INFORMATION_URI: &str = "https://github.com/relay-audit/relay-audit";
@@ -39,10 +42,18 @@ struct Run<'a> {
     /// The analysis category (`relay-audit/scan/`, `relay-audit/probe/`): GitHub code scanning
     /// keeps one set of alerts per category, so a probe's upload does not replace a scan's.
     automation_details: AutomationDetails,
+    /// `%SRCROOT%`: the working directory the scan ran in, which relative URIs are against.
+    original_uri_base_ids: BTreeMap<&'static str, BaseUri>,
     invocations: Vec<Invocation>,
     artifacts: Vec<Artifact<'a>>,
     results: Vec<SarifResult<'a>>,
     properties: RunProperties<'a>,
+}
+
+#[derive(Serialize)]
+struct BaseUri {
+    uri: String,
+    description: Text,
 }
 
 #[derive(Serialize)]
@@ -367,10 +378,17 @@ fn artifact_location(file: &str, index: Option<usize>) -> ArtifactLocation {
     }
 }
 
-fn physical(file: &str, line: Option<u32>, inputs: &[InputSummary]) -> PhysicalLocation {
+fn physical(
+    file: &str,
+    line: Option<u32>,
+    inputs: &[InputSummary],
+    root: Option<&Path>,
+) -> PhysicalLocation {
     let index = inputs.iter().position(|i| i.path == file);
     PhysicalLocation {
-        artifact_location: artifact_location(file, index),
+        // Under the working directory, an absolute path becomes relative to `%SRCROOT%`: the
+        // same URI, and so the same alert, from a checkout anywhere.
+        artifact_location: artifact_location(&repo_path(file, root), index),
         // SARIF lines are 1-based; an unknown (or zero) line leaves the region out.
         region: line.filter(|&l| l >= 1).map(|l| Region { start_line: l }),
     }
@@ -449,16 +467,23 @@ fn fence_for(text: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-fn result<'a>(f: &'a Finding, rules: &RuleSet, inputs: &[InputSummary]) -> SarifResult<'a> {
+fn result<'a>(
+    f: &'a Finding,
+    rules: &RuleSet,
+    inputs: &[InputSummary],
+    root: Option<&Path>,
+) -> SarifResult<'a> {
+    // Code scanning shows the first location: the decisive evidence (the grant, then the
+    // ranges), not a precondition like `Enabled = true`.
     let mut locations: Vec<Location> = f
-        .evidence
-        .iter()
+        .decisive_evidence()
+        .into_iter()
         .map(|e| Location {
             // A live probe's evidence is a conversation, not a file: only what it cites from
             // the export (a connector, with its line) has a physical location.
             physical_location: (f.object.kind != crate::input::record::ObjectKind::Probe
                 || e.line.is_some())
-            .then(|| physical(&e.file, e.line, inputs)),
+            .then(|| physical(&e.file, e.line, inputs, root)),
             logical_locations: vec![logical(f)],
             message: Some(Text {
                 text: format!("{} = {}", e.property, e.value),
@@ -512,9 +537,9 @@ fn result<'a>(f: &'a Finding, rules: &RuleSet, inputs: &[InputSummary]) -> Sarif
     }
 }
 
-fn artifact(i: &InputSummary) -> Artifact<'_> {
+fn artifact<'a>(i: &'a InputSummary, root: Option<&Path>) -> Artifact<'a> {
     Artifact {
-        location: artifact_location(&i.path, None),
+        location: artifact_location(&repo_path(&i.path, root), None),
         roles: ["analysisTarget"],
         mime_type: match i.format {
             Some("clixml") => Some("application/xml"),
@@ -540,6 +565,7 @@ pub fn write(
     fail_on: FailOn,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
+    let root = work_root();
     let notifications = report
         .diagnostics
         .iter()
@@ -555,7 +581,12 @@ pub fn write(
                     text: d.message.clone(),
                 },
                 locations: vec![Location {
-                    physical_location: Some(physical(&d.file, d.line, &report.inputs)),
+                    physical_location: Some(physical(
+                        &d.file,
+                        d.line,
+                        &report.inputs,
+                        root.as_deref(),
+                    )),
                     logical_locations: Vec::new(),
                     message: None,
                 }],
@@ -573,6 +604,26 @@ pub fn write(
                     "relay-audit/probe/".into()
                 },
             },
+            original_uri_base_ids: root
+                .as_deref()
+                .map(|r| {
+                    let mut uri = artifact_location(&r.to_string_lossy(), None).uri;
+                    if !uri.ends_with('/') {
+                        uri.push('/');
+                    }
+                    BTreeMap::from([(
+                        SRCROOT,
+                        BaseUri {
+                            uri,
+                            description: Text {
+                                text: "The working directory of the scan; relative paths in \
+                                       this log are against it."
+                                    .into(),
+                            },
+                        },
+                    )])
+                })
+                .unwrap_or_default(),
             tool: Tool {
                 driver: Driver {
                     name: report.tool.name,
@@ -590,11 +641,15 @@ pub fn write(
                 execution_successful: report.errors.is_empty(),
                 tool_execution_notifications: notifications,
             }],
-            artifacts: report.inputs.iter().map(artifact).collect(),
+            artifacts: report
+                .inputs
+                .iter()
+                .map(|i| artifact(i, root.as_deref()))
+                .collect(),
             results: report
                 .findings
                 .iter()
-                .map(|f| result(f, rules, &report.inputs))
+                .map(|f| result(f, rules, &report.inputs, root.as_deref()))
                 .collect(),
             properties: RunProperties {
                 rules_version: &report.rules_version,

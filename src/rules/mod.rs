@@ -404,6 +404,19 @@ impl Finding {
     pub fn counts(&self) -> bool {
         self.waiver.is_none() && self.baseline != Some(BaselineState::Unchanged)
     }
+
+    /// The evidence, decisive first: a condition's evidence arrives in the rule's condition
+    /// order, which puts preconditions (`Enabled = true`, the `Identity` a default connector is
+    /// named by) before what decides (the grant, then the ranges). Code scanning and CI
+    /// annotations point at the first location, so it has to be the grant.
+    pub fn decisive_evidence(&self) -> Vec<&Evidence> {
+        let mut v: Vec<&Evidence> = self.evidence.iter().collect();
+        v.sort_by_key(|e| match e.property.as_str() {
+            "Enabled" | "Identity" => 1,
+            _ => 0,
+        });
+        v
+    }
 }
 
 /// The waiver that accepted a finding.
