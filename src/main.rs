@@ -64,8 +64,15 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), generated from the command-line definition.
-    Man,
+    /// Print the man page (roff), generated from the command-line definition: relay-audit(1),
+    /// or a command's own page (`man scan` is relay-audit-scan(1), `man rules list`
+    /// relay-audit-rules-list(1)), the pages the SEE ALSO sections name.
+    Man {
+        /// The command (and subcommand) whose page to print.
+        command: Vec<String>,
+    },
+    /// Print the JSON Schema of the JSON report (`scan --format json`, `probe --format json`).
+    Schema,
     /// Print an empty settings file for a legacy server (Exchange 4.0, 5.0, 5.5, 2000 or
     /// 2003): fill it in from what the console shows, then scan it like an export.
     SettingsTemplate {
@@ -517,13 +524,26 @@ fn run() -> Result<i32, String> {
                 None => Err(format!("no settings template for version {version}")),
             }
         }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
+        Command::Man { command } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            cmd.build();
+            let mut name = cmd.get_name().to_string();
+            for sub in &command {
+                let found = cmd.find_subcommand(sub).cloned().ok_or_else(|| {
+                    format!("man: no command `{}` under `{name}`", visible_line(sub))
+                })?;
+                name = format!("{name}-{}", found.get_name());
+                cmd = found.name(name.clone());
+            }
             let mut buf = Vec::new();
             clap_mangen::Man::new(cmd)
                 .render(&mut buf)
                 .map_err(|e| e.to_string())?;
             emit(&buf, None)?;
+            Ok(0)
+        }
+        Command::Schema => {
+            emit(report::SCHEMA.as_bytes(), None)?;
             Ok(0)
         }
         Command::Probe(args) => run_probe(*args),

@@ -186,3 +186,36 @@ fn sarif_survives_a_moved_checkout() {
     assert_eq!(uri["uri"], "exports/permissions-EX01-Default-Frontend.xml");
     assert_eq!(uri["uriBaseId"], "%SRCROOT%");
 }
+
+#[test]
+fn schema_command_prints_the_contract_every_report_follows() {
+    let (code, schema) = run_in(&root(), &["schema"]);
+    assert_eq!(code, 0);
+    let schema: Value = serde_json::from_str(&schema).unwrap();
+    assert_eq!(schema["$id"], "urn:relay-audit:report:1");
+    assert!(jsonschema::meta::is_valid(&schema), "a valid JSON Schema");
+    // Every fixture at once: all input states, diagnostics, gaps, logs, legacy objects.
+    let (_, v) = common::scan_json(&[&root().join("fixtures")], &["--fail-on", "never"]);
+    assert_eq!(v["schema_version"], "1");
+    let statuses: std::collections::BTreeSet<&str> = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.len() >= 4, "{statuses:?}");
+    // json-lines: each line is a finding as the schema defines it.
+    // (the schema itself, rooted at its finding definition)
+    let mut finding = schema.clone();
+    let root_schema = finding.as_object_mut().unwrap();
+    for k in ["type", "required", "additionalProperties", "properties"] {
+        root_schema.remove(k);
+    }
+    root_schema.insert("$ref".into(), "#/$defs/finding".into());
+    let validator = jsonschema::draft202012::new(&finding).unwrap();
+    let (_, lines) = run_in(&root(), &["scan", "fixtures", "--format", "json-lines"]);
+    for l in lines.lines() {
+        let item: Value = serde_json::from_str(l).unwrap();
+        assert!(validator.is_valid(&item), "{l}");
+    }
+}

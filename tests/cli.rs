@@ -495,6 +495,45 @@ fn completions_and_man_page_come_from_the_cli_definition() {
 }
 
 #[test]
+fn every_man_page_a_page_names_can_be_generated() {
+    // relay-audit(1) names relay-audit-scan(1), relay-audit-rules(1) names
+    // relay-audit-rules-list(1), ...: `man scan`, `man rules list` print them.
+    let mut todo: Vec<Vec<String>> = vec![vec![]];
+    let mut seen = 0;
+    let reference = regex::Regex::new(r"relay\\-audit((?:\\-[a-z]+)+)\(1\)").unwrap();
+    while let Some(args) = todo.pop() {
+        seen += 1;
+        assert!(seen < 100, "man pages do not end");
+        let out = relay_audit().arg("man").args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "man {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let page = String::from_utf8(out.stdout).unwrap();
+        let name = std::iter::once("relay-audit".to_string())
+            .chain(args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("-");
+        assert!(page.contains(&format!(".TH {name} 1")), "man {args:?}");
+        for c in reference.captures_iter(&page) {
+            let full = format!("relay-audit{}", c[1].replace("\\-", "-"));
+            // Only the pages one level down: the page's own name, then one command.
+            let Some(sub) = full.strip_prefix(&format!("{name}-")) else {
+                continue;
+            };
+            if args.iter().any(|a| a == "help") || sub.contains('-') && sub != "settings-template" {
+                continue;
+            }
+            let mut next = args.clone();
+            next.push(sub.to_string());
+            todo.push(next);
+        }
+    }
+    assert!(seen > 10, "{seen} pages");
+}
+
+#[test]
 fn colour_only_when_asked_or_on_a_terminal() {
     // Not a terminal (a pipe): no escape codes by default, and NO_COLOR is honoured.
     let plain = relay_audit().args(["scan", SAMPLES]).output().unwrap();
@@ -665,6 +704,8 @@ fn a_closed_pipe_ends_every_command_quietly() {
         vec!["rules", "show", "RC-ANON-RELAY-INTERNET"],
         vec!["completions", "bash"],
         vec!["man"],
+        vec!["man", "rules", "list"],
+        vec!["schema"],
         vec!["settings-template", "--version", "2003"],
         vec!["scan", fixture, "--format", "json"],
         vec!["scan", fixture],

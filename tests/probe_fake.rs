@@ -24,6 +24,7 @@ fn probe(port: u16, extra: &[&str]) -> (i32, Value, String) {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {stderr} {}", String::from_utf8_lossy(&out.stdout)));
+    assert_report_schema(&v);
     (out.status.code().unwrap(), v, stderr)
 }
 

@@ -21,6 +21,7 @@ fn probe(port: u16, extra: &[&str]) -> (i32, Value) {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
     });
+    assert_report_schema(&v);
     (out.status.code().unwrap(), v)
 }
 

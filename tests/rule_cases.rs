@@ -56,6 +56,7 @@ fn probe_case(case: &std::path::Path, e: &Expect) -> (i32, serde_json::Value) {
             String::from_utf8_lossy(&out.stderr)
         )
     });
+    assert_report_schema(&v);
     (out.status.code().unwrap_or(-1), v)
 }
 

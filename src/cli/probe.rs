@@ -94,9 +94,11 @@ pub(crate) struct ProbeArgs {
     /// Judge a saved JSON probe report again (with --export: compare it); nothing is sent.
     #[arg(long, value_name = "FILE")]
     replay: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "table")]
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
     format: OutputFormat,
-    #[arg(long, value_name = "FILE")]
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
     #[arg(long, value_name = "PATH")]
     rules: Vec<PathBuf>,

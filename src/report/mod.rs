@@ -19,6 +19,12 @@ pub mod table;
 
 pub use crate::scan::Report;
 
+/// The JSON Schema of `--format json` (`relay-audit schema` prints it): the contract, with
+/// what may change within a version in its description.
+pub const SCHEMA: &str = include_str!("report.schema.json");
+/// The `schema_version` every report carries (the schema's `$id` ends with it).
+pub const SCHEMA_VERSION: &str = "1";
+
 use crate::rules::Finding;
 use crate::scan::FailOn;
 use std::path::{Path, PathBuf};

@@ -129,6 +129,8 @@ pub struct Tool {
 /// Everything a report writer needs. Writers only format it.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// The version of the report's JSON schema (`relay-audit schema`).
+    pub schema_version: &'static str,
     pub tool: Tool,
     pub inputs: Vec<InputSummary>,
     pub findings: Vec<Finding>,
@@ -786,6 +788,7 @@ pub fn report(loaded: Loaded, findings: Vec<Finding>, rules: &RuleSet) -> Report
         info: n(Severity::Info),
     };
     Report {
+        schema_version: crate::report::SCHEMA_VERSION,
         tool: Tool {
             name: "relay-audit",
             version: env!("CARGO_PKG_VERSION"),

@@ -17,6 +17,27 @@ pub fn relay_audit() -> Command {
     c
 }
 
+/// Checks a `--format json` report of scan or probe against the schema `relay-audit schema`
+/// prints (src/report/report.schema.json): every JSON report a test reads goes through here.
+pub fn assert_report_schema(v: &Value) {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let schema: Value =
+            serde_json::from_str(include_str!("../../src/report/report.schema.json"))
+                .expect("the report schema is JSON");
+        jsonschema::draft202012::new(&schema).expect("the report schema is a JSON Schema")
+    });
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .take(10)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the report breaks its schema: {errors:#?}"
+    );
+}
+
 /// `scan PATH... --format json --fail-on never` → (exit code, JSON).
 pub fn scan_json(paths: &[&Path], extra: &[&str]) -> (i32, Value) {
     let mut c = relay_audit();
@@ -35,6 +56,7 @@ pub fn scan_json(paths: &[&Path], extra: &[&str]) -> (i32, Value) {
             String::from_utf8_lossy(&out.stderr)
         )
     });
+    assert_report_schema(&v);
     (code, v)
 }
 
