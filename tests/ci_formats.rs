@@ -219,3 +219,66 @@ fn schema_command_prints_the_contract_every_report_follows() {
         assert!(validator.is_valid(&item), "{l}");
     }
 }
+
+/// `xmllint --schema tests/schemas/junit-10.xsd` on a JUnit report (.ci/run installs
+/// libxml2-utils; without xmllint the test fails, it does not skip).
+fn assert_junit_10(xml: &str, what: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("junit.xml");
+    std::fs::write(&file, xml).unwrap();
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(root().join("tests/schemas/junit-10.xsd"))
+        .arg(&file)
+        .output()
+        .expect("xmllint (Debian package libxml2-utils) is installed");
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn junit_validates_against_the_jenkins_xunit_schema() {
+    let (_, xml) = run_in(&root(), &["scan", "fixtures", "--format", "junit"]);
+    assert!(xml.contains("<failure"), "failures among them");
+    assert_junit_10(&xml, "scan fixtures");
+    let (_, xml) = scan("junit", &["--fail-on", "info"]);
+    assert_junit_10(&xml, "scan, fail-on info");
+    let replay = root().join("tests/rules/PROBE-OPEN-RELAY/fires-postfix-open-relay/probe.json");
+    let (_, xml) = run_in(
+        &root(),
+        &[
+            "probe",
+            "--replay",
+            replay.to_str().unwrap(),
+            "--format",
+            "junit",
+        ],
+    );
+    assert_junit_10(&xml, "probe");
+    let (_, xml) = run_in(
+        &root(),
+        &[
+            "diff",
+            "fixtures/diff-anonymous-grant/before",
+            "fixtures/diff-anonymous-grant/after",
+            "--format",
+            "junit",
+        ],
+    );
+    assert_junit_10(&xml, "diff");
+    // The schema is strict where it matters: `skipped` on <testsuites> is refused.
+    let bad = xml.replacen("<testsuites ", "<testsuites skipped=\"0\" ", 1);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.xml"), bad).unwrap();
+    let out = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(root().join("tests/schemas/junit-10.xsd"))
+        .arg(dir.path().join("bad.xml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
