@@ -737,7 +737,7 @@ fn run() -> Result<i32, String> {
             }
             args.waivers.splice(0..0, cfg.waivers.iter().cloned());
             for p in &args.paths {
-                if !p.exists() {
+                if !p.exists() && p.as_os_str() != "-" {
                     eprintln!(
                         "relay-audit: {}: no such file or folder",
                         visible_line(&p.display().to_string())

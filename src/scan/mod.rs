@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 mod logs;
 pub mod probe;
+pub mod stage;
 mod usage;
 mod walk;
 
@@ -647,8 +648,49 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
     let mut errors = Vec::new();
     let mut seen = Seen::default();
     let mut deferred: Vec<Deferred> = Vec::new();
-    for p in paths {
-        match named_path(p) {
+    // Standard input and zip archives, staged as folders until the logs are read too.
+    let mut staged: Vec<stage::Staged> = Vec::new();
+    for given in paths {
+        let mut p = given;
+        let staged_path;
+        let named = if given.as_os_str() == "-" {
+            match stage::stage_stdin() {
+                Ok((s, file)) => {
+                    staged_path = file;
+                    staged.push(s);
+                    p = &staged_path;
+                    Named::File
+                }
+                Err(e) => {
+                    let file = show(given);
+                    errors.push(InputError::new(&file, None, e));
+                    continue;
+                }
+            }
+        } else {
+            match named_path(given) {
+                Named::File if stage::is_zip(given) => {
+                    let shown = show(given);
+                    match stage::stage_zip(given, &shown) {
+                        Ok((s, notes)) => {
+                            for n in notes {
+                                diagnostics.push(Diagnostic::warning(&shown, None, n));
+                            }
+                            staged_path = s.path().to_path_buf();
+                            staged.push(s);
+                            p = &staged_path;
+                            Named::Folder
+                        }
+                        Err(e) => {
+                            inputs.push(error_input(given, e, &mut errors));
+                            continue;
+                        }
+                    }
+                }
+                n => n,
+            }
+        };
+        match named {
             Named::Folder => {
                 let mut items = Vec::new();
                 walk(p, &mut seen, false, &mut items);
@@ -719,6 +761,7 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
         &mut diagnostics,
         &mut errors,
     );
+    drop(staged);
     for e in &errors {
         diagnostics.push(Diagnostic {
             level: crate::diag::Level::Error,

@@ -305,5 +305,6 @@ pub(super) fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Display form of a path: as given, with `/` separators.
 pub(super) fn show(p: &Path) -> String {
-    p.display().to_string().replace('\\', "/")
+    // A staged input (standard input, a zip archive) is named as the user named it.
+    super::stage::alias_of(p).unwrap_or_else(|| p.display().to_string().replace('\\', "/"))
 }
