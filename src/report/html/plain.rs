@@ -195,14 +195,8 @@ fn lower_first(s: &str) -> String {
 /// "One receive connector on EX01 lets ..." for every (server, rule) of `open`, in report
 /// order (worst first); objects are counted once per rule.
 fn sentences<'a>(open: impl Iterator<Item = &'a Finding>) -> Vec<String> {
-    let mut keyed: Vec<((Option<String>, String), Vec<&Finding>)> = Vec::new();
-    for f in open {
-        let key = (f.object.server.clone(), f.rule.clone());
-        match keyed.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.push(f),
-            None => keyed.push((key, vec![f])),
-        }
-    }
+    // Buckets in order of first appearance, so the worst problem comes first.
+    let keyed = crate::report::buckets(open, |f| (f.object.server.clone(), f.rule.clone()));
     keyed
         .into_iter()
         .map(|((server, _), fs)| {
