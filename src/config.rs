@@ -20,6 +20,10 @@ const MAX_BYTES: u64 = 256 << 10;
 pub struct Config {
     pub fail_on: Option<String>,
     pub format: Option<String>,
+    /// Title of the HTML and Markdown reports (`--title` wins).
+    pub title: Option<String>,
+    /// Client name for the HTML and Markdown reports (`--client` wins).
+    pub client: Option<String>,
     pub output: Option<PathBuf>,
     #[serde(default)]
     pub waivers: Vec<PathBuf>,

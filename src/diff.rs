@@ -8,11 +8,14 @@
 //! sides exported the connector's permissions, its flip is not reported on its own, the grant
 //! that caused it is.
 
+mod deliverable;
+pub use deliverable::{write_html, write_markdown};
+
 use crate::input::record::ObjectKind;
 use crate::model::ip_range::IpSet;
 use crate::model::{Ace, Model, ReceiveConnector};
 use crate::rules::{Finding, Severity};
-use crate::scan::{FailOn, InputSummary, Loaded};
+use crate::scan::{FailOn, InputSummary, Loaded, ModelCounts};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,6 +51,11 @@ pub struct DiffReport {
     pub diagnostics: Vec<crate::diag::Diagnostic>,
     #[serde(skip)]
     pub errors: Vec<crate::diag::InputError>,
+    /// What each export held (servers, connectors, ...), for the HTML and Markdown headers.
+    #[serde(skip)]
+    pub before_counts: ModelCounts,
+    #[serde(skip)]
+    pub after_counts: ModelCounts,
 }
 
 impl DiffReport {
@@ -388,6 +396,7 @@ pub fn diff(
     rules: &crate::rules::RuleSet,
 ) -> DiffReport {
     let changes = changes(&before.model, &after.model);
+    let (before_counts, after_counts) = (counts(&before.model), counts(&after.model));
     let fb: BTreeSet<&str> = before_findings
         .iter()
         .map(|f| f.fingerprint.as_str())
@@ -423,6 +432,24 @@ pub fn diff(
         resolved,
         diagnostics,
         errors,
+        before_counts,
+        after_counts,
+    }
+}
+
+/// What an export held, as a scan report counts it.
+fn counts(m: &Model) -> ModelCounts {
+    let legacy = |k: ObjectKind| m.legacy.iter().filter(|o| o.kind == k).count();
+    ModelCounts {
+        servers: m.servers.len(),
+        connectors: m.connectors.len(),
+        permissions: m.aces.len(),
+        domains: m.domains.len(),
+        imcs: legacy(ObjectKind::Imc),
+        virtual_servers: legacy(ObjectKind::SmtpVirtualServer),
+        smtp_connectors: legacy(ObjectKind::SmtpConnector),
+        log_sets: m.usage.sets.len(),
+        probes: 0,
     }
 }
 
@@ -433,6 +460,37 @@ pub fn write_text(
     markdown: bool,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
+    let verdict = status(d, fail_on);
+    if markdown {
+        writeln!(out, "## {} {verdict}\n", mark(d, fail_on))?;
+    } else {
+        writeln!(out, "{verdict}\n")?;
+    }
+    write_body(d, markdown, out)
+}
+
+/// ✅ when the review passes, ❌ when it fails or an input could not be read.
+fn mark(d: &DiffReport, fail_on: FailOn) -> &'static str {
+    if d.exit_code(fail_on) == 0 {
+        "✅"
+    } else {
+        "❌"
+    }
+}
+
+/// The status line: `relay-audit diff: the change introduces ...`.
+fn status(d: &DiffReport, fail_on: FailOn) -> String {
+    let verdict = match (d.exit_code(fail_on), fail_on) {
+        (2, _) => "an input could not be read".to_string(),
+        (1, FailOn::At(s)) => format!("the change introduces findings at or above {s}"),
+        (_, FailOn::At(s)) => format!("the change introduces no finding at or above {s}"),
+        (_, FailOn::Never) => "report only (--fail-on never)".to_string(),
+    };
+    format!("relay-audit diff: {verdict}")
+}
+
+/// Everything after the status line: changes, introduced and resolved findings, errors.
+fn write_body(d: &DiffReport, markdown: bool, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let esc = |s: &str| -> String {
         if markdown {
             crate::report::markdown::escape(s)
@@ -440,22 +498,6 @@ pub fn write_text(
             crate::term::visible_line(s).into_owned()
         }
     };
-    let verdict = match (d.exit_code(fail_on), fail_on) {
-        (2, _) => "an input could not be read".to_string(),
-        (1, FailOn::At(s)) => format!("the change introduces findings at or above {s}"),
-        (_, FailOn::At(s)) => format!("the change introduces no finding at or above {s}"),
-        (_, FailOn::Never) => "report only (--fail-on never)".to_string(),
-    };
-    if markdown {
-        let mark = if d.exit_code(fail_on) == 0 {
-            "✅"
-        } else {
-            "❌"
-        };
-        writeln!(out, "## {mark} relay-audit diff: {verdict}\n")?;
-    } else {
-        writeln!(out, "relay-audit diff: {verdict}\n")?;
-    }
     let bullet = if markdown { "- " } else { "  " };
     writeln!(
         out,

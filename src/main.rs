@@ -176,6 +176,13 @@ struct ScanArgs {
     /// Print how many findings each rule raised instead of the report.
     #[arg(long)]
     statistics: bool,
+    /// Title of the HTML and Markdown reports (other formats ignore it).
+    #[arg(long, value_name = "TEXT")]
+    title: Option<String>,
+    /// Client name, shown as "Prepared for NAME" in the HTML and Markdown reports (other
+    /// formats ignore it).
+    #[arg(long, value_name = "NAME")]
+    client: Option<String>,
 }
 
 /// Colour only where a person reads it: standard output is a terminal, no `--output`,
@@ -261,6 +268,13 @@ struct DiffArgs {
     /// Operator waivers (TOML): waived introduced findings do not fail the review.
     #[arg(long, value_name = "FILE")]
     waivers: Vec<PathBuf>,
+    /// Title of the HTML and Markdown reports (other formats ignore it).
+    #[arg(long, value_name = "TEXT")]
+    title: Option<String>,
+    /// Client name, shown as "Prepared for NAME" in the HTML and Markdown reports (other
+    /// formats ignore it).
+    #[arg(long, value_name = "NAME")]
+    client: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -650,6 +664,11 @@ fn run() -> Result<i32, String> {
             );
             review::apply_waivers(&mut tmp, &waivers, review::today());
             tmp.inputs = d.after.clone();
+            tmp.model_counts = d.after_counts;
+            let deliverable = report::html::Deliverable {
+                title: args.title.clone(),
+                client: args.client.clone(),
+            };
             d.introduced = tmp.findings.clone();
             d.diagnostics.extend(
                 tmp.diagnostics
@@ -670,9 +689,18 @@ fn run() -> Result<i32, String> {
                         .map_err(|e| e.to_string())?
                 }
                 DiffFormat::Markdown => {
-                    relay_audit::diff::write_text(&d, args.fail_on.0, true, &mut buf)
+                    relay_audit::diff::write_markdown(&d, args.fail_on.0, &deliverable, &mut buf)
                         .map_err(|e| e.to_string())?
                 }
+                DiffFormat::Html => relay_audit::diff::write_html(
+                    &d,
+                    &tmp,
+                    &set,
+                    args.fail_on.0,
+                    &deliverable,
+                    &mut buf,
+                )
+                .map_err(|e| e.to_string())?,
                 other => {
                     let format = match other {
                         DiffFormat::Sarif => OutputFormat::Sarif,
@@ -793,14 +821,33 @@ fn run() -> Result<i32, String> {
                 emit(statistics(&rep).as_bytes(), args.output.as_deref())?;
                 return Ok(code);
             }
-            let buf = render_report(
-                format,
-                &rep,
-                &set,
-                fail_on,
-                args.width,
-                use_color(args.color, args.output.is_some()),
-            )?;
+            let deliverable = report::html::Deliverable {
+                title: args.title.clone().or_else(|| cfg.title.clone()),
+                client: args.client.clone().or_else(|| cfg.client.clone()),
+            };
+            let buf = match format {
+                // The deliverable formats take the title and client name.
+                OutputFormat::Html => {
+                    let mut b = Vec::new();
+                    report::html::write_with(&rep, &set, fail_on, &deliverable, &mut b)
+                        .map_err(|e| e.to_string())?;
+                    b
+                }
+                OutputFormat::Markdown => {
+                    let mut b = Vec::new();
+                    report::markdown::write_with(&rep, &set, fail_on, &deliverable, &mut b)
+                        .map_err(|e| e.to_string())?;
+                    b
+                }
+                _ => render_report(
+                    format,
+                    &rep,
+                    &set,
+                    fail_on,
+                    args.width,
+                    use_color(args.color, args.output.is_some()),
+                )?,
+            };
             emit(&buf, args.output.as_deref())?;
             Ok(code)
         }

@@ -22,13 +22,33 @@ use crate::rules::{BaselineState, Finding, RuleSet, Severity};
 use crate::scan::{FailOn, Report};
 use std::fmt::Write as _;
 
+pub mod plain;
+pub use plain::Deliverable;
+
 const CSS: &str = include_str!("html/report.css");
 
 /// Nothing may load or run; `base-uri` and `form-action` do not fall back to `default-src`.
 const CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
-const TITLE: &str = "Exchange SMTP relay audit";
+/// The title when `--title` gives none.
+pub const TITLE: &str = "Exchange SMTP relay audit";
+
+/// What a caller adds to the standard report: who it is for, an executive summary worded
+/// for what was compared (a scan, or a change), and sections of its own.
+pub(crate) struct Page<'a> {
+    pub deliverable: &'a Deliverable,
+    pub summary: plain::Summary,
+    /// Written between the executive summary and the findings, and linked from the header.
+    pub sections: Vec<Section>,
+}
+
+/// A section a caller writes itself; `html` must be escaped already.
+pub(crate) struct Section {
+    pub id: &'static str,
+    pub nav: &'static str,
+    pub html: String,
+}
 
 /// Writes the report as one HTML document.
 pub fn write(
@@ -37,7 +57,34 @@ pub fn write(
     fail_on: FailOn,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
-    let html = render(report, rules, fail_on, &today())
+    write_with(report, rules, fail_on, &Deliverable::default(), out)
+}
+
+/// [`write`] with the operator's title and client name.
+pub fn write_with(
+    report: &Report,
+    rules: &RuleSet,
+    fail_on: FailOn,
+    deliverable: &Deliverable,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let page = Page {
+        deliverable,
+        summary: plain::summarize(report),
+        sections: Vec::new(),
+    };
+    write_page(report, rules, fail_on, &page, out)
+}
+
+/// Writes the report with a caller's summary and sections (the diff uses it).
+pub(crate) fn write_page(
+    report: &Report,
+    rules: &RuleSet,
+    fail_on: FailOn,
+    page: &Page<'_>,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let html = render(report, rules, fail_on, page, &today())
         .map_err(|_| std::io::Error::other("formatting the HTML report failed"))?;
     out.write_all(html.as_bytes())
 }
@@ -204,6 +251,7 @@ fn render(
     report: &Report,
     rules: &RuleSet,
     fail_on: FailOn,
+    page: &Page<'_>,
     date: &str,
 ) -> Result<String, std::fmt::Error> {
     let mut h = String::with_capacity(64 * 1024);
@@ -240,13 +288,25 @@ fn render(
         "<meta name=\"generator\" content=\"relay-audit {}\">",
         esc(report.tool.version)
     )?;
-    writeln!(h, "<title>{TITLE}</title>")?;
+    let title = page.deliverable.title_or(TITLE);
+    match page.deliverable.client() {
+        Some(c) => writeln!(
+            h,
+            "<title>{} \u{2013} prepared for {}</title>",
+            esc(title),
+            esc(c)
+        )?,
+        None => writeln!(h, "<title>{}</title>", esc(title))?,
+    }
     writeln!(h, "<style>\n{CSS}</style>")?;
     writeln!(h, "</head>")?;
     writeln!(h, "<body>")?;
 
-    header(&mut h, report, fail_on, date, !waived.is_empty())?;
-    summary(&mut h, report, fail_on, &open_groups)?;
+    header(&mut h, report, page, date, !waived.is_empty())?;
+    summary(&mut h, report, &page.summary, &open_groups)?;
+    for s in &page.sections {
+        h.push_str(&s.html);
+    }
     for run in &report.probes {
         h.push_str(&probe_section(run));
     }
@@ -332,7 +392,7 @@ fn render(
     }
 
     inputs(&mut h, report)?;
-    footer(&mut h, report, rules, date)?;
+    footer(&mut h, report, rules, fail_on, date)?;
     writeln!(h, "</body>")?;
     writeln!(h, "</html>")?;
     Ok(h)
@@ -341,7 +401,7 @@ fn render(
 fn header(
     h: &mut String,
     report: &Report,
-    fail_on: FailOn,
+    page: &Page<'_>,
     date: &str,
     any_waived: bool,
 ) -> std::fmt::Result {
@@ -353,7 +413,14 @@ fn header(
         .count();
     let unreadable = report.inputs.iter().filter(|i| i.status == "error").count();
     writeln!(h, "<header class=\"report\">")?;
-    writeln!(h, "<h1>{TITLE}</h1>")?;
+    writeln!(h, "<h1>{}</h1>", esc(page.deliverable.title_or(TITLE)))?;
+    if let Some(c) = page.deliverable.client() {
+        writeln!(
+            h,
+            "<p class=\"client\">Prepared for <strong>{}</strong></p>",
+            esc(c)
+        )?;
+    }
     writeln!(
         h,
         "<p class=\"muted\">Offline audit of exported Microsoft Exchange configuration for SMTP open-relay pitfalls.</p>"
@@ -399,12 +466,15 @@ fn header(
         plural(m.domains, "accepted domain", "accepted domains"),
         legacy,
     )?;
-    writeln!(h, "<dt>Gate</dt><dd>{}</dd>", esc(&gate_text(fail_on)))?;
     writeln!(h, "</dl>")?;
     write!(
         h,
-        "<nav class=\"toc\"><a href=\"#summary\">Executive summary</a><a href=\"#findings\">Findings</a>"
+        "<nav class=\"toc\"><a href=\"#summary\">Executive summary</a>"
     )?;
+    for s in &page.sections {
+        write!(h, "<a href=\"#{}\">{}</a>", s.id, esc(s.nav))?;
+    }
+    write!(h, "<a href=\"#findings\">Findings</a>")?;
     if any_waived {
         write!(h, "<a href=\"#waived\">Waived findings</a>")?;
     }
@@ -428,62 +498,32 @@ fn gate_text(fail_on: FailOn) -> String {
 fn summary(
     h: &mut String,
     report: &Report,
-    fail_on: FailOn,
+    plain: &plain::Summary,
     open_groups: &[Group<'_>],
 ) -> std::fmt::Result {
     writeln!(h, "<section id=\"summary\">")?;
     writeln!(h, "<h2>Executive summary</h2>")?;
+    writeln!(h, "<p class=\"audited\">{}</p>", esc(&plain.audited))?;
 
-    // The verdict against --fail-on (the exit code's reasoning, in words).
-    let counting = |s: Severity| {
-        report
-            .findings
-            .iter()
-            .filter(|f| f.counts() && f.severity <= s)
-            .count()
-    };
-    let open_total = report.findings.iter().filter(|f| f.counts()).count();
-    let (class, head, detail) = if !report.errors.is_empty() {
-        (
-            "incomplete",
-            "Incomplete".to_string(),
-            format!(
-                "{} could not be read, so this audit does not cover the whole export. Re-export {} (see Inputs) and run the audit again.",
-                plural(report.errors.len(), "input file", "input files"),
-                if report.errors.len() == 1 { "it" } else { "them" }
-            ),
-        )
-    } else {
-        match fail_on {
-            FailOn::At(s) if counting(s) > 0 => (
-                "fail",
-                "Action needed".to_string(),
-                format!(
-                    "{} at severity {s} or worse (--fail-on {s}).",
-                    plural(counting(s), "open finding", "open findings")
-                ),
-            ),
-            FailOn::At(s) => (
-                "pass",
-                "Passed".to_string(),
-                format!("No open finding at severity {s} or worse (--fail-on {s})."),
-            ),
-            FailOn::Never => (
-                "none",
-                "No gate".to_string(),
-                format!(
-                    "--fail-on never: nothing fails this audit; {} listed below.",
-                    plural(open_total, "open finding is", "open findings are")
-                ),
-            ),
-        }
-    };
+    // The verdict in words a client's manager reads: no rule ids, no CI gate.
     writeln!(
         h,
-        "<div class=\"verdict {class}\"><strong>{}</strong><p>{}</p></div>",
-        esc(&head),
-        esc(&detail)
+        "<div class=\"verdict {}\"><strong>{}</strong><p>{}</p>",
+        plain.verdict.class(),
+        esc(plain.verdict.heading()),
+        esc(&plain.conclusion)
     )?;
+    if !plain.problems.is_empty() {
+        writeln!(h, "<ul class=\"plain\">")?;
+        for p in &plain.problems {
+            writeln!(h, "<li>{}</li>", esc(p))?;
+        }
+        writeln!(h, "</ul>")?;
+    }
+    if let Some(why) = &plain.incomplete {
+        writeln!(h, "<p class=\"incomplete-why\">{}</p>", esc(why))?;
+    }
+    writeln!(h, "</div>")?;
 
     // The worst open finding of every server, in plain words.
     writeln!(h, "<ul class=\"servers\">")?;
@@ -505,7 +545,7 @@ fn summary(
             worst.severity.as_str(),
             esc(&g.label()),
             rich(&worst.title),
-            worst.severity.as_str(),
+            plain::severity_word(worst.severity),
             tail
         )?;
     }
@@ -534,8 +574,10 @@ fn summary(
     // The report carries a count of exported servers but not their names. With an
     // unreadable input, "nothing found" only covers what could be read.
     let servers = report.model_counts.servers;
-    let clean = if report.errors.is_empty() {
+    let clean = if plain.incomplete.is_none() {
         "no relay problem found"
+    } else if report.errors.is_empty() {
+        "no relay problem found in what could be read"
     } else {
         "no relay problem found in the files that could be read"
     };
@@ -828,7 +870,13 @@ fn inputs(h: &mut String, report: &Report) -> std::fmt::Result {
     writeln!(h, "</section>")
 }
 
-fn footer(h: &mut String, report: &Report, rules: &RuleSet, date: &str) -> std::fmt::Result {
+fn footer(
+    h: &mut String,
+    report: &Report,
+    rules: &RuleSet,
+    fail_on: FailOn,
+    date: &str,
+) -> std::fmt::Result {
     writeln!(h, "<footer class=\"report\" id=\"limits\">")?;
     writeln!(h, "<h2>What this report cannot know</h2>")?;
     writeln!(
@@ -853,6 +901,13 @@ fn footer(h: &mut String, report: &Report, rules: &RuleSet, date: &str) -> std::
         esc(report.tool.name),
         esc(report.tool.version),
         esc(date)
+    )?;
+    // The exit code's reasoning is for whoever runs the tool, not for the client: it stays
+    // out of the summary and is noted here.
+    writeln!(
+        h,
+        "<p class=\"small muted\">Exit status: {}</p>",
+        esc(&gate_text(fail_on))
     )?;
     writeln!(h, "</footer>")
 }

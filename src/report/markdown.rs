@@ -12,6 +12,7 @@
 //! reference or link nothing on GitHub or GitLab. Remediation goes into a fence longer than any backtick run inside it.
 
 use crate::diag::Level;
+use crate::report::html::{plain, Deliverable};
 use crate::rules::{BaselineState, Finding, RuleSet, Severity};
 use crate::scan::{FailOn, Report};
 use std::io::Write;
@@ -221,8 +222,65 @@ fn write_groups(
 
 pub fn write(
     report: &Report,
+    rules: &RuleSet,
+    fail_on: FailOn,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    write_with(report, rules, fail_on, &Deliverable::default(), out)
+}
+
+/// The deliverable's header: `## title` (only with `--title`: without, the first line stays
+/// the status line a pull-request comment leads with), "Prepared for", then the executive
+/// summary in plain words ([`plain`]).
+pub(crate) fn write_head(
+    out: &mut dyn std::io::Write,
+    deliverable: &Deliverable,
+    summary: &plain::Summary,
+    status_line: &str,
+) -> std::io::Result<()> {
+    match deliverable.title.as_deref().map(str::trim) {
+        Some(t) if !t.is_empty() => {
+            writeln!(out, "## {}", escape(t))?;
+            writeln!(out)?;
+            writeln!(out, "{status_line}")?;
+        }
+        _ => writeln!(out, "## {status_line}")?,
+    }
+    writeln!(out)?;
+    if let Some(c) = deliverable.client() {
+        writeln!(out, "Prepared for **{}**", escape(c).trim())?;
+        writeln!(out)?;
+    }
+    writeln!(out, "### Executive summary")?;
+    writeln!(out)?;
+    writeln!(out, "{}", escape(&summary.audited))?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "**{}:** {}",
+        summary.verdict.heading(),
+        escape(&summary.conclusion)
+    )?;
+    writeln!(out)?;
+    for p in &summary.problems {
+        writeln!(out, "- {}", escape(p))?;
+    }
+    if !summary.problems.is_empty() {
+        writeln!(out)?;
+    }
+    if let Some(why) = &summary.incomplete {
+        writeln!(out, "⚠️ {}", escape(why))?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// [`write`] with the operator's title and client name.
+pub fn write_with(
+    report: &Report,
     _rules: &RuleSet,
     fail_on: FailOn,
+    deliverable: &Deliverable,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     let failing = report.findings.iter().filter(|f| fails(f, fail_on)).count();
@@ -237,12 +295,16 @@ pub fn write(
         ),
         FailOn::At(s) => format!("✅ no finding at or above {s}"),
         FailOn::Never => format!(
-            "✅ {} (--fail-on never: none fails)",
+            "✅ {} (report only: none fails)",
             plural(report.findings.len(), "finding", "findings")
         ),
     };
-    writeln!(out, "## relay-audit: {title}")?;
-    writeln!(out)?;
+    write_head(
+        out,
+        deliverable,
+        &plain::summarize(report),
+        &format!("relay-audit: {title}"),
+    )?;
     if !report.errors.is_empty() {
         writeln!(
             out,
