@@ -1045,3 +1045,50 @@ fn probe_sarif_is_valid() {
         .iter()
         .any(|r| r["ruleId"] == "PROBE-CONTRADICTS-EXPORT"));
 }
+
+#[test]
+fn sarif_stays_within_github_code_scanning_limits() {
+    // docs.github.com, "SARIF results exceed hard limit": at most 25,000 results per run,
+    // 1,000 locations per result and 20 tags per rule, or the upload is rejected.
+    let rules = rules();
+    let mut rep = scan::scan(
+        &[PathBuf::from("fixtures/open-relay-anonymous/clixml")],
+        &rules,
+        &ScanOptions::default(),
+    );
+    let first = rep.findings[0].clone();
+    let mut many = first.clone();
+    many.evidence = (0..1_500).map(|_| first.evidence[0].clone()).collect();
+    rep.findings = std::iter::once(many)
+        .chain((0..25_010).map(|i| {
+            let mut f = first.clone();
+            f.fingerprint = format!("{i:016x}");
+            f
+        }))
+        .collect();
+    let v: Value =
+        serde_json::from_str(&render(report::sarif::write, &rep, &rules, high())).unwrap();
+    let run = &v["runs"][0];
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 25_000);
+    assert_eq!(results[0]["locations"].as_array().unwrap().len(), 1_000);
+    let notes = run["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
+    assert!(
+        notes.iter().any(|n| n["message"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("11 findings left out of this log")),
+        "{notes:?}"
+    );
+    for r in run["tool"]["driver"]["rules"].as_array().unwrap() {
+        assert!(r["properties"]["tags"].as_array().unwrap().len() <= 10);
+        let s: f64 = r["properties"]["security-severity"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((0.0..=10.0).contains(&s));
+    }
+}

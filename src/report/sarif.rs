@@ -26,6 +26,11 @@ const SRCROOT: &str = "%SRCROOT%";
 /// The key of `partialFingerprints`: versioned, so a change of the fingerprint recipe can
 /// use a new key instead of silently matching different things.
 const FINGERPRINT_KEY: &str = "relayAudit/v1";
+/// GitHub code scanning rejects a run with more results than this ("SARIF results exceed
+/// hard limit"); the worst are kept (findings arrive worst first) and the rest counted.
+pub const MAX_RESULTS: usize = 25_000;
+/// ... and a result with more locations than this.
+pub const MAX_LOCATIONS: usize = 1_000;
 
 #[derive(Serialize)]
 struct SarifLog<'a> {
@@ -478,6 +483,7 @@ fn result<'a>(
     let mut locations: Vec<Location> = f
         .decisive_evidence()
         .into_iter()
+        .take(MAX_LOCATIONS)
         .map(|e| Location {
             // A live probe's evidence is a conversation, not a file: only what it cites from
             // the export (a connector, with its line) has a physical location.
@@ -566,7 +572,7 @@ pub fn write(
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     let root = work_root();
-    let notifications = report
+    let mut notifications: Vec<Notification> = report
         .diagnostics
         .iter()
         .filter_map(|d| {
@@ -593,6 +599,18 @@ pub fn write(
             })
         })
         .collect();
+    let left_out = report.findings.len().saturating_sub(MAX_RESULTS);
+    if left_out > 0 {
+        notifications.push(Notification {
+            level: "warning",
+            message: Text {
+                text: format!(
+                    "{left_out} findings left out of this log: code scanning accepts {MAX_RESULTS} results per run (the worst are here; --format json has all)"
+                ),
+            },
+            locations: Vec::new(),
+        });
+    }
     let log = SarifLog {
         schema: SCHEMA,
         version: "2.1.0",
@@ -649,6 +667,7 @@ pub fn write(
             results: report
                 .findings
                 .iter()
+                .take(MAX_RESULTS)
                 .map(|f| result(f, rules, &report.inputs, root.as_deref()))
                 .collect(),
             properties: RunProperties {
