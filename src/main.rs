@@ -145,6 +145,10 @@ struct ScanArgs {
     /// Write the findings of this scan as a baseline file.
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
+    /// Audit everything given as one organisation, even a folder of client folders (which is
+    /// otherwise split: one audit per client folder).
+    #[arg(long)]
+    one_organisation: bool,
     /// No progress bar (it is drawn on standard error only when that is a terminal).
     #[arg(long, short)]
     quiet: bool,
@@ -567,6 +571,7 @@ fn run() -> Result<i32, String> {
                 encoding: args.encoding,
                 progress: None,
                 site: None,
+                one_organisation: true,
             };
             let loaded = scan::load(&args.paths, &opts);
             for e in &loaded.errors {
@@ -599,6 +604,7 @@ fn run() -> Result<i32, String> {
                 encoding: args.encoding,
                 progress: None,
                 site: None,
+                one_organisation: true,
             };
             let loaded = scan::load(&args.paths, &opts);
             for e in &loaded.errors {
@@ -626,6 +632,7 @@ fn run() -> Result<i32, String> {
                 encoding: args.encoding,
                 progress: None,
                 site: None,
+                one_organisation: true,
             };
             let roots = [args.before.clone(), args.after.clone()];
             for p in &args.waivers {
@@ -778,6 +785,7 @@ fn run() -> Result<i32, String> {
                 encoding: args.encoding,
                 progress,
                 site: site.map(std::sync::Arc::new),
+                one_organisation: args.one_organisation,
             };
             // Operator files must not come from the client's export.
             for p in args.waivers.iter().chain(args.baseline.iter()) {

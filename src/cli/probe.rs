@@ -170,6 +170,7 @@ pub(crate) fn run_probe(args: ProbeArgs) -> Result<i32, String> {
             encoding: args.encoding,
             progress: None,
             site: None,
+            one_organisation: true,
         };
         let loaded = scan::load(&args.export, &opts);
         for e in &loaded.errors {

@@ -197,30 +197,42 @@ fn at(file: &str, line: Option<u32>) -> String {
 /// The findings of one server, or of the organisation (accepted domains, permissions whose
 /// connector is unknown), in report order.
 struct Group<'a> {
+    /// The client folder, in a scan of a folder of client folders.
+    audit: Option<&'a str>,
     server: Option<&'a str>,
     findings: Vec<(usize, &'a Finding)>,
 }
 
 impl Group<'_> {
     fn label(&self) -> String {
-        match self.server {
+        let server = match self.server {
             Some(s) => s.to_string(),
             None => "Organisation".to_string(),
+        };
+        match self.audit {
+            Some(a) => format!("{a}: {server}"),
+            None => server,
         }
     }
 }
 
-/// Groups in order of their worst finding (findings arrive sorted worst first).
+/// Groups in order of their worst finding (findings arrive sorted worst first), in one pass.
 fn groups<'a>(findings: impl Iterator<Item = (usize, &'a Finding)>) -> Vec<Group<'a>> {
     let mut out: Vec<Group<'a>> = Vec::new();
+    let mut index: std::collections::HashMap<(Option<&'a str>, Option<&'a str>), usize> =
+        std::collections::HashMap::new();
     for (i, f) in findings {
-        let server = f.object.server.as_deref();
-        match out.iter_mut().find(|g| g.server == server) {
-            Some(g) => g.findings.push((i, f)),
-            None => out.push(Group {
-                server,
-                findings: vec![(i, f)],
-            }),
+        let key = (f.audit.as_deref(), f.object.server.as_deref());
+        match index.get(&key) {
+            Some(&g) => out[g].findings.push((i, f)),
+            None => {
+                index.insert(key, out.len());
+                out.push(Group {
+                    audit: key.0,
+                    server: key.1,
+                    findings: vec![(i, f)],
+                });
+            }
         }
     }
     out
@@ -324,19 +336,23 @@ fn render(
     }
     for (gi, g) in open_groups.iter().enumerate() {
         writeln!(h, "<section class=\"group\" id=\"server-{gi}\">")?;
+        let client = g
+            .audit
+            .map(|a| format!("Client {} · ", esc(a)))
+            .unwrap_or_default();
         match g.server {
             Some(s) => {
                 let version = &g.findings[0].1.version;
                 writeln!(
                     h,
-                    "<h3>Server {} <span class=\"muted small\">(judged as Exchange {})</span></h3>",
+                    "<h3>{client}Server {} <span class=\"muted small\">(judged as Exchange {})</span></h3>",
                     esc(s),
                     esc(version)
                 )?;
             }
             None => writeln!(
                 h,
-                "<h3>Organisation <span class=\"muted small\">(accepted domains and organisation-wide settings)</span></h3>"
+                "<h3>{client}Organisation <span class=\"muted small\">(accepted domains and organisation-wide settings)</span></h3>"
             )?,
         }
         for object in by_object(g) {
@@ -558,7 +574,10 @@ fn summary(
             .filter(|(_, f)| f.waiver.is_some()),
     );
     for g in &waived_groups {
-        if open_groups.iter().any(|o| o.server == g.server) {
+        if open_groups
+            .iter()
+            .any(|o| o.server == g.server && o.audit == g.audit)
+        {
             continue;
         }
         if g.server.is_some() {
@@ -821,6 +840,30 @@ fn inputs(h: &mut String, report: &Report) -> std::fmt::Result {
     }
     writeln!(h, "</tbody></table>")?;
 
+    if !report.audits.is_empty() {
+        let (listed, left) = super::audits_to_list(report);
+        writeln!(
+            h,
+            "<h3>Clients</h3><p>{} client folders, each audited on its own.</p><table><thead><tr><th>Client</th><th>Files</th><th>Verdict</th></tr></thead><tbody>",
+            report.audits.len()
+        )?;
+        for a in listed {
+            writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&a.name),
+                a.files,
+                esc(&super::audit_verdict(a))
+            )?;
+        }
+        if left > 0 {
+            writeln!(
+                h,
+                "<tr><td colspan=\"3\">… and {left} more with no critical or high finding</td></tr>"
+            )?;
+        }
+        writeln!(h, "</tbody></table>")?;
+    }
     writeln!(h, "<h3>Input problems</h3>")?;
     let problems: Vec<_> = report
         .diagnostics

@@ -106,6 +106,13 @@ fn fails(f: &Finding, fail_on: FailOn) -> bool {
 }
 
 fn group_name(f: &Finding) -> String {
+    match &f.audit {
+        Some(a) => format!("Client {}: {}", escape(a), server_group(f)),
+        None => server_group(f),
+    }
+}
+
+fn server_group(f: &Finding) -> String {
     match &f.object.server {
         Some(s) => format!(
             "Server {} (judged as Exchange {})",
@@ -418,6 +425,27 @@ pub fn write_with(
                 write!(out, " (server {})", escape(s))?;
             }
             writeln!(out)?;
+        }
+        writeln!(out)?;
+    }
+    if !report.audits.is_empty() {
+        let (listed, left) = super::audits_to_list(report);
+        writeln!(
+            out,
+            "### Clients\n\n{} client folders, each audited on its own.\n\n| Client | Files | Verdict |\n|---|---:|---|",
+            report.audits.len()
+        )?;
+        for a in listed {
+            writeln!(
+                out,
+                "| {} | {} | {} |",
+                escape(&a.name),
+                a.files,
+                super::audit_verdict(a)
+            )?;
+        }
+        if left > 0 {
+            writeln!(out, "| … {left} more | | no critical or high finding |")?;
         }
         writeln!(out)?;
     }

@@ -29,6 +29,53 @@ use crate::rules::Finding;
 use crate::scan::FailOn;
 use std::path::{Path, PathBuf};
 
+/// The audits of a batch worth a line each in a report for people: all of them up to
+/// [`AUDITS_LISTED`], beyond that those with a critical or high finding or an unreadable
+/// file (the rest are counted). Returns the listed ones and how many were left out.
+pub(crate) fn audits_to_list(report: &Report) -> (Vec<&crate::scan::batch::Audit>, usize) {
+    let all = &report.audits;
+    if all.len() <= AUDITS_LISTED {
+        return (all.iter().collect(), 0);
+    }
+    let listed: Vec<_> = all
+        .iter()
+        .filter(|a| a.summary.critical + a.summary.high > 0 || a.unreadable > 0)
+        .collect();
+    let left = all.len() - listed.len();
+    (listed, left)
+}
+
+/// Above this many clients, the clean ones are counted, not listed.
+pub(crate) const AUDITS_LISTED: usize = 200;
+
+/// One audit's verdict in words: `1 critical, 1 medium`, `no finding`, `2 files unreadable`.
+pub(crate) fn audit_verdict(a: &crate::scan::batch::Audit) -> String {
+    let s = &a.summary;
+    let mut parts: Vec<String> = crate::rules::Severity::ALL
+        .iter()
+        .filter(|&&x| s.count(x) > 0)
+        .map(|&x| format!("{} {}", s.count(x), x))
+        .collect();
+    if parts.is_empty() {
+        parts.push(if a.files == 0 {
+            "nothing read".into()
+        } else {
+            "no finding".into()
+        });
+    }
+    if a.unreadable > 0 {
+        parts.push(format!(
+            "{} unreadable (verdict incomplete)",
+            if a.unreadable == 1 {
+                "1 file".to_string()
+            } else {
+                format!("{} files", a.unreadable)
+            }
+        ));
+    }
+    parts.join(", ")
+}
+
 /// How a finding stands against `--fail-on`: what the CI formats annotate it as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Gate {

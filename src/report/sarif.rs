@@ -21,7 +21,8 @@ use std::path::Path;
 use super::{repo_path, work_root};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
-const INFORMATION_URI: &str = "https://github.com/relay-audit/relay-audit";
+/// The project's home (Cargo.toml `repository`: one place to change it).
+const INFORMATION_URI: &str = env!("CARGO_PKG_REPOSITORY");
 const SRCROOT: &str = "%SRCROOT%";
 /// The key of `partialFingerprints`: versioned, so a change of the fingerprint recipe can
 /// use a new key instead of silently matching different things.

@@ -8,6 +8,13 @@ use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 use std::io::Write;
 
 fn group_name(f: &Finding) -> String {
+    match &f.audit {
+        Some(a) => format!("Client {}: {}", visible_line(a), server_group(f)),
+        None => server_group(f),
+    }
+}
+
+fn server_group(f: &Finding) -> String {
     if f.object.kind == crate::input::record::ObjectKind::Probe {
         return match &f.object.server {
             Some(s) => format!("Live probe (compared with server {})", visible_line(s)),
@@ -178,6 +185,35 @@ pub fn write(report: &Report, out: &mut dyn Write, width: u16, color: bool) -> s
             for l in &i.not_understood {
                 writeln!(out, "    line {}: {}", l.line, visible_line(&l.text))?;
             }
+        }
+        writeln!(out)?;
+    }
+    if !report.audits.is_empty() {
+        let (listed, left) = super::audits_to_list(report);
+        writeln!(
+            out,
+            "Clients ({} client folders, each audited on its own)",
+            report.audits.len()
+        )?;
+        let w = listed
+            .iter()
+            .map(|a| a.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        for a in listed {
+            writeln!(
+                out,
+                "  {:<w$}  {:>5} files  {}",
+                visible_line(&a.name),
+                a.files,
+                super::audit_verdict(a)
+            )?;
+        }
+        if left > 0 {
+            writeln!(
+                out,
+                "  ... and {left} more with no critical or high finding"
+            )?;
         }
         writeln!(out)?;
     }

@@ -397,6 +397,9 @@ pub struct Finding {
     /// `unchanged` (accepted before; does not count).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineState>,
+    /// In a scan of a folder of client folders: the client folder (one audit) it is from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<String>,
 }
 
 impl Finding {
@@ -409,6 +412,17 @@ impl Finding {
     /// order, which puts preconditions (`Enabled = true`, the `Identity` a default connector is
     /// named by) before what decides (the grant, then the ranges). Code scanning and CI
     /// annotations point at the first location, so it has to be the grant.
+    /// Places the finding in one audit of a batch: its fingerprint then tells the same
+    /// connector of two clients apart.
+    pub fn set_audit(&mut self, audit: &str) {
+        self.fingerprint = fingerprint(
+            &self.rule,
+            self.object.kind,
+            &format!("{audit}\u{0}{}", self.object.id),
+        );
+        self.audit = Some(audit.to_string());
+    }
+
     pub fn decisive_evidence(&self) -> Vec<&Evidence> {
         let mut v: Vec<&Evidence> = self.evidence.iter().collect();
         v.sort_by_key(|e| match e.property.as_str() {
@@ -687,6 +701,7 @@ impl Rule {
             remediation: self.render_remediation(vars),
             waiver: None,
             baseline: None,
+            audit: None,
         }
     }
 }

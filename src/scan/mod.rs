@@ -18,6 +18,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub mod batch;
 mod logs;
 pub mod probe;
 pub mod stage;
@@ -38,6 +39,8 @@ pub struct ScanOptions {
     pub progress: Option<Progress>,
     /// The operator's site file (trusted relay hosts, NAT addresses): joined with the logs.
     pub site: Option<Arc<crate::analysis::site::Site>>,
+    /// Audit everything as one organisation, even a folder of client folders.
+    pub one_organisation: bool,
 }
 
 /// A progress callback: called with the number of bytes just read.
@@ -149,6 +152,9 @@ pub struct Report {
     /// and the comparison with the export.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<crate::probe::ProbeRun>,
+    /// A folder of client folders: one audit per client, each judged on its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub audits: Vec<batch::Audit>,
     #[serde(skip)]
     pub errors: Vec<InputError>,
     #[serde(skip)]
@@ -642,6 +648,12 @@ pub struct Loaded {
 
 /// Reads every path into one model (no rules yet).
 pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
+    load_with(paths, opts, true)
+}
+
+/// [`load`], telling whether the files were named by the user (`by_name`: a file that is not
+/// an export is then an error) or found in a folder (then it is skipped, as in a walk).
+pub(crate) fn load_with(paths: &[PathBuf], opts: &ScanOptions, by_name: bool) -> Loaded {
     let mut builder = ModelBuilder::new();
     let mut inputs = Vec::new();
     let mut diagnostics = Vec::new();
@@ -728,7 +740,7 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
                     )),
                     None => inputs.push(scan_file(
                         p,
-                        true,
+                        by_name,
                         opts,
                         &mut builder,
                         &mut diagnostics,
@@ -804,8 +816,14 @@ fn not_an_export(
     Ok(())
 }
 
-/// Runs the whole pipeline.
+/// Runs the whole pipeline: one audit, or, for a folder of client folders, one per client
+/// ([`batch`]).
 pub fn scan(paths: &[PathBuf], rules: &RuleSet, opts: &ScanOptions) -> Report {
+    if !opts.one_organisation {
+        if let Some(split) = batch::split(paths, opts) {
+            return batch::scan(split, rules, opts);
+        }
+    }
     let loaded = load(paths, opts);
     let findings = audit_with_site(&loaded.model, rules, opts.site.as_deref());
     report(loaded, findings, rules)
@@ -844,6 +862,7 @@ pub fn report(loaded: Loaded, findings: Vec<Finding>, rules: &RuleSet) -> Report
         rules_version: rules.version(),
         usage: UsageReport::of(&model.usage),
         probes: Vec::new(),
+        audits: Vec::new(),
         errors,
         model_counts: ModelCounts {
             servers: model.servers.len(),
