@@ -89,7 +89,7 @@ enum ColorChoice {
     Never,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum OutputFormat {
     Table,
     Json,
@@ -720,7 +720,23 @@ fn run() -> Result<i32, String> {
                         DiffFormat::JsonLines => OutputFormat::JsonLines,
                         _ => OutputFormat::Concise,
                     };
-                    buf = render_report(format, &tmp, &set, args.fail_on.0, 120, false)?;
+                    render_report(
+                        format,
+                        &tmp,
+                        &set,
+                        args.fail_on.0,
+                        &deliverable,
+                        120,
+                        false,
+                        &mut buf,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    if format == OutputFormat::Sarif
+                        || format == OutputFormat::Gitlab
+                        || format == OutputFormat::JsonLines
+                    {
+                        buf = json_bytes(buf);
+                    }
                 }
             }
             if matches!(args.format, DiffFormat::Json) {
@@ -833,68 +849,79 @@ fn run() -> Result<i32, String> {
                 title: args.title.clone().or_else(|| cfg.title.clone()),
                 client: args.client.clone().or_else(|| cfg.client.clone()),
             };
-            let buf = match format {
-                // The deliverable formats take the title and client name.
-                OutputFormat::Html => {
-                    let mut b = Vec::new();
-                    report::html::write_with(&rep, &set, fail_on, &deliverable, &mut b)
-                        .map_err(|e| e.to_string())?;
-                    b
-                }
-                OutputFormat::Markdown => {
-                    let mut b = Vec::new();
-                    report::markdown::write_with(&rep, &set, fail_on, &deliverable, &mut b)
-                        .map_err(|e| e.to_string())?;
-                    b
-                }
-                _ => render_report(
-                    format,
-                    &rep,
-                    &set,
-                    fail_on,
-                    args.width,
-                    use_color(args.color, args.output.is_some()),
-                )?,
-            };
-            emit(&buf, args.output.as_deref())?;
+            let (width, color) = (args.width, use_color(args.color, args.output.is_some()));
+            emit_with(args.output.as_deref(), format, |w| {
+                render_report(format, &rep, &set, fail_on, &deliverable, width, color, w)
+            })?;
             Ok(code)
         }
     }
 }
 
 /// A scan's or a probe's report in `format`: the one place a format value meets its writer.
+#[allow(clippy::too_many_arguments)]
 fn render_report(
     format: OutputFormat,
     rep: &scan::Report,
     set: &RuleSet,
     fail_on: FailOn,
+    deliverable: &report::html::Deliverable,
     width: u16,
     color: bool,
-) -> Result<Vec<u8>, String> {
-    let mut buf: Vec<u8> = Vec::new();
-    let w = &mut buf;
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
     match format {
         OutputFormat::Json => report::json::write(rep, w),
         OutputFormat::Table => report::table::write(rep, w, width, color),
         OutputFormat::Sarif => report::sarif::write(rep, set, fail_on, w),
         OutputFormat::Junit => report::junit::write(rep, set, fail_on, w),
         OutputFormat::Csv => report::csv::write(rep, set, fail_on, w),
-        OutputFormat::Markdown => report::markdown::write(rep, set, fail_on, w),
-        OutputFormat::Html => report::html::write(rep, set, fail_on, w),
+        // The deliverable formats take the title and client name.
+        OutputFormat::Markdown => report::markdown::write_with(rep, set, fail_on, deliverable, w),
+        OutputFormat::Html => report::html::write_with(rep, set, fail_on, deliverable, w),
         OutputFormat::Github => report::github::write(rep, set, fail_on, w),
         OutputFormat::Gitlab => report::gitlab::write(rep, set, fail_on, w),
         OutputFormat::Azure => report::azure::write(rep, set, fail_on, w),
         OutputFormat::JsonLines => report::json_lines::write(rep, set, fail_on, w),
         OutputFormat::Concise => report::concise::write(rep, set, fail_on, w),
     }
-    .map_err(|e| e.to_string())?;
-    Ok(match format {
-        OutputFormat::Json
-        | OutputFormat::Sarif
-        | OutputFormat::Gitlab
-        | OutputFormat::JsonLines => json_bytes(buf),
-        _ => buf,
-    })
+}
+
+/// Streams a report to `--output` or standard output, through a buffer, and for the JSON
+/// formats through [`JsonEscaper`] (hidden characters as `\uXXXX`): the report is never held
+/// whole in memory. A closed pipe (`| head`) ends it quietly.
+fn emit_with(
+    output: Option<&std::path::Path>,
+    format: OutputFormat,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), String> {
+    let json = matches!(
+        format,
+        OutputFormat::Json | OutputFormat::Sarif | OutputFormat::Gitlab | OutputFormat::JsonLines
+    );
+    let sink: Box<dyn Write> = match output {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| format!("{}: cannot write: {e}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, sink);
+    let result = if json {
+        let mut esc = relay_audit::term::JsonEscaper::new(&mut buffered);
+        write(&mut esc).and_then(|_| esc.flush())
+    } else {
+        write(&mut buffered)
+    }
+    .and_then(|_| buffered.flush());
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if output.is_none() && e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(match output {
+            Some(path) => format!("{}: cannot write: {e}", path.display()),
+            None => format!("standard output: {e}"),
+        }),
+    }
 }
 
 /// `--statistics`: findings per rule, most first (`count  RULE  severity  title`).

@@ -82,6 +82,74 @@ fn escape_json_where(json: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A writer that passes JSON on with [`json_escaped`] applied, as it is written: a report is
+/// streamed, never held whole to be escaped. A character split across two writes is held
+/// until its last byte arrives; bytes that are not UTF-8 pass as they are.
+pub struct JsonEscaper<W: std::io::Write> {
+    inner: W,
+    carry: Vec<u8>,
+}
+
+impl<W: std::io::Write> JsonEscaper<W> {
+    pub fn new(inner: W) -> Self {
+        JsonEscaper {
+            inner,
+            carry: Vec::new(),
+        }
+    }
+
+    fn pass(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match std::str::from_utf8(rest) {
+                Ok(s) => {
+                    self.inner.write_all(escape_json_where(s).as_bytes())?;
+                    rest = &[];
+                }
+                Err(e) => {
+                    let (good, bad) = rest.split_at(e.valid_up_to());
+                    // (valid UTF-8 by construction)
+                    let good = std::str::from_utf8(good).unwrap_or_default();
+                    self.inner.write_all(escape_json_where(good).as_bytes())?;
+                    match e.error_len() {
+                        // An incomplete character at the end: wait for the rest.
+                        None => {
+                            self.carry.extend_from_slice(bad);
+                            rest = &[];
+                        }
+                        Some(n) => {
+                            self.inner.write_all(&bad[..n])?;
+                            rest = &bad[n..];
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for JsonEscaper<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.carry.is_empty() {
+            self.pass(buf)?;
+        } else {
+            let mut joined = std::mem::take(&mut self.carry);
+            joined.extend_from_slice(buf);
+            self.pass(&joined)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.carry.is_empty() {
+            let c = std::mem::take(&mut self.carry);
+            self.inner.write_all(&c)?;
+        }
+        self.inner.flush()
+    }
+}
+
 /// Hidden characters JSON may hold raw: not line feed, tab or carriage return, which only
 /// occur as JSON whitespace (inside strings serde_json escapes every C0 control).
 fn is_hidden_json(c: char) -> bool {
@@ -91,6 +159,24 @@ fn is_hidden_json(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_streaming_escaper_matches_the_whole_one_however_the_bytes_are_cut() {
+        use std::io::Write;
+        let json = "{\"a\": \"x\u{202e}y\u{1b}é€😀\"}\n";
+        let want = json_escaped(json).into_owned();
+        for cut in 1..json.len() {
+            let mut out = Vec::new();
+            {
+                let mut w = JsonEscaper::new(&mut out);
+                for chunk in json.as_bytes().chunks(cut) {
+                    w.write_all(chunk).unwrap();
+                }
+                w.flush().unwrap();
+            }
+            assert_eq!(String::from_utf8(out).unwrap(), want, "chunks of {cut}");
+        }
+    }
 
     #[test]
     fn plain_text_is_borrowed() {

@@ -2,8 +2,7 @@
 //! `relay_audit::probe`).
 
 use crate::{
-    emit, load_rules, parse_encoding, parse_fail_on, use_color, ColorChoice, FailOnArg,
-    OutputFormat,
+    load_rules, parse_encoding, parse_fail_on, use_color, ColorChoice, FailOnArg, OutputFormat,
 };
 use clap::ValueEnum;
 use relay_audit::input::decode::TextEncoding;
@@ -233,14 +232,18 @@ pub(crate) fn run_probe(args: ProbeArgs) -> Result<i32, String> {
         })?
     };
     let rep = scan::probe::probe_report(runs, export, &set);
-    let buf = crate::render_report(
-        args.format,
-        &rep,
-        &set,
-        args.fail_on.0,
-        args.width,
-        use_color(args.color, args.output.is_some()),
-    )?;
-    emit(&buf, args.output.as_deref())?;
+    let color = use_color(args.color, args.output.is_some());
+    crate::emit_with(args.output.as_deref(), args.format, |w| {
+        crate::render_report(
+            args.format,
+            &rep,
+            &set,
+            args.fail_on.0,
+            &Default::default(),
+            args.width,
+            color,
+            w,
+        )
+    })?;
     Ok(scan::probe::exit_code(&rep, args.fail_on.0))
 }
