@@ -593,6 +593,82 @@ impl ModelBuilder {
         self.model.gaps.push(gap);
     }
 
+    /// Appends what `other` read (from files after this builder's, in a builder of their
+    /// own, so that two files can be read at once) as if it had been read here: objects,
+    /// indexes, pending attributions, diagnostics, in order. Only when the two share no
+    /// object: a second copy of an object is merged property by property as it is read, so
+    /// then `other` comes back (`Err`) and its files are read again here.
+    pub fn absorb(&mut self, other: ModelBuilder) -> Result<(), Box<ModelBuilder>> {
+        let shared = |a: &HashMap<String, usize>, b: &HashMap<String, usize>| {
+            let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+            small.keys().any(|k| large.contains_key(k))
+        };
+        if shared(&self.seen_connectors, &other.seen_connectors)
+            || shared(&self.seen_domains, &other.seen_domains)
+            || shared(&self.seen_servers, &other.seen_servers)
+            || shared(&self.seen_legacy, &other.seen_legacy)
+            || !other.model.usage.is_empty()
+            || other.resolving_bare
+        {
+            return Err(Box::new(other));
+        }
+        let ModelBuilder {
+            model,
+            diagnostics,
+            seen_connectors,
+            seen_domains,
+            seen_servers,
+            seen_legacy,
+            pending_registry,
+            pending_metabase,
+            pending_bare,
+            resolving_bare: _,
+            missing_rights,
+        } = other;
+        let shift = |from: HashMap<String, usize>, into: &mut HashMap<String, usize>, by: usize| {
+            into.extend(from.into_iter().map(|(k, i)| (k, i + by)));
+        };
+        shift(
+            seen_connectors,
+            &mut self.seen_connectors,
+            self.model.connectors.len(),
+        );
+        shift(
+            seen_domains,
+            &mut self.seen_domains,
+            self.model.domains.len(),
+        );
+        shift(
+            seen_servers,
+            &mut self.seen_servers,
+            self.model.servers.len(),
+        );
+        shift(seen_legacy, &mut self.seen_legacy, self.model.legacy.len());
+        let Model {
+            servers,
+            connectors,
+            aces,
+            domains,
+            legacy,
+            gaps,
+            usage: _,
+            transport,
+        } = model;
+        self.model.servers.extend(servers);
+        self.model.connectors.extend(connectors);
+        self.model.aces.extend(aces);
+        self.model.domains.extend(domains);
+        self.model.legacy.extend(legacy);
+        self.model.gaps.extend(gaps);
+        self.model.transport.extend(transport);
+        self.pending_registry.extend(pending_registry);
+        self.pending_metabase.extend(pending_metabase);
+        self.pending_bare.extend(pending_bare);
+        self.diagnostics.extend(diagnostics);
+        self.missing_rights += missing_rights;
+        Ok(())
+    }
+
     pub fn finish(mut self) -> (Model, Vec<Diagnostic>) {
         self.resolve_bare_identities();
         self.attach_registry();

@@ -13,8 +13,8 @@
 //! naming the folders on the command line) merges a batch on purpose.
 
 use super::{
-    audit_with_site, load, load_with, named_path, show, Loaded, ModelCounts, Named, Report,
-    ScanOptions, Summary,
+    audit_with_site, load_with, named_path, show, Loaded, ModelCounts, Named, Report, ScanOptions,
+    Summary,
 };
 use crate::diag::Diagnostic;
 use crate::rules::{RuleSet, Severity};
@@ -93,7 +93,8 @@ struct Done {
 }
 
 fn audit_one(path: &std::path::Path, rules: &RuleSet, opts: &ScanOptions) -> Done {
-    let loaded = load(std::slice::from_ref(&path.to_path_buf()), opts);
+    // One reading thread per client: the batch already keeps every core busy.
+    let loaded = super::load_in(std::slice::from_ref(&path.to_path_buf()), opts, true, 1);
     let findings = audit_with_site(&loaded.model, rules, opts.site.as_deref());
     Done { loaded, findings }
 }

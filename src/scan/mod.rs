@@ -700,14 +700,76 @@ pub fn load(paths: &[PathBuf], opts: &ScanOptions) -> Loaded {
 /// [`load`], telling whether the files were named by the user (`by_name`: a file that is not
 /// an export is then an error) or found in a folder (then it is skipped, as in a walk).
 pub(crate) fn load_with(paths: &[PathBuf], opts: &ScanOptions, by_name: bool) -> Loaded {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    load_in(paths, opts, by_name, workers)
+}
+
+/// What reading the inputs is made of, in input order: the files to read, and what was
+/// decided without reading (a skipped file, an unreadable one, a note on a staged archive).
+enum Job {
+    /// Read this file (`bool`: named on the command line).
+    Read(PathBuf, bool),
+    /// A skipped or unreadable input, and its error.
+    Decided(Box<InputSummary>, Option<InputError>),
+    Note(Diagnostic),
+    /// An error with no input entry (nothing on standard input).
+    Error(InputError),
+}
+
+/// One file read in a builder of its own (see [`ModelBuilder::absorb`]).
+struct Part {
+    summary: InputSummary,
+    builder: ModelBuilder,
+    diagnostics: Vec<Diagnostic>,
+    errors: Vec<InputError>,
+    deferred: Vec<Deferred>,
+}
+
+fn read_part(path: &Path, by_name: bool, opts: &ScanOptions) -> Part {
     let mut builder = ModelBuilder::new();
-    let mut inputs = Vec::new();
     let mut diagnostics = Vec::new();
     let mut errors = Vec::new();
+    let mut deferred = Vec::new();
+    let summary = scan_file(
+        path,
+        by_name,
+        opts,
+        &mut builder,
+        &mut diagnostics,
+        &mut errors,
+        &mut deferred,
+    );
+    Part {
+        summary,
+        builder,
+        diagnostics,
+        errors,
+        deferred,
+    }
+}
+
+/// [`load_with`] on `workers` threads: the files are read at once, each into a builder of
+/// its own, and taken into the model in input order, so the model, the inputs and the
+/// diagnostics are those of reading them one by one. (An export is often two large files,
+/// the connectors and their permissions: one thread each.)
+pub(crate) fn load_in(
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+    by_name: bool,
+    workers: usize,
+) -> Loaded {
     let mut seen = Seen::default();
-    let mut deferred: Vec<Deferred> = Vec::new();
     // Standard input and zip archives, staged as folders until the logs are read too.
     let mut staged: Vec<stage::Staged> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
+    let decided = |jobs: &mut Vec<Job>, summary: InputSummary, error: Option<InputError>| {
+        jobs.push(Job::Decided(Box::new(summary), error))
+    };
+    let failed = |path: &Path, message: String| {
+        let mut errors = Vec::new();
+        let summary = error_input(path, message, &mut errors);
+        (summary, errors.pop())
+    };
     for given in paths {
         let mut p = given;
         let staged_path;
@@ -720,8 +782,7 @@ pub(crate) fn load_with(paths: &[PathBuf], opts: &ScanOptions, by_name: bool) ->
                     Named::File
                 }
                 Err(e) => {
-                    let file = show(given);
-                    errors.push(InputError::new(&file, None, e));
+                    jobs.push(Job::Error(InputError::new(&show(given), None, e)));
                     continue;
                 }
             }
@@ -732,7 +793,7 @@ pub(crate) fn load_with(paths: &[PathBuf], opts: &ScanOptions, by_name: bool) ->
                     match stage::stage_zip(given, &shown) {
                         Ok((s, notes)) => {
                             for n in notes {
-                                diagnostics.push(Diagnostic::warning(&shown, None, n));
+                                jobs.push(Job::Note(Diagnostic::warning(&shown, None, n)));
                             }
                             staged_path = s.path().to_path_buf();
                             staged.push(s);
@@ -740,7 +801,8 @@ pub(crate) fn load_with(paths: &[PathBuf], opts: &ScanOptions, by_name: bool) ->
                             Named::Folder
                         }
                         Err(e) => {
-                            inputs.push(error_input(given, e, &mut errors));
+                            let (summary, error) = failed(given, e);
+                            decided(&mut jobs, summary, error);
                             continue;
                         }
                     }
@@ -753,62 +815,120 @@ pub(crate) fn load_with(paths: &[PathBuf], opts: &ScanOptions, by_name: bool) ->
                 let mut items = Vec::new();
                 walk(p, &mut seen, false, &mut items);
                 for item in items {
-                    inputs.push(match item {
-                        Walked::File(f) => scan_file(
-                            &f,
-                            false,
+                    match item {
+                        Walked::File(f) => jobs.push(Job::Read(f, false)),
+                        Walked::Skipped(f, reason) => {
+                            decided(&mut jobs, skipped_input(&f, reason), None)
+                        }
+                        Walked::Error(f, message) => {
+                            let (summary, error) = failed(&f, message);
+                            decided(&mut jobs, summary, error);
+                        }
+                    }
+                }
+            }
+            Named::Special(kind) => {
+                let (summary, error) = failed(p, format!("{kind}, not a regular file: not opened"));
+                decided(&mut jobs, summary, error);
+            }
+            Named::File => {
+                // The same file named twice (or also inside a folder named before) is read once.
+                let first = std::fs::metadata(p).ok().and_then(|m| seen.first(p, &m));
+                match first {
+                    Some(first) => decided(
+                        &mut jobs,
+                        skipped_input(p, format!("same file as {}: read once", show(&first))),
+                        None,
+                    ),
+                    None => jobs.push(Job::Read(p.clone(), by_name)),
+                }
+            }
+            Named::Missing => jobs.push(Job::Read(p.clone(), true)),
+        }
+    }
+
+    let reads: Vec<usize> = (0..jobs.len())
+        .filter(|&i| matches!(jobs[i], Job::Read(..)))
+        .collect();
+    let workers = workers.clamp(1, reads.len().max(1));
+    let mut builder = ModelBuilder::new();
+    let mut inputs = Vec::new();
+    let mut diagnostics = Vec::new();
+    let mut errors = Vec::new();
+    let mut deferred: Vec<Deferred> = Vec::new();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Part)>();
+        if workers > 1 {
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let (next, reads, jobs) = (&next, &reads, &jobs);
+                scope.spawn(move || loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&i) = reads.get(k) else { break };
+                    if let Job::Read(path, by_name) = &jobs[i] {
+                        if tx.send((i, read_part(path, *by_name, opts))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+        drop(tx);
+        let mut arrived: std::collections::HashMap<usize, Part> = Default::default();
+        for (i, job) in jobs.iter().enumerate() {
+            match job {
+                Job::Decided(summary, error) => {
+                    inputs.push((**summary).clone());
+                    errors.extend(error.clone());
+                }
+                Job::Note(d) => diagnostics.push(d.clone()),
+                Job::Error(e) => errors.push(e.clone()),
+                Job::Read(path, by_name) => {
+                    let part = if workers > 1 {
+                        loop {
+                            if let Some(p) = arrived.remove(&i) {
+                                break Some(p);
+                            }
+                            match rx.recv() {
+                                Ok((j, p)) => {
+                                    arrived.insert(j, p);
+                                }
+                                Err(_) => break None,
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    let absorbed = part.and_then(|p| match builder.absorb(p.builder) {
+                        Ok(()) => Some((p.summary, p.diagnostics, p.errors, p.deferred)),
+                        Err(_) => None,
+                    });
+                    match absorbed {
+                        Some((summary, diags, errs, defs)) => {
+                            inputs.push(summary);
+                            diagnostics.extend(diags);
+                            errors.extend(errs);
+                            deferred.extend(defs);
+                        }
+                        // Read alone, or sharing an object with an earlier file: read here.
+                        None => inputs.push(scan_file(
+                            path,
+                            *by_name,
                             opts,
                             &mut builder,
                             &mut diagnostics,
                             &mut errors,
                             &mut deferred,
-                        ),
-                        Walked::Skipped(f, reason) => skipped_input(&f, reason),
-                        Walked::Error(f, message) => error_input(&f, message, &mut errors),
-                    });
+                        )),
+                    }
                     for d in deferred.iter_mut().filter(|d| d.index == usize::MAX) {
                         d.index = inputs.len() - 1;
                     }
                 }
             }
-            Named::Special(kind) => inputs.push(error_input(
-                p,
-                format!("{kind}, not a regular file: not opened"),
-                &mut errors,
-            )),
-            Named::File => {
-                // The same file named twice (or also inside a folder named before) is read once.
-                let first = std::fs::metadata(p).ok().and_then(|m| seen.first(p, &m));
-                match first {
-                    Some(first) => inputs.push(skipped_input(
-                        p,
-                        format!("same file as {}: read once", show(&first)),
-                    )),
-                    None => inputs.push(scan_file(
-                        p,
-                        by_name,
-                        opts,
-                        &mut builder,
-                        &mut diagnostics,
-                        &mut errors,
-                        &mut deferred,
-                    )),
-                }
-            }
-            Named::Missing => inputs.push(scan_file(
-                p,
-                true,
-                opts,
-                &mut builder,
-                &mut diagnostics,
-                &mut errors,
-                &mut deferred,
-            )),
         }
-        for d in deferred.iter_mut().filter(|d| d.index == usize::MAX) {
-            d.index = inputs.len() - 1;
-        }
-    }
+    });
     let (mut model, model_diags) = builder.finish();
     diagnostics.extend(model_diags);
     logs::read_logs(
@@ -947,6 +1067,31 @@ pub fn audit_with_site(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reading files at once gives the report of reading them one by one, on every fixture
+    /// (and on all fixtures at once, where the same objects come from several files).
+    #[test]
+    fn files_read_at_once_give_the_same_report() {
+        let rules = RuleSet::builtin().unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        dirs.push(root.clone());
+        let opts = ScanOptions::default();
+        for d in dirs {
+            let json = |workers| {
+                let loaded = load_in(std::slice::from_ref(&d), &opts, true, workers);
+                let findings = audit(&loaded.model, &rules);
+                serde_json::to_string(&report(loaded, findings, &rules)).unwrap()
+            };
+            assert_eq!(json(1), json(2), "{}", d.display());
+        }
+    }
 
     /// A file swapped for a FIFO after the walk: the open neither blocks nor reads it.
     #[cfg(target_os = "linux")]
