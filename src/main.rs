@@ -649,7 +649,8 @@ fn run() -> Result<i32, String> {
             }
             // The two exports are independent: read and judge them on two threads.
             let judge = |p: &PathBuf| {
-                let loaded = scan::load(std::slice::from_ref(p), &opts);
+                // (one reading thread each: the two exports are already read at once)
+                let loaded = scan::load_on_one_thread(std::slice::from_ref(p), &opts);
                 let findings = scan::audit(&loaded.model, &set);
                 (loaded, findings)
             };

@@ -12,10 +12,8 @@
 //! `permissions\` sub-folder beside the files) still merge, and `--one-organisation` (or
 //! naming the folders on the command line) merges a batch on purpose.
 
-use super::{
-    audit_with_site, load_with, named_path, show, Loaded, ModelCounts, Named, Report, ScanOptions,
-    Summary,
-};
+use super::walk::{named_path, Named};
+use super::{audit_with_site, load_with, show, Loaded, ModelCounts, Report, ScanOptions, Summary};
 use crate::diag::Diagnostic;
 use crate::rules::{RuleSet, Severity};
 use serde::Serialize;

@@ -7,8 +7,9 @@
 //! cores, decide where sessions are cut, so the report is the same on every machine.
 //! Results merge in input order.
 
+use super::read::{unread_gap, Deferred};
 use super::walk::open_regular;
-use super::{show, unread_gap, Counting, Deferred, InputSummary, ScanOptions};
+use super::{show, Counting, InputSummary, ScanOptions};
 use crate::diag::{Diagnostic, InputError};
 use crate::input::decode::{self, TextEncoding};
 use crate::input::logs::{read_log_continued, Carry};
