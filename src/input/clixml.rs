@@ -73,12 +73,12 @@ pub fn kind_from_type_name(type_name: &str) -> Option<ObjectKind> {
 
 const MAX_DEPTH: usize = 256;
 const MAX_VALUE_BYTES: usize = 1 << 20;
-const MAX_REFS: usize = 1 << 16;
+const MAX_REFS: usize = 1 << 13;
 /// The largest object a `<Ref>` may reuse (bytes of its text and items): Exchange reuses
 /// ADObjectIds and small lists, never megabytes.
 const MAX_REF_VALUE_BYTES: usize = 64 << 10;
 /// Bytes the table of reusable objects may hold before the least recently used are let go.
-const MAX_REF_TABLE_BYTES: usize = 16 << 20;
+const MAX_REF_TABLE_BYTES: usize = 4 << 20;
 /// Budget of bytes that `<Ref>` expansion may produce in one file: this much, plus
 /// [`REF_BUDGET_PER_BYTE`] per byte of the file read so far (a real export reuses far less).
 const REF_BUDGET_BASE: u64 = 32 << 20;
