@@ -534,13 +534,16 @@ fn items(v: &Value) -> (Vec<String>, bool) {
         Value::Null => (vec![], false),
         Value::Text(s) if s.trim().is_empty() => (vec![], false),
         // A single value, or a joined list (`a; b` or `a, b`) from a CSV cell.
-        Value::Text(s) => (
-            s.split([',', ';'])
+        Value::Text(s) => {
+            let mut v: Vec<String> = s
+                .split([',', ';'])
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty())
-                .collect(),
-            false,
-        ),
+                .collect();
+            // (collected from a filter, the vector would keep room for 4)
+            v.shrink_to_fit();
+            (v, false)
+        }
         Value::List { items, truncated } => (items.clone(), *truncated),
         // A cut cell: the last item shown may itself be cut.
         Value::Cut(s) => {
@@ -999,7 +1002,9 @@ impl ModelBuilder {
         let (extended_rights, extended_rights_truncated) =
             rec.value("ExtendedRights").map(items).unwrap_or_default();
         let (access_rights, _) = rec.value("AccessRights").map(items).unwrap_or_default();
-        let mut raw = Vec::new();
+        // Sized once: a permission export holds hundreds of thousands of these, and a vector
+        // grown by doubling would hold 8 slots for 6.
+        let mut raw = Vec::with_capacity(6);
         for n in [
             "Identity",
             "User",
