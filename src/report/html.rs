@@ -17,13 +17,17 @@
 //! problems, and a footer saying what an export cannot show. Like every writer it only
 //! formats: findings arrive sorted worst first.
 
-use crate::diag::Level;
 use crate::rules::{BaselineState, Finding, RuleSet, Severity};
 use crate::scan::{FailOn, Report};
 use std::fmt::Write as _;
 
+mod inputs;
 pub mod plain;
+mod probe;
+
+use inputs::inputs;
 pub use plain::Deliverable;
+use probe::probe_section;
 
 const CSS: &str = include_str!("html/report.css");
 
@@ -792,127 +796,6 @@ fn finding(
     writeln!(h, "</article>")
 }
 
-fn inputs(h: &mut String, report: &Report) -> std::fmt::Result {
-    writeln!(h, "<section id=\"inputs\">")?;
-    writeln!(h, "<h2>Inputs and parse coverage</h2>")?;
-    writeln!(
-        h,
-        "<p>Every file read, what it was recognised as, and how many of its objects went into the audit.</p>"
-    )?;
-    writeln!(
-        h,
-        "<table class=\"inputs\"><thead><tr><th>File</th><th>Status</th><th>Format</th><th>Encoding</th><th>Objects</th><th class=\"num\">Read</th><th class=\"num\">Used</th><th>Skipped or error</th></tr></thead><tbody>"
-    )?;
-    for i in &report.inputs {
-        let mut notes = String::new();
-        if let Some(e) = &i.error {
-            let _ = write!(notes, "<div class=\"level-error\">{}</div>", esc(e));
-        }
-        for s in &i.skipped {
-            let line = match s.line {
-                Some(l) => format!(" (from line {l})"),
-                None => String::new(),
-            };
-            let _ = write!(
-                notes,
-                "<div>{} &times; {}{}</div>",
-                s.count,
-                esc(&s.reason),
-                line
-            );
-        }
-        let opt = |o: Option<&str>| o.map(esc).unwrap_or_else(|| "&mdash;".to_string());
-        writeln!(
-            h,
-            "<tr><td class=\"mono small\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"small\">{}</td></tr>",
-            esc(&i.path),
-            esc(i.status),
-            opt(i.format),
-            opt(i.encoding),
-            opt(i.kind.as_deref()),
-            i.records,
-            i.records_used,
-            notes
-        )?;
-    }
-    if report.inputs.is_empty() {
-        writeln!(h, "<tr><td colspan=\"8\">No input file.</td></tr>")?;
-    }
-    writeln!(h, "</tbody></table>")?;
-
-    if !report.audits.is_empty() {
-        let (listed, left) = super::audits_to_list(report);
-        writeln!(
-            h,
-            "<h3>Clients</h3><p>{} client folders, each audited on its own.</p><table><thead><tr><th>Client</th><th>Files</th><th>Verdict</th></tr></thead><tbody>",
-            report.audits.len()
-        )?;
-        for a in listed {
-            writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&a.name),
-                a.files,
-                esc(&super::audit_verdict(a))
-            )?;
-        }
-        if left > 0 {
-            writeln!(
-                h,
-                "<tr><td colspan=\"3\">… and {left} more with no critical or high finding</td></tr>"
-            )?;
-        }
-        writeln!(h, "</tbody></table>")?;
-    }
-    writeln!(h, "<h3>Input problems</h3>")?;
-    let problems: Vec<_> = report
-        .diagnostics
-        .iter()
-        .filter(|d| d.level != Level::Info)
-        .collect();
-    if problems.is_empty() {
-        writeln!(
-            h,
-            "<p>None: no warning or error while reading the inputs.</p>"
-        )?;
-    } else {
-        writeln!(h, "<ul class=\"problems\">")?;
-        for d in problems {
-            let level = match d.level {
-                Level::Error => "error",
-                Level::Warning => "warning",
-                Level::Info => "info",
-            };
-            writeln!(
-                h,
-                "<li><span class=\"level-{level}\">{level}</span> <span class=\"mono small\">{}</span>: {}</li>",
-                esc(&at(&d.file, d.line)),
-                esc(&d.message)
-            )?;
-        }
-        writeln!(h, "</ul>")?;
-    }
-    let notes: Vec<_> = report
-        .diagnostics
-        .iter()
-        .filter(|d| d.level == Level::Info)
-        .collect();
-    if !notes.is_empty() {
-        writeln!(h, "<h3>Notes</h3>")?;
-        writeln!(h, "<ul class=\"problems small\">")?;
-        for d in notes {
-            writeln!(
-                h,
-                "<li><span class=\"mono\">{}</span>: {}</li>",
-                esc(&at(&d.file, d.line)),
-                esc(&d.message)
-            )?;
-        }
-        writeln!(h, "</ul>")?;
-    }
-    writeln!(h, "</section>")
-}
-
 fn footer(
     h: &mut String,
     report: &Report,
@@ -953,59 +836,6 @@ fn footer(
         esc(&gate_text(fail_on))
     )?;
     writeln!(h, "</footer>")
-}
-
-/// The HTML rendering (a `<section>`); every value escaped.
-fn probe_section(run: &crate::probe::ProbeRun) -> String {
-    let e = esc;
-    let view = super::probe::view(run);
-    let mut s = format!(
-        "<section class=\"probe\">\n<h2>{}</h2>\n<dl>\n",
-        e(&view.title)
-    );
-    for (k, val) in &view.facts {
-        s.push_str(&format!("<dt>{}</dt><dd>{}</dd>\n", e(k), e(val)));
-    }
-    s.push_str("</dl>\n<table>\n<thead><tr><th>Form</th><th>MAIL FROM → RCPT TO</th><th>Answer</th><th>Verdict</th></tr></thead>\n<tbody>\n");
-    for r in &view.forms {
-        s.push_str("<tr>");
-        for (i, c) in r.iter().enumerate() {
-            if i == 3 {
-                s.push_str(&format!("<td class=\"verdict {}\">{}</td>", e(c), e(c)));
-            } else {
-                s.push_str(&format!("<td><code>{}</code></td>", e(c)));
-            }
-        }
-        s.push_str("</tr>\n");
-    }
-    s.push_str("</tbody>\n</table>\n");
-    if let Some(c) = &view.compare {
-        s.push_str(&format!(
-            "<h3>Against the export: {}</h3>\n<table class=\"side-by-side\">\n<thead><tr><th>{}</th><th>{}</th></tr></thead>\n<tbody>\n<tr><td><strong>{}</strong></td><td><strong>{}</strong></td></tr>\n",
-            e(&c.outcome),
-            e(&c.heads[0]),
-            e(&c.heads[1]),
-            e(&c.verdicts[0]),
-            e(&c.verdicts[1])
-        ));
-        for r in &c.rows {
-            s.push_str(&format!(
-                "<tr><td><code>{}</code></td><td><code>{}</code></td></tr>\n",
-                e(&r[0]),
-                e(&r[1])
-            ));
-        }
-        s.push_str("</tbody>\n</table>\n<ul>\n");
-        for x in &c.explanations {
-            s.push_str(&format!("<li>{}</li>\n", e(x)));
-        }
-        s.push_str("</ul>\n");
-    }
-    for n in &view.notes {
-        s.push_str(&format!("<p class=\"note\">{}</p>\n", e(n)));
-    }
-    s.push_str("</section>\n");
-    s
 }
 
 #[cfg(test)]
