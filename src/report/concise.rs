@@ -34,15 +34,10 @@ pub fn write(
             visible_line(&f.message)
         )?;
     }
-    let s = &report.summary;
     writeln!(
         out,
-        "{} findings ({} critical, {} high, {} medium, {} low, {} info)",
+        "{} findings ({})",
         report.findings.len(),
-        s.critical,
-        s.high,
-        s.medium,
-        s.low,
-        s.info
+        report.summary.counts_text()
     )
 }

@@ -86,16 +86,11 @@ pub fn write(
             escape_data(&d.message)
         )?;
     }
-    let s = &report.summary;
     writeln!(
         out,
-        "relay-audit: {} findings ({} critical, {} high, {} medium, {} low, {} info)",
+        "relay-audit: {} findings ({})",
         report.findings.len(),
-        s.critical,
-        s.high,
-        s.medium,
-        s.low,
-        s.info
+        report.summary.counts_text()
     )
 }
 

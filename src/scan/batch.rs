@@ -15,7 +15,7 @@
 use super::walk::{named_path, Named};
 use super::{audit_with_site, load_with, show, Loaded, ModelCounts, Report, ScanOptions, Summary};
 use crate::diag::Diagnostic;
-use crate::rules::{RuleSet, Severity};
+use crate::rules::RuleSet;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -192,14 +192,7 @@ pub fn scan(split: Split, rules: &RuleSet, opts: &ScanOptions) -> Report {
             ),
         ),
     );
-    let sev = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
-    report.summary = Summary {
-        critical: sev(Severity::Critical),
-        high: sev(Severity::High),
-        medium: sev(Severity::Medium),
-        low: sev(Severity::Low),
-        info: sev(Severity::Info),
-    };
+    report.summary = Summary::of(&report.findings);
     report.model_counts = counts;
     report
 }

@@ -183,6 +183,29 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The findings per severity.
+    pub fn of(findings: &[Finding]) -> Summary {
+        let mut s = Summary::default();
+        for f in findings {
+            match f.severity {
+                Severity::Critical => s.critical += 1,
+                Severity::High => s.high += 1,
+                Severity::Medium => s.medium += 1,
+                Severity::Low => s.low += 1,
+                Severity::Info => s.info += 1,
+            }
+        }
+        s
+    }
+
+    /// `1 critical, 0 high, 1 medium, 0 low, 0 info`.
+    pub fn counts_text(&self) -> String {
+        format!(
+            "{} critical, {} high, {} medium, {} low, {} info",
+            self.critical, self.high, self.medium, self.low, self.info
+        )
+    }
+
     pub fn count(&self, s: Severity) -> usize {
         match s {
             Severity::Critical => self.critical,
@@ -270,14 +293,7 @@ pub fn report(loaded: Loaded, findings: Vec<Finding>, rules: &RuleSet) -> Report
     for n in &rules.notes {
         diagnostics.push(Diagnostic::info("(rules)", None, n.clone()));
     }
-    let n = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let summary = Summary {
-        critical: n(Severity::Critical),
-        high: n(Severity::High),
-        medium: n(Severity::Medium),
-        low: n(Severity::Low),
-        info: n(Severity::Info),
-    };
+    let summary = Summary::of(&findings);
     Report {
         schema_version: crate::report::SCHEMA_VERSION,
         tool: Tool {
