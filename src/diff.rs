@@ -230,7 +230,7 @@ type AceKey = (String, String, bool);
 fn ace_map(aces: &[Ace]) -> BTreeMap<AceKey, (String, String, BTreeSet<String>)> {
     let mut m: BTreeMap<AceKey, (String, String, BTreeSet<String>)> = BTreeMap::new();
     for a in aces {
-        let id = a.identity.clone().unwrap_or_default();
+        let id = a.identity.as_deref().unwrap_or_default().to_string();
         let e = m
             .entry((key(&id), key(&a.user), a.deny))
             .or_insert_with(|| (id.clone(), a.user.clone(), BTreeSet::new()));

@@ -537,7 +537,7 @@ fn explain_config(
     let server_out = ServerOut {
         name: server_name.clone(),
         product: product.map(|p| p.as_str()),
-        version: server_obj.and_then(|s| s.version.as_ref().map(|v| v.value.clone())),
+        version: server_obj.and_then(|s| s.version.as_ref().map(|v| v.value.to_string())),
     };
 
     let sel = selection::select(model, &server_name, req.client, req.port, req.local);
@@ -1602,20 +1602,20 @@ mod tests {
     fn deny_beats_the_relay_grant() {
         let mut m = model_of(Product::Ex2019);
         m.connectors[1].permission_groups = Some(vec!["AnonymousUsers".into(), "Custom".into()]);
-        let ace = |deny: bool| crate::model::Ace {
-            identity: Some("EX01\\Relay EX01".into()),
-            user: "NT AUTHORITY\\ANONYMOUS LOGON".into(),
-            principal: crate::model::principal::Principal::Anonymous,
-            extended_rights: vec![ANY_RECIPIENT.into()],
-            extended_rights_truncated: false,
-            access_rights: vec![],
-            deny,
-            inherited: false,
-            src: crate::model::Source {
-                file: std::sync::Arc::from("perms.xml"),
-                line: if deny { 3 } else { 9 },
-            },
-            raw: vec![],
+        let ace = |deny: bool| {
+            crate::model::Ace::new(
+                Some("EX01\\Relay EX01"),
+                crate::model::Grant::new(
+                    "NT AUTHORITY\\ANONYMOUS LOGON",
+                    crate::model::principal::Principal::Anonymous,
+                    &[ANY_RECIPIENT],
+                    deny,
+                ),
+                crate::model::Source {
+                    file: std::sync::Arc::from("perms.xml"),
+                    line: if deny { 3 } else { 9 },
+                },
+            )
         };
         m.aces.push(ace(false));
         let e = explain(&m, &request("10.1.1.25", 25), None).unwrap();

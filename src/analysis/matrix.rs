@@ -543,7 +543,7 @@ pub fn grant_out(g: &Grant<'_>, c: &ReceiveConnector, right: &str) -> GrantOut {
                 via: "permission-group",
                 text: format!(
                     "permission group {name} (PermissionGroups {}{})",
-                    raw.map(|r| r.value.as_str()).unwrap_or("?"),
+                    raw.map(|r| r.value.as_ref()).unwrap_or("?"),
                     raw.map(|r| format!(", {}:{}", c.src.file, r.line))
                         .unwrap_or_default()
                 ),
@@ -560,7 +560,7 @@ pub fn grant_out(g: &Grant<'_>, c: &ReceiveConnector, right: &str) -> GrantOut {
                 via: "externally-secured",
                 text: format!(
                     "AuthMechanism ExternalAuthoritative ({}{})",
-                    raw.map(|r| r.value.as_str()).unwrap_or("?"),
+                    raw.map(|r| r.value.as_ref()).unwrap_or("?"),
                     raw.map(|r| format!(", {}:{}", c.src.file, r.line))
                         .unwrap_or_default()
                 ),
@@ -809,25 +809,25 @@ mod tests {
     use super::*;
     use crate::analysis::selection::tests::{conn, model};
     use crate::model::principal::Principal;
-    use crate::model::{Raw, Source};
+    use crate::model::{Grant, Raw, Source};
     use std::sync::Arc;
 
     fn anon_relay_ace(identity: &str) -> Ace {
-        Ace {
-            identity: Some(identity.into()),
-            user: "NT AUTHORITY\\ANONYMOUS LOGON".into(),
-            principal: Principal::Anonymous,
-            extended_rights: vec![ANY_RECIPIENT.into()],
-            extended_rights_truncated: false,
-            access_rights: vec!["ExtendedRight".into()],
-            deny: false,
-            inherited: false,
-            src: Source {
+        let mut grant = Grant::new(
+            "NT AUTHORITY\\ANONYMOUS LOGON",
+            Principal::Anonymous,
+            &[ANY_RECIPIENT],
+            false,
+        );
+        grant.access_rights = vec!["ExtendedRight".into()];
+        Ace::new(
+            Some(identity),
+            grant,
+            Source {
                 file: Arc::from("perms.xml"),
                 line: 7,
             },
-            raw: vec![],
-        }
+        )
     }
 
     #[test]

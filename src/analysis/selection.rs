@@ -552,7 +552,7 @@ pub(crate) mod tests {
         let set = IpSet::from_ranges(ranges.iter().map(|r| IpRange::parse(r).unwrap()));
         let raw = |n: &'static str, v: String| Raw {
             name: n,
-            value: v,
+            value: v.into(),
             line: 1,
             truncated: false,
         };

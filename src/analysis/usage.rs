@@ -252,7 +252,8 @@ fn connector_usage<'m>(
         window,
         days,
         retention_days: retention.as_ref().map_or(DEFAULT_RETENTION_DAYS, |r| r.0),
-        retention_src: retention.map(|(_, file, line, value)| (Source { file, line }, value)),
+        retention_src: retention
+            .map(|(_, file, line, value)| (Source { file, line }, value.to_string())),
         narrower: None,
     }
 }

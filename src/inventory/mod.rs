@@ -271,7 +271,7 @@ pub fn inventory(model: &Model, site: Option<&Site>, opts: &Options) -> Inventor
             ServerRow {
                 connectors: by_server.get(&key).map_or(0, Vec::len),
                 product: s.and_then(|s| s.product).map(product_name),
-                version: s.and_then(|s| s.version.as_ref().map(|v| v.value.clone())),
+                version: s.and_then(|s| s.version.as_ref().map(|v| v.value.to_string())),
                 name,
             }
         })

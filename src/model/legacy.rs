@@ -496,7 +496,7 @@ fn read_blob(
         .unwrap_or_default();
     let row = |name: &'static str, value: String| Raw {
         name,
-        value,
+        value: value.into(),
         line: p.line,
         truncated: false,
     };
@@ -599,7 +599,7 @@ impl ModelBuilder {
                     );
                     raw.push(Raw {
                         name: attr,
-                        value: text.clone(),
+                        value: text.as_str().into(),
                         line: p.line,
                         truncated: false,
                     });

@@ -10,6 +10,7 @@
 //! The model is built incrementally ([`ModelBuilder::add`]) so parsers can stream: a record
 //! is converted as soon as it is read and then dropped.
 
+pub mod ace;
 pub mod domain;
 pub mod ip_range;
 pub mod ipseclist;
@@ -21,8 +22,8 @@ pub mod usage;
 
 use crate::diag::Diagnostic;
 use crate::input::record::{ObjectKind, Record, Value};
+pub use ace::{Ace, Grant};
 use ip_range::{IpRange, IpSet};
-use principal::Principal;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -37,7 +38,8 @@ pub struct Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Raw {
     pub name: &'static str,
-    pub value: String,
+    /// Shared: the same text (`True`, `Tls, Integrated`, a principal) is held once per input.
+    pub value: Arc<str>,
     pub line: u32,
     /// The export cut the collection off (`{a, b, c, d...}`).
     pub truncated: bool,
@@ -216,30 +218,6 @@ impl ReceiveConnector {
     }
 }
 
-/// One access-control entry of `Get-ADPermission`.
-#[derive(Debug, Clone)]
-pub struct Ace {
-    /// The object the ACE is on, as Exchange prints it (`EX01\Relay`).
-    pub identity: Option<String>,
-    pub user: String,
-    pub principal: Principal,
-    pub extended_rights: Vec<String>,
-    pub extended_rights_truncated: bool,
-    pub access_rights: Vec<String>,
-    pub deny: bool,
-    pub inherited: bool,
-    pub src: Source,
-    pub raw: Vec<Raw>,
-}
-
-impl Ace {
-    pub fn has_right(&self, right: &str) -> bool {
-        self.extended_rights
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(right))
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct AcceptedDomain {
     pub identity: String,
@@ -400,7 +378,8 @@ fn merge_open(a: &ReceiveConnector, b: ReceiveConnector) -> ReceiveConnector {
                 n.value = format!(
                     "{} (and '{}' in the copy at {}:{})",
                     n.value, o.value, a.src.file, o.line
-                );
+                )
+                .into();
                 n.truncated |= o.truncated;
             }
             (Some(o), None) => m.raw.push(o),
@@ -418,7 +397,7 @@ fn merge_open(a: &ReceiveConnector, b: ReceiveConnector) -> ReceiveConnector {
             .map(|r| r.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        m.raw[i].value = shown;
+        m.raw[i].value = shown.into();
     }
     m
 }
@@ -573,6 +552,8 @@ pub struct ModelBuilder {
     pending_bare: Vec<(Arc<str>, Record)>,
     resolving_bare: bool,
     missing_rights: usize,
+    /// Texts and grants read so far, each held once.
+    interner: ace::Interner,
 }
 
 /// What happened to one record.
@@ -627,6 +608,7 @@ impl ModelBuilder {
             pending_bare,
             resolving_bare: _,
             missing_rights,
+            interner: _,
         } = other;
         let shift = |from: HashMap<String, usize>, into: &mut HashMap<String, usize>, by: usize| {
             into.extend(from.into_iter().map(|(k, i)| (k, i + by)));
@@ -738,7 +720,7 @@ impl ModelBuilder {
                 c.identity.contains('\\') && c.name.trim().eq_ignore_ascii_case(id.trim())
             });
             if let (Some(c), None) = (matching.next(), matching.next()) {
-                ace.identity = Some(c.identity.clone());
+                ace.set_identity(self.interner.text(&c.identity));
             }
         }
     }
@@ -746,7 +728,18 @@ impl ModelBuilder {
     pub(crate) fn raw(rec: &Record, name: &'static str) -> Option<Raw> {
         rec.get(name).map(|p| Raw {
             name,
-            value: p.value.display(),
+            value: p.value.display().into(),
+            line: p.line,
+            truncated: p.value.is_incomplete(),
+        })
+    }
+
+    /// [`Self::raw`], its text shared with every equal text this builder read (connectors
+    /// repeat `True`, `Tls, Integrated`, `0.0.0.0:25` thousands of times).
+    fn shared_raw(&mut self, rec: &Record, name: &'static str) -> Option<Raw> {
+        rec.get(name).map(|p| Raw {
+            name,
+            value: self.interner.text(&p.value.display()),
             line: p.line,
             truncated: p.value.is_incomplete(),
         })
@@ -845,7 +838,7 @@ impl ModelBuilder {
             "MaxMessageSize",
             "AdvertiseClientSettings",
         ] {
-            if let Some(r) = Self::raw(rec, n) {
+            if let Some(r) = self.shared_raw(rec, n) {
                 raw.push(r);
             }
         }
@@ -981,83 +974,6 @@ impl ModelBuilder {
         )
     }
 
-    fn add_ace(&mut self, file: &Arc<str>, rec: &Record) -> Use {
-        let src = Source {
-            file: file.clone(),
-            line: rec.line,
-        };
-        // An entry whose principal the export lost is kept and judged: the right it grants
-        // may be anyone's (PERM-RELAY-PRINCIPAL-UNKNOWN, PERM-RELAY-RIGHT-CUT).
-        let user = match Self::text(rec, "User") {
-            Some(u) => u,
-            None => {
-                self.diagnostics.push(Diagnostic::warning(
-                    file,
-                    Some(rec.line),
-                    "permission entry without User: judged as an unknown principal",
-                ));
-                UNKNOWN_USER.to_string()
-            }
-        };
-        let (extended_rights, extended_rights_truncated) =
-            rec.value("ExtendedRights").map(items).unwrap_or_default();
-        let (access_rights, _) = rec.value("AccessRights").map(items).unwrap_or_default();
-        // Sized once: a permission export holds hundreds of thousands of these, and a vector
-        // grown by doubling would hold 8 slots for 6.
-        let mut raw = Vec::with_capacity(6);
-        for n in [
-            "Identity",
-            "User",
-            "ExtendedRights",
-            "AccessRights",
-            "Deny",
-            "IsInherited",
-        ] {
-            if let Some(r) = Self::raw(rec, n) {
-                raw.push(r);
-            }
-        }
-        let ace = Ace {
-            identity: Self::text(rec, "Identity"),
-            principal: match rec.value("User") {
-                Some(Value::Cut(prefix)) => Principal::classify_prefix(prefix),
-                _ => Principal::classify(&user),
-            },
-            user,
-            extended_rights,
-            extended_rights_truncated,
-            access_rights,
-            deny: rec.value("Deny").and_then(parse_bool).unwrap_or(false),
-            inherited: rec
-                .value("IsInherited")
-                .and_then(parse_bool)
-                .unwrap_or(false),
-            src,
-            raw,
-        };
-        if let Some(Value::Missing(_)) = rec.value("ExtendedRights") {
-            self.missing_rights += 1;
-            if self.missing_rights == 1 {
-                self.diagnostics.push(Diagnostic::warning(
-                    file,
-                    Some(rec.line),
-                    "ExtendedRights were exported only as a type name (Export-Csv without -join): the rights of these permission entries are unknown",
-                ));
-            }
-        } else if ace.extended_rights_truncated {
-            self.diagnostics.push(Diagnostic::warning(
-                file,
-                Some(rec.line),
-                format!(
-                    "ExtendedRights of the entry for {} is cut off: the remaining rights are unknown",
-                    ace.user
-                ),
-            ));
-        }
-        self.model.aces.push(ace);
-        Use::Added
-    }
-
     fn add_domain(&mut self, file: &Arc<str>, rec: &Record) -> Use {
         let src = Source {
             file: file.clone(),
@@ -1079,7 +995,7 @@ impl ModelBuilder {
         let domain_name = domain_name.unwrap_or_default();
         let mut raw = Vec::new();
         for n in ["Identity", "Name", "DomainName", "DomainType", "Default"] {
-            if let Some(r) = Self::raw(rec, n) {
+            if let Some(r) = self.shared_raw(rec, n) {
                 raw.push(r);
             }
         }
@@ -1136,7 +1052,7 @@ impl ModelBuilder {
                 version.as_ref().map(|v| v.line),
                 format!(
                     "AdminDisplayVersion '{}' of {name} is not a known Exchange version",
-                    version.as_ref().map(|v| v.value.as_str()).unwrap_or("")
+                    version.as_ref().map(|v| v.value.as_ref()).unwrap_or("")
                 ),
             ));
         }

@@ -190,7 +190,7 @@ pub fn check(
         .servers
         .iter()
         .find(|s| same_server(&s.name, server))
-        .and_then(|s| s.version.as_ref().map(|v| v.value.clone()))
+        .and_then(|s| s.version.as_ref().map(|v| v.value.to_string()))
         .or_else(|| product.map(|p| p.as_str().to_string()));
     // A low-confidence recognition (an imitation, a custom banner, a device in front) never
     // claims a version mismatch.

@@ -757,7 +757,7 @@ pub fn evaluate_with(
                                     if r.truncated {
                                         format!("{}...", r.value.trim_end_matches("..."))
                                     } else {
-                                        r.value.clone()
+                                        r.value.to_string()
                                     }
                                 }),
                             }
@@ -787,7 +787,7 @@ pub fn evaluate_with(
                                     .raw
                                     .iter()
                                     .find(|r| r.name.eq_ignore_ascii_case(k))
-                                    .map(|r| r.value.clone()),
+                                    .map(|r| r.value.to_string()),
                             }
                         };
                         out.push(rule.finding(
@@ -814,10 +814,7 @@ pub fn evaluate_with(
                         connector: a.identity.as_deref().and_then(|id| facts.connector(id)),
                     };
                     if let Some(ev) = rule.when.eval(&subject) {
-                        let target = a
-                            .identity
-                            .clone()
-                            .unwrap_or_else(|| NO_IDENTITY.to_string());
+                        let target = a.identity.as_deref().unwrap_or(NO_IDENTITY).to_string();
                         let server = (target != NO_IDENTITY)
                             .then(|| target.split_once('\\').map(|(s, _)| s.to_string()))
                             .flatten();
@@ -927,13 +924,13 @@ pub fn evaluate_with(
                             // rather than from the object's own record.
                             "version" => o
                                 .raw(k)
-                                .map(|r| r.value.clone())
+                                .map(|r| r.value.to_string())
                                 .or_else(|| o.product.map(|p| p.as_str().to_string())),
                             "service_pack" => o
                                 .raw(k)
-                                .map(|r| r.value.clone())
+                                .map(|r| r.value.to_string())
                                 .or_else(|| o.service_pack.map(|sp| sp.to_string())),
-                            _ => o.raw(k).map(|r| r.value.clone()),
+                            _ => o.raw(k).map(|r| r.value.to_string()),
                         }
                     };
                     // Without a version (a .reg or LDIF export alone), the kind says which

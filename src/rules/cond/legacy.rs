@@ -8,7 +8,7 @@ use crate::model::legacy::{Legacy, LegacyObject, RelayMode};
 fn legacy_ev(o: &LegacyObject, property: &str) -> Evidence {
     match o.raw(property) {
         Some(r) if r.value.trim().is_empty() => ev(&o.src, r.name, "(empty)", Some(r.line)),
-        Some(r) => ev(&o.src, r.name, r.value.clone(), Some(r.line)),
+        Some(r) => ev(&o.src, r.name, r.value.to_string(), Some(r.line)),
         None => ev(&o.src, property, "(not recorded)", None),
     }
 }

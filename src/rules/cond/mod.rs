@@ -578,7 +578,7 @@ fn ev(src: &Source, property: &str, value: impl Into<String>, line: Option<u32>)
 
 fn raw_ev(c: &ReceiveConnector, property: &str) -> Evidence {
     match c.raw(property) {
-        Some(r) => ev(&c.src, r.name, r.value.clone(), Some(r.line)),
+        Some(r) => ev(&c.src, r.name, r.value.to_string(), Some(r.line)),
         None => ev(&c.src, property, "(not in the export)", None),
     }
 }
@@ -694,12 +694,7 @@ fn eval_connector(cond: &Cond, f: &ConnectorFacts<'_>) -> Option<Vec<Evidence>> 
             let unknown: Vec<_> = f
                 .aces
                 .iter()
-                .filter(|a| {
-                    a.raw
-                        .iter()
-                        .find(|r| r.name == "ExtendedRights")
-                        .is_none_or(|r| r.truncated)
-                })
+                .filter(|a| a.raw("ExtendedRights").is_none_or(|r| r.truncated))
                 .collect();
             let known = f.permissions_exported() && unknown.is_empty();
             holds_bool(*want, known, || match unknown.first() {
@@ -844,20 +839,20 @@ static NO_SOURCE: std::sync::LazyLock<Source> = std::sync::LazyLock::new(|| Sour
 });
 
 /// The exported property `name` of the subject, and the subject's source.
-fn raw_of<'s>(s: &'s Subject<'_, '_>, name: &str) -> (Option<&'s crate::model::Raw>, &'s Source) {
+fn raw_of<'s>(s: &'s Subject<'_, '_>, name: &str) -> (Option<crate::model::Raw>, &'s Source) {
     match s {
-        Subject::Connector(c) => (c.connector.raw(name), &c.connector.src),
+        Subject::Connector(c) => (c.connector.raw(name).cloned(), &c.connector.src),
         Subject::Domain(d) => (
-            d.raw.iter().find(|r| r.name.eq_ignore_ascii_case(name)),
+            d.raw
+                .iter()
+                .find(|r| r.name.eq_ignore_ascii_case(name))
+                .cloned(),
             &d.src,
         ),
-        Subject::Ace { ace, .. } => (
-            ace.raw.iter().find(|r| r.name.eq_ignore_ascii_case(name)),
-            &ace.src,
-        ),
-        Subject::Legacy(o) => (o.raw(name), &o.src),
+        Subject::Ace { ace, .. } => (ace.raw(name), &ace.src),
+        Subject::Legacy(o) => (o.raw(name).cloned(), &o.src),
         Subject::Input(g) => (None, &g.src),
-        Subject::Usage(c) => (c.connector.and_then(|x| x.raw(name)), &c.src),
+        Subject::Usage(c) => (c.connector.and_then(|x| x.raw(name)).cloned(), &c.src),
         Subject::Probe(_) => (None, &NO_SOURCE),
     }
 }
@@ -867,7 +862,7 @@ fn ace_may(spec: &AceSpec, a: &Ace) -> Option<Vec<Evidence>> {
     if a.deny != spec.deny {
         return None;
     }
-    let raw = |n: &str| a.raw.iter().find(|r| r.name.eq_ignore_ascii_case(n));
+    let raw = |n: &str| a.raw(n);
     // A principal the export cut off or lost: what is shown (nothing, when lost) is a prefix.
     let user_cut = raw("User").is_none_or(|r| r.truncated);
     // Rights exported only as a type name are PERM-RIGHTS-NOT-EXPORTED's case, not a cut.
@@ -881,8 +876,9 @@ fn ace_may(spec: &AceSpec, a: &Ace) -> Option<Vec<Evidence>> {
             || crate::analysis::permissions::token(class).contains(&a.principal.class())
             || (user_cut
                 && crate::analysis::permissions::token(class).iter().any(|t| {
+                    let user = raw("User");
                     crate::model::principal::Principal::may_be(
-                        raw("User")
+                        user.as_ref()
                             .map(|r| r.value.trim_end_matches("..."))
                             .unwrap_or(""),
                         t,
@@ -907,12 +903,11 @@ fn ace_may(spec: &AceSpec, a: &Ace) -> Option<Vec<Evidence>> {
         }
     };
     (principal_ok && right_ok).then(|| {
-        a.raw
-            .iter()
+        a.raws()
             .filter(|r| matches!(r.name, "User" | "ExtendedRights" | "Identity"))
             .map(|r| Evidence {
                 property: r.name.to_string(),
-                value: r.value.clone(),
+                value: r.value.to_string(),
                 file: a.src.file.to_string(),
                 line: Some(r.line),
             })
@@ -958,7 +953,7 @@ fn eval_incomplete(names: &[String], s: &Subject<'_, '_>) -> Option<Vec<Evidence
         .filter_map(|n| {
             let (raw, src) = raw_of(s, n);
             raw.filter(|r| r.truncated)
-                .map(|r| ev(src, r.name, r.value.clone(), Some(r.line)))
+                .map(|r| ev(src, r.name, r.value.to_string(), Some(r.line)))
         })
         .collect();
     (!ev.is_empty()).then_some(ev)
@@ -971,10 +966,13 @@ fn eval_field(f: &FieldSpec, s: &Subject<'_, '_>) -> Option<Vec<Evidence>> {
             return None;
         }
     }
-    let value = raw.map(|r| r.value.trim()).filter(|v| !v.is_empty());
+    let value = raw
+        .as_ref()
+        .map(|r| r.value.trim())
+        .filter(|v| !v.is_empty());
     let evidence = || {
-        vec![match raw {
-            Some(r) => ev(src, r.name, r.value.clone(), Some(r.line)),
+        vec![match &raw {
+            Some(r) => ev(src, r.name, r.value.to_string(), Some(r.line)),
             None => ev(src, &f.name, "(not in the export)", None),
         }]
     };

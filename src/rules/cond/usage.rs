@@ -108,7 +108,7 @@ fn config_evidence(c: &ConnectorUsage<'_>, property: &str) -> Evidence {
         Some(conn) => match conn.raw(property) {
             Some(r) => Evidence {
                 property: r.name.to_string(),
-                value: r.value.clone(),
+                value: r.value.to_string(),
                 file: conn.src.file.to_string(),
                 line: Some(r.line),
             },
@@ -250,10 +250,10 @@ pub(crate) fn vars(c: &ConnectorUsage<'_>, key: &str) -> Option<String> {
         "ProtocolLoggingLevel" => c
             .connector
             .and_then(|x| x.raw("ProtocolLoggingLevel"))
-            .map(|r| r.value.clone()),
+            .map(|r| r.value.to_string()),
         _ => c
             .connector
             .and_then(|x| x.raw(key))
-            .map(|r| r.value.clone()),
+            .map(|r| r.value.to_string()),
     }
 }

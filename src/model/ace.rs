@@ -1,0 +1,375 @@
+//! Permission entries (`Get-ADPermission`), kept compact.
+//!
+//! A collection holds every receive connector with its ACL: a dozen entries each, hundreds
+//! of thousands in a large organisation, and nearly all of them the same dozen grants
+//! (`NT AUTHORITY\ANONYMOUS LOGON` holds `ms-Exch-SMTP-Submit`, `MS Exchange\Externally
+//! Secured Servers` holds ...) on a different connector. So what an entry grants is a
+//! [`Grant`], built once per input and shared; an [`Ace`] is the connector it is on, that
+//! grant, and where each of its properties was read. The texts an entry shows (its
+//! identity, the exported values) are shared strings from the input's [`Interner`].
+
+use super::principal::Principal;
+use super::{items, parse_bool, ModelBuilder, Raw, Source, Use, UNKNOWN_USER};
+use crate::diag::Diagnostic;
+use crate::input::record::{Record, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// The properties of a permission entry kept as evidence, in this order.
+const PROPS: [&str; 6] = [
+    "Identity",
+    "User",
+    "ExtendedRights",
+    "AccessRights",
+    "Deny",
+    "IsInherited",
+];
+
+/// An exported property's text and whether the export cut it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Shown {
+    pub text: Arc<str>,
+    pub truncated: bool,
+}
+
+/// What one permission entry grants, to whom, as exported: shared by every entry that grants
+/// the same (so its own strings cost nothing per entry).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Grant {
+    pub user: String,
+    pub principal: Principal,
+    pub extended_rights: Vec<String>,
+    pub extended_rights_truncated: bool,
+    pub access_rights: Vec<String>,
+    pub deny: bool,
+    pub inherited: bool,
+    /// The exported text of User, ExtendedRights, AccessRights, Deny and IsInherited
+    /// (`None`: not exported).
+    pub shown: [Option<Shown>; 5],
+}
+
+impl Grant {
+    /// A grant with nothing exported beside its typed values (tests, synthetic entries).
+    pub fn new(user: &str, principal: Principal, extended_rights: &[&str], deny: bool) -> Grant {
+        Grant {
+            user: user.into(),
+            principal,
+            extended_rights: extended_rights.iter().map(|r| r.to_string()).collect(),
+            extended_rights_truncated: false,
+            access_rights: vec![],
+            deny,
+            inherited: false,
+            shown: Default::default(),
+        }
+    }
+
+    pub fn has_right(&self, right: &str) -> bool {
+        self.extended_rights
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(right))
+    }
+}
+
+/// One access-control entry of `Get-ADPermission`: the object it is on, its grant, and the
+/// lines it was read from. Reads as its [`Grant`] (`ace.user`, `ace.deny`).
+#[derive(Debug, Clone)]
+pub struct Ace {
+    /// The object the ACE is on, as Exchange prints it (`EX01\Relay`).
+    pub identity: Option<Arc<str>>,
+    grant: Arc<Grant>,
+    pub src: Source,
+    /// The exported Identity text.
+    identity_shown: Option<Shown>,
+    /// The line of each of [`PROPS`]; `present` says which were exported.
+    lines: [u32; 6],
+    present: u8,
+}
+
+impl std::ops::Deref for Ace {
+    type Target = Grant;
+    fn deref(&self) -> &Grant {
+        &self.grant
+    }
+}
+
+impl Ace {
+    /// An entry on `identity` read at `src`, with nothing exported beside its typed values.
+    pub fn new(identity: Option<&str>, grant: Grant, src: Source) -> Ace {
+        Ace {
+            identity: identity.map(Arc::from),
+            grant: Arc::new(grant),
+            src,
+            identity_shown: None,
+            lines: [0; 6],
+            present: 0,
+        }
+    }
+
+    /// The grant, shared with the entries that grant the same.
+    pub fn grant(&self) -> &Arc<Grant> {
+        &self.grant
+    }
+
+    /// The exported property `name` (`User`, `ExtendedRights`...), as read.
+    pub fn raw(&self, name: &str) -> Option<Raw> {
+        let i = PROPS.iter().position(|p| p.eq_ignore_ascii_case(name))?;
+        self.raw_at(i)
+    }
+
+    /// Every exported property kept as evidence, in export order of [`PROPS`].
+    pub fn raws(&self) -> impl Iterator<Item = Raw> + '_ {
+        (0..PROPS.len()).filter_map(|i| self.raw_at(i))
+    }
+
+    fn raw_at(&self, i: usize) -> Option<Raw> {
+        if self.present & (1 << i) == 0 {
+            return None;
+        }
+        let shown = if i == 0 {
+            self.identity_shown.as_ref()
+        } else {
+            self.grant.shown[i - 1].as_ref()
+        }?;
+        Some(Raw {
+            name: PROPS[i],
+            value: shown.text.clone(),
+            line: self.lines[i],
+            truncated: shown.truncated,
+        })
+    }
+
+    /// Re-points the entry at another object (a bare name resolved to `SERVER\name`).
+    pub(crate) fn set_identity(&mut self, identity: Arc<str>) {
+        self.identity = Some(identity);
+    }
+}
+
+impl ModelBuilder {
+    pub(super) fn add_ace(&mut self, file: &Arc<str>, rec: &Record) -> Use {
+        // An entry whose principal the export lost is kept and judged: the right it grants
+        // may be anyone's (PERM-RELAY-PRINCIPAL-UNKNOWN, PERM-RELAY-RIGHT-CUT).
+        let user = match Self::text(rec, "User") {
+            Some(u) => u,
+            None => {
+                self.diagnostics.push(Diagnostic::warning(
+                    file,
+                    Some(rec.line),
+                    "permission entry without User: judged as an unknown principal",
+                ));
+                UNKNOWN_USER.to_string()
+            }
+        };
+        let (extended_rights, extended_rights_truncated) =
+            rec.value("ExtendedRights").map(items).unwrap_or_default();
+        let (access_rights, _) = rec.value("AccessRights").map(items).unwrap_or_default();
+        let mut parts = AceParts::default();
+        let mut shown: [Option<Shown>; 5] = Default::default();
+        for (i, name) in PROPS.iter().enumerate() {
+            let Some(p) = rec.get(name) else { continue };
+            parts.lines[i] = p.line;
+            parts.present |= 1 << i;
+            let s = Shown {
+                text: self.interner.text(&p.value.display()),
+                truncated: p.value.is_incomplete(),
+            };
+            match i {
+                0 => parts.identity_shown = Some(s),
+                _ => shown[i - 1] = Some(s),
+            }
+        }
+        parts.identity = Self::text(rec, "Identity").map(|t| self.interner.text(&t));
+        let principal = match rec.value("User") {
+            Some(Value::Cut(prefix)) => Principal::classify_prefix(prefix),
+            _ => self.interner.principal(&user),
+        };
+        let grant = Grant {
+            user,
+            principal,
+            extended_rights,
+            extended_rights_truncated,
+            access_rights,
+            deny: rec.value("Deny").and_then(parse_bool).unwrap_or(false),
+            inherited: rec
+                .value("IsInherited")
+                .and_then(parse_bool)
+                .unwrap_or(false),
+            shown,
+        };
+        if let Some(Value::Missing(_)) = rec.value("ExtendedRights") {
+            self.missing_rights += 1;
+            if self.missing_rights == 1 {
+                self.diagnostics.push(Diagnostic::warning(
+                    file,
+                    Some(rec.line),
+                    "ExtendedRights were exported only as a type name (Export-Csv without -join): the rights of these permission entries are unknown",
+                ));
+            }
+        } else if grant.extended_rights_truncated {
+            self.diagnostics.push(Diagnostic::warning(
+                file,
+                Some(rec.line),
+                format!(
+                    "ExtendedRights of the entry for {} is cut off: the remaining rights are unknown",
+                    grant.user
+                ),
+            ));
+        }
+        let grant = self.interner.grant(grant);
+        let src = Source {
+            file: file.clone(),
+            line: rec.line,
+        };
+        self.model.aces.push(parts.build(grant, src));
+        Use::Added
+    }
+}
+
+/// An entry's own parts, before its grant is shared.
+#[derive(Debug, Default)]
+pub(crate) struct AceParts {
+    pub identity: Option<Arc<str>>,
+    pub identity_shown: Option<Shown>,
+    pub lines: [u32; 6],
+    pub present: u8,
+}
+
+impl AceParts {
+    pub fn build(self, grant: Arc<Grant>, src: Source) -> Ace {
+        Ace {
+            identity: self.identity,
+            grant,
+            src,
+            identity_shown: self.identity_shown,
+            lines: self.lines,
+            present: self.present,
+        }
+    }
+}
+
+/// The texts and grants one input's builder has made, each held once.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    strings: HashSet<Arc<str>>,
+    grants: HashSet<Arc<Grant>>,
+    /// Principals classified so far, by the name exported.
+    principals: HashMap<String, Principal>,
+}
+
+impl Interner {
+    /// Texts longer than this rarely repeat (a connector's range list): kept as they are.
+    const LONGEST: usize = 256;
+
+    pub fn text(&mut self, s: &str) -> Arc<str> {
+        if s.len() > Self::LONGEST {
+            return Arc::from(s);
+        }
+        if let Some(t) = self.strings.get(s) {
+            return t.clone();
+        }
+        let t: Arc<str> = Arc::from(s);
+        self.strings.insert(t.clone());
+        t
+    }
+
+    /// [`Principal::classify`], once per name.
+    pub fn principal(&mut self, user: &str) -> Principal {
+        if let Some(p) = self.principals.get(user) {
+            return p.clone();
+        }
+        let p = Principal::classify(user);
+        if self.principals.len() < 65_536 {
+            self.principals.insert(user.to_string(), p.clone());
+        }
+        p
+    }
+
+    pub fn grant(&mut self, g: Grant) -> Arc<Grant> {
+        if let Some(x) = self.grants.get(&g) {
+            return x.clone();
+        }
+        let x = Arc::new(g);
+        self.grants.insert(x.clone());
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_stays_small() {
+        // Hundreds of thousands are held at once: what an entry grants is shared.
+        assert!(
+            std::mem::size_of::<Ace>() <= 104,
+            "{}",
+            std::mem::size_of::<Ace>()
+        );
+    }
+
+    #[test]
+    fn equal_grants_are_held_once() {
+        let mut i = Interner::default();
+        let a = i.grant(Grant::new(
+            "NT AUTHORITY\\ANONYMOUS LOGON",
+            Principal::Anonymous,
+            &["ms-Exch-SMTP-Submit"],
+            false,
+        ));
+        let b = i.grant(Grant::new(
+            "NT AUTHORITY\\ANONYMOUS LOGON",
+            Principal::Anonymous,
+            &["ms-Exch-SMTP-Submit"],
+            false,
+        ));
+        let c = i.grant(Grant::new(
+            "NT AUTHORITY\\ANONYMOUS LOGON",
+            Principal::Anonymous,
+            &["ms-Exch-SMTP-Submit"],
+            true,
+        ));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert!(Arc::ptr_eq(&i.text("True"), &i.text("True")));
+    }
+
+    #[test]
+    fn raw_properties_come_back_as_read() {
+        let parts = AceParts {
+            identity: Some("EX01\\Relay".into()),
+            identity_shown: Some(Shown {
+                text: "EX01\\Relay".into(),
+                truncated: false,
+            }),
+            lines: [10, 12, 0, 0, 0, 0],
+            present: 0b11,
+        };
+        let mut g = Grant::new(
+            "NT AUTHORITY\\ANONYMOUS LOGON",
+            Principal::Anonymous,
+            &[],
+            false,
+        );
+        g.shown[0] = Some(Shown {
+            text: "NT AUTHORITY\\ANO...".into(),
+            truncated: true,
+        });
+        let a = parts.build(
+            Arc::new(g),
+            Source {
+                file: "p.txt".into(),
+                line: 10,
+            },
+        );
+        let user = a.raw("user").unwrap();
+        assert_eq!(
+            (user.name, &*user.value, user.line, user.truncated),
+            ("User", "NT AUTHORITY\\ANO...", 12, true)
+        );
+        assert_eq!(
+            a.raws().map(|r| r.name).collect::<Vec<_>>(),
+            ["Identity", "User"]
+        );
+        assert!(a.raw("ExtendedRights").is_none());
+    }
+}
