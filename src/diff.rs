@@ -84,8 +84,8 @@ fn key(s: &str) -> String {
     s.trim().to_lowercase()
 }
 
-fn set_of(v: &Option<Vec<String>>) -> BTreeSet<String> {
-    v.iter().flatten().cloned().collect()
+fn set_of(v: &Option<crate::model::Flags>) -> BTreeSet<String> {
+    v.iter().flat_map(|f| f.iter()).cloned().collect()
 }
 
 fn connector_changes(

@@ -651,8 +651,8 @@ fn explain_config(
             .iter()
             .map(|r| r.to_string())
             .collect(),
-        permission_groups: c.permission_groups.clone(),
-        auth_mechanism: c.auth_mechanism.clone(),
+        permission_groups: c.permission_groups.as_deref().map(<[String]>::to_vec),
+        auth_mechanism: c.auth_mechanism.as_deref().map(<[String]>::to_vec),
         file: c.src.file.to_string(),
         line: c.src.line,
     });
@@ -1601,7 +1601,8 @@ mod tests {
     #[test]
     fn deny_beats_the_relay_grant() {
         let mut m = model_of(Product::Ex2019);
-        m.connectors[1].permission_groups = Some(vec!["AnonymousUsers".into(), "Custom".into()]);
+        m.connectors[1].permission_groups =
+            Some(vec!["AnonymousUsers".into(), "Custom".into()].into());
         let ace = |deny: bool| {
             crate::model::Ace::new(
                 Some("EX01\\Relay EX01"),

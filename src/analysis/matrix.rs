@@ -888,8 +888,9 @@ mod tests {
     #[test]
     fn externally_secured_and_star_domains() {
         let mut m = model();
-        m.connectors[1].auth_mechanism = Some(vec!["Tls".into(), "ExternalAuthoritative".into()]);
-        m.connectors[1].permission_groups = Some(vec!["ExchangeServers".into()]);
+        m.connectors[1].auth_mechanism =
+            Some(vec!["Tls".into(), "ExternalAuthoritative".into()].into());
+        m.connectors[1].permission_groups = Some(vec!["ExchangeServers".into()].into());
         m.domains.push(AcceptedDomain {
             identity: "Relay Everything".into(),
             domain_name: "*".into(),

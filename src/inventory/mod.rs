@@ -302,8 +302,8 @@ pub fn inventory(model: &Model, site: Option<&Site>, opts: &Options) -> Inventor
                 .iter()
                 .map(|r| r.to_string())
                 .collect(),
-            permission_groups: c.permission_groups.clone(),
-            auth_mechanism: c.auth_mechanism.clone(),
+            permission_groups: c.permission_groups.as_deref().map(<[String]>::to_vec),
+            auth_mechanism: c.auth_mechanism.as_deref().map(<[String]>::to_vec),
             modified: default && !modifications.is_empty(),
             modifications,
             relay: relay.map(|k| match k {

@@ -251,6 +251,7 @@ impl AceParts {
 pub(crate) struct Interner {
     strings: HashSet<Arc<str>>,
     grants: HashSet<Arc<Grant>>,
+    flags: HashSet<super::Flags>,
     /// Principals classified so far, by the name exported.
     principals: HashMap<String, Principal>,
 }
@@ -281,6 +282,15 @@ impl Interner {
             self.principals.insert(user.to_string(), p.clone());
         }
         p
+    }
+
+    pub fn flags(&mut self, f: Vec<String>) -> super::Flags {
+        if let Some(x) = self.flags.get(f.as_slice()) {
+            return x.clone();
+        }
+        let x: super::Flags = f.into();
+        self.flags.insert(x.clone());
+        x
     }
 
     pub fn grant(&mut self, g: Grant) -> Arc<Grant> {

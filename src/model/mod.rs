@@ -27,6 +27,10 @@ use ip_range::{IpRange, IpSet};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// A list of flag names (`AnonymousUsers, ExchangeServers`), shared by every object that
+/// shows the same list.
+pub type Flags = Arc<[String]>;
+
 /// Where an object or a field came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
@@ -180,8 +184,8 @@ pub struct ReceiveConnector {
     pub ranges: Option<IpSet>,
     /// Range entries that could not be parsed (kept for the report).
     pub bad_ranges: Vec<String>,
-    pub permission_groups: Option<Vec<String>>,
-    pub auth_mechanism: Option<Vec<String>>,
+    pub permission_groups: Option<Flags>,
+    pub auth_mechanism: Option<Flags>,
     pub require_tls: Option<bool>,
     pub transport_role: Option<String>,
     pub protocol_logging: Option<String>,
@@ -308,10 +312,11 @@ fn relay_differences(a: &ReceiveConnector, b: &ReceiveConnector) -> Vec<&'static
 }
 
 /// Flags of either copy; unknown when either copy's are unknown.
-fn union_flags(a: &Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
-    let (Some(a), Some(mut b)) = (a.as_ref(), b) else {
+fn union_flags(a: &Option<Flags>, b: Option<Flags>) -> Option<Flags> {
+    let (Some(a), Some(b)) = (a.as_ref(), b) else {
         return None;
     };
+    let mut b = b.to_vec();
     for f in a.iter().rev() {
         if !b.iter().any(|x| x.eq_ignore_ascii_case(f)) {
             b.insert(0, f.clone());
@@ -321,7 +326,7 @@ fn union_flags(a: &Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<St
     if b.len() > 1 {
         b.retain(|x| !x.eq_ignore_ascii_case("None"));
     }
-    Some(b)
+    Some(b.into())
 }
 
 /// Two conflicting copies of one connector judged as one that is at least as open as
@@ -842,6 +847,8 @@ impl ModelBuilder {
                 raw.push(r);
             }
         }
+        // (one per connector or domain, thousands at once: no spare room)
+        raw.shrink_to_fit();
 
         let mut bindings = Vec::new();
         if let Some(v) = rec.value("Bindings") {
@@ -928,10 +935,10 @@ impl ModelBuilder {
             bad_ranges,
             permission_groups: rec
                 .value("PermissionGroups")
-                .map(|v| flags(v, PERMISSION_GROUPS)),
+                .map(|v| self.interner.flags(flags(v, PERMISSION_GROUPS))),
             auth_mechanism: rec
                 .value("AuthMechanism")
-                .map(|v| flags(v, AUTH_MECHANISMS)),
+                .map(|v| self.interner.flags(flags(v, AUTH_MECHANISMS))),
             require_tls: rec.value("RequireTLS").and_then(parse_bool),
             transport_role: rec
                 .value("TransportRole")
@@ -999,6 +1006,8 @@ impl ModelBuilder {
                 raw.push(r);
             }
         }
+        // (one per connector or domain, thousands at once: no spare room)
+        raw.shrink_to_fit();
         let d = AcceptedDomain {
             identity: identity.clone(),
             domain_name,
