@@ -46,6 +46,18 @@ pub struct Grant {
     /// The exported text of User, ExtendedRights, AccessRights, Deny and IsInherited
     /// (`None`: not exported).
     pub shown: [Option<Shown>; 5],
+    /// Where each property stands in the entry's record: the same for every entry of one
+    /// export, so it is shared with the grant.
+    pub layout: Layout,
+}
+
+/// Which of [`PROPS`] an entry's record holds, each as a line offset from the record's
+/// first line, and whether its Identity was cut.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Layout {
+    offsets: [u32; 6],
+    present: u8,
+    identity_truncated: bool,
 }
 
 impl Grant {
@@ -60,6 +72,7 @@ impl Grant {
             deny,
             inherited: false,
             shown: Default::default(),
+            layout: Layout::default(),
         }
     }
 
@@ -78,11 +91,8 @@ pub struct Ace {
     pub identity: Option<Arc<str>>,
     grant: Arc<Grant>,
     pub src: Source,
-    /// The exported Identity text.
-    identity_shown: Option<Shown>,
-    /// The line of each of [`PROPS`]; `present` says which were exported.
-    lines: [u32; 6],
-    present: u8,
+    /// The exported Identity text (the same shared text as `identity` when untrimmed).
+    identity_shown: Option<Arc<str>>,
 }
 
 impl std::ops::Deref for Ace {
@@ -100,8 +110,6 @@ impl Ace {
             grant: Arc::new(grant),
             src,
             identity_shown: None,
-            lines: [0; 6],
-            present: 0,
         }
     }
 
@@ -122,19 +130,21 @@ impl Ace {
     }
 
     fn raw_at(&self, i: usize) -> Option<Raw> {
-        if self.present & (1 << i) == 0 {
+        let layout = &self.grant.layout;
+        if layout.present & (1 << i) == 0 {
             return None;
         }
-        let shown = if i == 0 {
-            self.identity_shown.as_ref()
+        let (value, truncated) = if i == 0 {
+            (self.identity_shown.clone()?, layout.identity_truncated)
         } else {
-            self.grant.shown[i - 1].as_ref()
-        }?;
+            let s = self.grant.shown[i - 1].as_ref()?;
+            (s.text.clone(), s.truncated)
+        };
         Some(Raw {
             name: PROPS[i],
-            value: shown.text.clone(),
-            line: self.lines[i],
-            truncated: shown.truncated,
+            value,
+            line: self.src.line.wrapping_add(layout.offsets[i]),
+            truncated,
         })
     }
 
@@ -162,22 +172,29 @@ impl ModelBuilder {
         let (extended_rights, extended_rights_truncated) =
             rec.value("ExtendedRights").map(items).unwrap_or_default();
         let (access_rights, _) = rec.value("AccessRights").map(items).unwrap_or_default();
-        let mut parts = AceParts::default();
+        let mut layout = Layout::default();
+        let mut identity_shown = None;
         let mut shown: [Option<Shown>; 5] = Default::default();
         for (i, name) in PROPS.iter().enumerate() {
             let Some(p) = rec.get(name) else { continue };
-            parts.lines[i] = p.line;
-            parts.present |= 1 << i;
-            let s = Shown {
-                text: self.interner.text(&p.value.display()),
-                truncated: p.value.is_incomplete(),
-            };
+            // (wrapping: reversed exactly in `raw_at`, whatever the two lines are)
+            layout.offsets[i] = p.line.wrapping_sub(rec.line);
+            layout.present |= 1 << i;
+            let text = self.interner.text(&p.value.display());
             match i {
-                0 => parts.identity_shown = Some(s),
-                _ => shown[i - 1] = Some(s),
+                0 => {
+                    identity_shown = Some(text);
+                    layout.identity_truncated = p.value.is_incomplete();
+                }
+                _ => {
+                    shown[i - 1] = Some(Shown {
+                        text,
+                        truncated: p.value.is_incomplete(),
+                    })
+                }
             }
         }
-        parts.identity = Self::text(rec, "Identity").map(|t| self.interner.text(&t));
+        let identity = Self::text(rec, "Identity").map(|t| self.interner.text(&t));
         let principal = match rec.value("User") {
             Some(Value::Cut(prefix)) => Principal::classify_prefix(prefix),
             _ => self.interner.principal(&user),
@@ -194,6 +211,7 @@ impl ModelBuilder {
                 .and_then(parse_bool)
                 .unwrap_or(false),
             shown,
+            layout,
         };
         if let Some(Value::Missing(_)) = rec.value("ExtendedRights") {
             self.missing_rights += 1;
@@ -219,30 +237,13 @@ impl ModelBuilder {
             file: file.clone(),
             line: rec.line,
         };
-        self.model.aces.push(parts.build(grant, src));
-        Use::Added
-    }
-}
-
-/// An entry's own parts, before its grant is shared.
-#[derive(Debug, Default)]
-pub(crate) struct AceParts {
-    pub identity: Option<Arc<str>>,
-    pub identity_shown: Option<Shown>,
-    pub lines: [u32; 6],
-    pub present: u8,
-}
-
-impl AceParts {
-    pub fn build(self, grant: Arc<Grant>, src: Source) -> Ace {
-        Ace {
-            identity: self.identity,
+        self.model.aces.push(Ace {
+            identity,
             grant,
             src,
-            identity_shown: self.identity_shown,
-            lines: self.lines,
-            present: self.present,
-        }
+            identity_shown,
+        });
+        Use::Added
     }
 }
 
@@ -345,15 +346,6 @@ mod tests {
 
     #[test]
     fn raw_properties_come_back_as_read() {
-        let parts = AceParts {
-            identity: Some("EX01\\Relay".into()),
-            identity_shown: Some(Shown {
-                text: "EX01\\Relay".into(),
-                truncated: false,
-            }),
-            lines: [10, 12, 0, 0, 0, 0],
-            present: 0b11,
-        };
         let mut g = Grant::new(
             "NT AUTHORITY\\ANONYMOUS LOGON",
             Principal::Anonymous,
@@ -364,18 +356,27 @@ mod tests {
             text: "NT AUTHORITY\\ANO...".into(),
             truncated: true,
         });
-        let a = parts.build(
-            Arc::new(g),
-            Source {
+        g.layout = Layout {
+            offsets: [0, 2, 0, 0, 0, 0],
+            present: 0b11,
+            identity_truncated: false,
+        };
+        let a = Ace {
+            identity: Some("EX01\\Relay".into()),
+            grant: Arc::new(g),
+            src: Source {
                 file: "p.txt".into(),
                 line: 10,
             },
-        );
+            identity_shown: Some("EX01\\Relay".into()),
+        };
         let user = a.raw("user").unwrap();
         assert_eq!(
             (user.name, &*user.value, user.line, user.truncated),
             ("User", "NT AUTHORITY\\ANO...", 12, true)
         );
+        let id = a.raw("Identity").unwrap();
+        assert_eq!((&*id.value, id.line), ("EX01\\Relay", 10));
         assert_eq!(
             a.raws().map(|r| r.name).collect::<Vec<_>>(),
             ["Identity", "User"]
