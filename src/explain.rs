@@ -321,10 +321,10 @@ fn wording(p: Option<Product>) -> Wording {
 fn fqdn_of(c: &ReceiveConnector, model: &Model, server: &str) -> String {
     if let Some(f) = c
         .raw("Fqdn")
-        .map(|r| r.value.trim())
+        .map(|r| r.value.trim().to_string())
         .filter(|v| !v.is_empty())
     {
-        return f.to_string();
+        return f;
     }
     let default = model
         .domains

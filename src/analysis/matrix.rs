@@ -539,6 +539,7 @@ pub fn grant_out(g: &Grant<'_>, c: &ReceiveConnector, right: &str) -> GrantOut {
         },
         Via::Group(name) => {
             let raw = c.raw("PermissionGroups");
+            let raw = raw.as_ref();
             GrantOut {
                 via: "permission-group",
                 text: format!(
@@ -556,6 +557,7 @@ pub fn grant_out(g: &Grant<'_>, c: &ReceiveConnector, right: &str) -> GrantOut {
         }
         Via::ExternallySecured => {
             let raw = c.raw("AuthMechanism");
+            let raw = raw.as_ref();
             GrantOut {
                 via: "externally-secured",
                 text: format!(

@@ -580,7 +580,8 @@ pub(crate) mod tests {
                 raw("RemoteIPRanges", ranges.join(", ")),
                 raw("PermissionGroups", groups.join(", ")),
                 raw("AuthMechanism", auth.join(", ")),
-            ],
+            ]
+            .into(),
         }
     }
 

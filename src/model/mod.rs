@@ -17,6 +17,7 @@ pub mod ipseclist;
 pub mod legacy;
 mod metabase;
 pub mod principal;
+pub mod raw_set;
 pub mod transport;
 pub mod usage;
 
@@ -24,6 +25,7 @@ use crate::diag::Diagnostic;
 use crate::input::record::{ObjectKind, Record, Value};
 pub use ace::{Ace, Grant};
 use ip_range::{IpRange, IpSet};
+pub use raw_set::RawSet;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -190,12 +192,12 @@ pub struct ReceiveConnector {
     pub transport_role: Option<String>,
     pub protocol_logging: Option<String>,
     /// Every property the model reads, as exported, for evidence and the `field` predicate.
-    pub raw: Vec<Raw>,
+    pub raw: RawSet,
 }
 
 impl ReceiveConnector {
-    pub fn raw(&self, name: &str) -> Option<&Raw> {
-        self.raw.iter().find(|r| r.name.eq_ignore_ascii_case(name))
+    pub fn raw(&self, name: &str) -> Option<Raw> {
+        self.raw.get(name)
     }
 
     pub fn has_permission_group(&self, g: &str) -> bool {
@@ -364,6 +366,7 @@ fn merge_open(a: &ReceiveConnector, b: ReceiveConnector) -> ReceiveConnector {
     if a.protocol_logging.as_deref() != m.protocol_logging.as_deref() {
         m.protocol_logging = None;
     }
+    let mut raw = m.raw.to_vec();
     for name in [
         "RemoteIPRanges",
         "PermissionGroups",
@@ -373,13 +376,11 @@ fn merge_open(a: &ReceiveConnector, b: ReceiveConnector) -> ReceiveConnector {
         "RequireTLS",
         "ProtocolLoggingLevel",
     ] {
-        let old = a.raw(name).cloned();
-        let new = m.raw.iter().position(|r| r.name.eq_ignore_ascii_case(name));
+        let old = a.raw(name);
+        let new = raw.iter().position(|r| r.name.eq_ignore_ascii_case(name));
         match (old, new) {
-            (Some(o), Some(i))
-                if o.value != m.raw[i].value || o.truncated != m.raw[i].truncated =>
-            {
-                let n = &mut m.raw[i];
+            (Some(o), Some(i)) if o.value != raw[i].value || o.truncated != raw[i].truncated => {
+                let n = &mut raw[i];
                 n.value = format!(
                     "{} (and '{}' in the copy at {}:{})",
                     n.value, o.value, a.src.file, o.line
@@ -387,14 +388,14 @@ fn merge_open(a: &ReceiveConnector, b: ReceiveConnector) -> ReceiveConnector {
                 .into();
                 n.truncated |= o.truncated;
             }
-            (Some(o), None) => m.raw.push(o),
+            (Some(o), None) => raw.push(o),
             _ => {}
         }
     }
     // The ranges shown now list both copies; the set is their union.
     if let (Some(set), Some(i)) = (
         m.ranges.as_ref(),
-        m.raw.iter().position(|r| r.name == "RemoteIPRanges"),
+        raw.iter().position(|r| r.name == "RemoteIPRanges"),
     ) {
         let shown = set
             .ranges()
@@ -402,8 +403,9 @@ fn merge_open(a: &ReceiveConnector, b: ReceiveConnector) -> ReceiveConnector {
             .map(|r| r.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        m.raw[i].value = shown.into();
+        raw[i].value = shown.into();
     }
+    m.raw = RawSet::from(raw);
     m
 }
 
@@ -559,6 +561,8 @@ pub struct ModelBuilder {
     missing_rights: usize,
     /// Texts and grants read so far, each held once.
     interner: ace::Interner,
+    /// The shapes of the objects' exported properties, each held once.
+    shapes: raw_set::Shapes,
 }
 
 /// What happened to one record.
@@ -614,6 +618,7 @@ impl ModelBuilder {
             resolving_bare: _,
             missing_rights,
             interner: _,
+            shapes: _,
         } = other;
         let shift = |from: HashMap<String, usize>, into: &mut HashMap<String, usize>, by: usize| {
             into.extend(from.into_iter().map(|(k, i)| (k, i + by)));
@@ -847,8 +852,6 @@ impl ModelBuilder {
                 raw.push(r);
             }
         }
-        // (one per connector or domain, thousands at once: no spare room)
-        raw.shrink_to_fit();
 
         let mut bindings = Vec::new();
         if let Some(v) = rec.value("Bindings") {
@@ -946,7 +949,7 @@ impl ModelBuilder {
             protocol_logging: rec
                 .value("ProtocolLoggingLevel")
                 .and_then(|v| single_enum(v, LOGGING_LEVELS)),
-            raw,
+            raw: RawSet::new(raw, rec.line, &mut self.shapes),
         };
         let key = identity.trim().to_lowercase();
         if let Some(&i) = self.seen_connectors.get(&key) {
@@ -1006,7 +1009,7 @@ impl ModelBuilder {
                 raw.push(r);
             }
         }
-        // (one per connector or domain, thousands at once: no spare room)
+        // (one per domain, thousands at once: no spare room)
         raw.shrink_to_fit();
         let d = AcceptedDomain {
             identity: identity.clone(),

@@ -303,8 +303,10 @@ fn parse_beside<R: std::io::BufRead + Send>(
     name: &str,
     run: &mut FileRun<'_>,
 ) -> Result<outcome::Outcome, InputError> {
-    const BATCH: usize = 64;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(16);
+    // Records in flight are memory the model does not hold (a connector's record is about
+    // 10 KB): a few batches keep both threads busy.
+    const BATCH: usize = 32;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(4);
     std::thread::scope(|s| {
         let parser = s.spawn(move || {
             let mut batch = Vec::with_capacity(BATCH);

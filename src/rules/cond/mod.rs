@@ -841,7 +841,7 @@ static NO_SOURCE: std::sync::LazyLock<Source> = std::sync::LazyLock::new(|| Sour
 /// The exported property `name` of the subject, and the subject's source.
 fn raw_of<'s>(s: &'s Subject<'_, '_>, name: &str) -> (Option<crate::model::Raw>, &'s Source) {
     match s {
-        Subject::Connector(c) => (c.connector.raw(name).cloned(), &c.connector.src),
+        Subject::Connector(c) => (c.connector.raw(name), &c.connector.src),
         Subject::Domain(d) => (
             d.raw
                 .iter()
@@ -852,7 +852,7 @@ fn raw_of<'s>(s: &'s Subject<'_, '_>, name: &str) -> (Option<crate::model::Raw>,
         Subject::Ace { ace, .. } => (ace.raw(name), &ace.src),
         Subject::Legacy(o) => (o.raw(name).cloned(), &o.src),
         Subject::Input(g) => (None, &g.src),
-        Subject::Usage(c) => (c.connector.and_then(|x| x.raw(name)).cloned(), &c.src),
+        Subject::Usage(c) => (c.connector.and_then(|x| x.raw(name)), &c.src),
         Subject::Probe(_) => (None, &NO_SOURCE),
     }
 }
