@@ -606,6 +606,12 @@ impl IpSet {
         Ok(set)
     }
 
+    /// Gives back the room kept for more intervals (a set held for the rest of a run).
+    pub fn shrink_to_fit(&mut self) {
+        self.v4.shrink_to_fit();
+        self.v6.shrink_to_fit();
+    }
+
     /// Add a range, merging it with overlapping or adjacent intervals.
     pub fn insert(&mut self, r: IpRange) {
         match r {

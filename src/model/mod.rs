@@ -565,6 +565,15 @@ pub struct ModelBuilder {
     shapes: raw_set::Shapes,
 }
 
+/// `into` followed by `from`; taken whole when `into` is empty (a file's hundreds of
+/// thousands of permission entries are not copied, with both copies held for a moment).
+fn append<T>(into: &mut Vec<T>, mut from: Vec<T>) {
+    if into.is_empty() {
+        std::mem::swap(into, &mut from);
+    }
+    into.append(&mut from);
+}
+
 /// What happened to one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Use {
@@ -649,13 +658,13 @@ impl ModelBuilder {
             usage: _,
             transport,
         } = model;
-        self.model.servers.extend(servers);
-        self.model.connectors.extend(connectors);
-        self.model.aces.extend(aces);
-        self.model.domains.extend(domains);
-        self.model.legacy.extend(legacy);
-        self.model.gaps.extend(gaps);
-        self.model.transport.extend(transport);
+        append(&mut self.model.servers, servers);
+        append(&mut self.model.connectors, connectors);
+        append(&mut self.model.aces, aces);
+        append(&mut self.model.domains, domains);
+        append(&mut self.model.legacy, legacy);
+        append(&mut self.model.gaps, gaps);
+        append(&mut self.model.transport, transport);
         self.pending_registry.extend(pending_registry);
         self.pending_metabase.extend(pending_metabase);
         self.pending_bare.extend(pending_bare);
@@ -871,6 +880,8 @@ impl ModelBuilder {
             }
         }
 
+        // (held for the whole run, thousands at once: no room kept for more)
+        bindings.shrink_to_fit();
         let mut bad_ranges = Vec::new();
         let ranges = rec.get("RemoteIPRanges").and_then(|p| {
             let (list, truncated) = items(&p.value);
@@ -924,6 +935,7 @@ impl ModelBuilder {
                 )),
                 _ => {}
             }
+            set.shrink_to_fit();
             (!list.is_empty()).then_some(set)
         });
 
