@@ -148,6 +148,12 @@ impl Ace {
         })
     }
 
+    /// Shares the entry's grant with the equal grants `interner` holds (the entries of a
+    /// file read by a builder of its own joining the model).
+    pub(crate) fn share_grant(&mut self, interner: &mut Interner) {
+        self.grant = interner.share(&self.grant);
+    }
+
     /// Re-points the entry at another object (a bare name resolved to `SERVER\name`).
     pub(crate) fn set_identity(&mut self, identity: Arc<str>) {
         self.identity = Some(identity);
@@ -292,6 +298,15 @@ impl Interner {
         let x: super::Flags = f.into();
         self.flags.insert(x.clone());
         x
+    }
+
+    /// The grant equal to `g` held here, or `g`, held from now on.
+    pub fn share(&mut self, g: &Arc<Grant>) -> Arc<Grant> {
+        if let Some(x) = self.grants.get(&**g) {
+            return x.clone();
+        }
+        self.grants.insert(g.clone());
+        g.clone()
     }
 
     pub fn grant(&mut self, g: Grant) -> Arc<Grant> {

@@ -660,6 +660,12 @@ impl ModelBuilder {
         } = model;
         append(&mut self.model.servers, servers);
         append(&mut self.model.connectors, connectors);
+        // The collection script writes each connector's ACL to a file of its own: its grants
+        // are the same dozen as every other file's, held once.
+        let mut aces = aces;
+        for a in &mut aces {
+            a.share_grant(&mut self.interner);
+        }
         append(&mut self.model.aces, aces);
         append(&mut self.model.domains, domains);
         append(&mut self.model.legacy, legacy);

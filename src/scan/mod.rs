@@ -374,6 +374,39 @@ mod tests {
         }
     }
 
+    /// The collection script's folder (one permissions file per connector), read on two
+    /// threads: equal grants of different files are held once in the model.
+    #[test]
+    fn equal_grants_of_separate_files_are_held_once() {
+        let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/collected-2019/collected");
+        for workers in [1, 2] {
+            let loaded = load_in(
+                std::slice::from_ref(&d),
+                &ScanOptions::default(),
+                true,
+                workers,
+            );
+            let aces = &loaded.model.aces;
+            let files: std::collections::HashSet<&str> =
+                aces.iter().map(|a| &*a.src.file).collect();
+            assert!(files.len() > 5, "{files:?}");
+            let mut held: Vec<&std::sync::Arc<crate::model::Grant>> = Vec::new();
+            for a in aces {
+                match held.iter().find(|g| ****g == **a.grant()) {
+                    Some(g) => assert!(std::sync::Arc::ptr_eq(g, a.grant()), "{a:?}"),
+                    None => held.push(a.grant()),
+                }
+            }
+            assert!(
+                held.len() * 2 < aces.len(),
+                "{} grants for {} entries",
+                held.len(),
+                aces.len()
+            );
+        }
+    }
+
     /// A file swapped for a FIFO after the walk: the open neither blocks nor reads it.
     #[cfg(target_os = "linux")]
     #[test]
