@@ -177,6 +177,9 @@ enum Node {
     },
     /// An element whose content does not matter (`<DCT>`, `<BA>`, unknown tags).
     Skip,
+    /// A property of the record that no reader wants, and everything inside it: not built,
+    /// only its objects' RefIds are noted (a RefId defined twice stays an error).
+    Unread,
 }
 
 /// A reusable object: its value, last use (tick) and the line that defined it.
@@ -193,6 +196,10 @@ struct Parser<'a> {
     stack: Vec<Node>,
     record: Option<Record>,
     record_type: Option<String>,
+    /// The kind the record's type name gives, once read.
+    record_kind: Option<ObjectKind>,
+    /// Which properties of a record of each kind are built (`None`: all).
+    wanted: Option<Wanted>,
     ready: Option<Record>,
     /// TN RefId -> (first type name, line that defined it).
     tn_cache: HashMap<u32, (String, u32)>,
@@ -248,6 +255,20 @@ fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
             Err(_) => decode_escapes(a.value.into_owned()),
         }
     })
+}
+
+/// Does the `N` attribute satisfy `test`? (Decoded only when it holds an escape: most names
+/// are plain, and most are tested to be skipped.)
+fn property_name_is(e: &quick_xml::events::BytesStart<'_>, test: impl Fn(&str) -> bool) -> bool {
+    let Ok(Some(a)) = e.try_get_attribute("N") else {
+        return false;
+    };
+    let n: &str = &a.value;
+    if n.contains(['&', '_']) {
+        attr(e, "N").is_some_and(|n| test(&n))
+    } else {
+        test(n)
+    }
 }
 
 /// Line breaks in a text run (SIMD search: most text is long base64 with none).
@@ -479,7 +500,7 @@ impl<'a> Parser<'a> {
                     self.missing_refs.push(line);
                 }
                 Value::Unreadable(match id {
-                    Some(i) => format!("<Ref RefId=\"{i}\"> to an object not seen earlier in the file (or too far back to keep)"),
+                    Some(i) => format!("<Ref RefId=\"{i}\"> to an object not seen earlier in the file (or too far back to keep, or in a property relay-audit does not read)"),
                     None => "<Ref> without a RefId".into(),
                 })
             }
@@ -550,6 +571,11 @@ impl<'a> Parser<'a> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(self.err(format!("objects nested deeper than {MAX_DEPTH} levels")));
         }
+        // (a type-name list is read wherever it is: a later <TNRef> may name it)
+        if matches!(self.stack.last(), Some(Node::Unread)) && tag != "TN" {
+            self.unread(e, tag, empty);
+            return Ok(());
+        }
         let parent_skip = matches!(self.stack.last(), Some(Node::Skip));
         if self.stack.is_empty() {
             if tag != "Objs" {
@@ -579,6 +605,12 @@ impl<'a> Parser<'a> {
                 None
             }
         };
+        if let (true, Some(wanted), Some(kind)) = (record_member, self.wanted, self.record_kind) {
+            if property_name_is(e, |n| !wanted(kind, n)) {
+                self.unread(e, tag, empty);
+                return Ok(());
+            }
+        }
         match tag {
             "Obj" => {
                 let st = ObjState {
@@ -592,6 +624,7 @@ impl<'a> Parser<'a> {
                     self.outcome.objects += 1;
                     self.record = Some(Record::new(ObjectKind::ReceiveConnector, line));
                     self.record_type = None;
+                    self.record_kind = None;
                 }
                 if empty {
                     let mut st = st;
@@ -713,6 +746,32 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// An element of a property no reader wants: skipped, but an object's RefId is still
+    /// defined, so that one defined twice is still found.
+    fn unread(&mut self, e: &quick_xml::events::BytesStart<'_>, tag: &str, empty: bool) {
+        if tag == "Obj" {
+            if let Some(id) = ref_id(e) {
+                if let Some(first) = self.define(id) {
+                    let line = self.line;
+                    self.problem(
+                        line,
+                        format!(
+                            "RefId {id} is defined twice ({}line {line}): <Ref RefId=\"{id}\"> after it may mean either object, so those values are unreadable",
+                            first.map(|l| format!("line {l} and ")).unwrap_or_else(|| "earlier in the file and ".into())
+                        ),
+                    );
+                    self.twice.entry(id).or_insert((first, line));
+                    if let Some(e) = self.refs.remove(&id) {
+                        self.ref_bytes -= value_bytes(&e.value);
+                    }
+                }
+            }
+        }
+        if !empty {
+            self.stack.push(Node::Unread);
+        }
+    }
+
     fn set_type(&mut self, id: Option<u32>, type_name: Option<String>) {
         if let (Some(id), Some(t)) = (id, type_name.as_ref()) {
             let line = self.line;
@@ -732,6 +791,7 @@ impl<'a> Parser<'a> {
         let is_top = n >= 2 && matches!(self.stack[n - 2], Node::Root)
             || (n >= 1 && matches!(self.stack[n - 1], Node::Obj(_)) && n == 2);
         if is_top && self.record_type.is_none() {
+            self.record_kind = type_name.as_deref().and_then(kind_from_type_name);
             self.record_type = type_name;
         }
     }
@@ -954,6 +1014,21 @@ pub fn parse_keeping_notes<R: BufRead>(
     file: &str,
     sink: &mut dyn FnMut(Record),
 ) -> Result<(Outcome, Option<InputError>), InputError> {
+    parse_selecting(reader, file, None, sink)
+}
+
+/// Which properties of a record of a kind are wanted (by name, as exported).
+pub type Wanted = fn(ObjectKind, &str) -> bool;
+
+/// As [`parse_keeping_notes`], building only the properties `wanted` says a reader needs:
+/// a connector's hundred properties or a permission entry's twenty are mostly never read,
+/// and are skipped without being built.
+pub fn parse_selecting<R: BufRead>(
+    reader: R,
+    file: &str,
+    wanted: Option<Wanted>,
+    sink: &mut dyn FnMut(Record),
+) -> Result<(Outcome, Option<InputError>), InputError> {
     let mut rdr = Reader::from_reader(reader);
     // Whitespace is significant inside <S>; never trim (see CRATES.md §1).
     rdr.config_mut().trim_text(false);
@@ -967,6 +1042,8 @@ pub fn parse_keeping_notes<R: BufRead>(
         stack: Vec::new(),
         record: None,
         record_type: None,
+        record_kind: None,
+        wanted,
         ready: None,
         tn_cache: HashMap::new(),
         tn_twice: HashMap::new(),

@@ -312,13 +312,15 @@ pub fn listing(
 }
 
 /// A PowerShell `Export-Clixml` file.
+/// Only the properties `wanted` names are built (`None`: all).
 pub fn clixml<R: BufRead>(
     reader: R,
     file: &str,
+    wanted: Option<crate::input::clixml::Wanted>,
     sink: &mut Sink<'_>,
 ) -> Result<Outcome, InputError> {
     let mut ours = 0usize;
-    let (p, malformed) = crate::input::clixml::parse_keeping_notes(reader, file, &mut |r| {
+    let (p, malformed) = crate::input::clixml::parse_selecting(reader, file, wanted, &mut |r| {
         ours += 1;
         sink(r);
     })?;

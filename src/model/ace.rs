@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The properties of a permission entry kept as evidence, in this order.
-const PROPS: [&str; 6] = [
+pub(super) const PROPS: [&str; 6] = [
     "Identity",
     "User",
     "ExtendedRights",

@@ -565,6 +565,40 @@ pub struct ModelBuilder {
     shapes: raw_set::Shapes,
 }
 
+/// A receive connector's properties kept as evidence (and for the `field` predicate).
+const CONNECTOR_RAW: [&str; 16] = [
+    "Identity",
+    "Enabled",
+    "Bindings",
+    "RemoteIPRanges",
+    "PermissionGroups",
+    "AuthMechanism",
+    "RequireTLS",
+    "TransportRole",
+    "ProtocolLoggingLevel",
+    "Fqdn",
+    "Comment",
+    "Banner",
+    "TlsCertificateName",
+    "DomainSecureEnabled",
+    "MaxMessageSize",
+    "AdvertiseClientSettings",
+];
+
+/// Does the model read `property` of an object of `kind`? A CliXML export's receive
+/// connectors (about a hundred properties) and permission entries (about twenty) are read
+/// for these only; the others are skipped unbuilt.
+pub fn reads(kind: ObjectKind, property: &str) -> bool {
+    let known = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(property));
+    match kind {
+        ObjectKind::ReceiveConnector => {
+            known(&CONNECTOR_RAW) || known(&["Name", "Server", "ToString"])
+        }
+        ObjectKind::AdPermission => known(&ace::PROPS),
+        _ => true,
+    }
+}
+
 /// `into` followed by `from`; taken whole when `into` is empty (a file's hundreds of
 /// thousands of permission entries are not copied, with both copies held for a moment).
 fn append<T>(into: &mut Vec<T>, mut from: Vec<T>) {
@@ -845,24 +879,7 @@ impl ModelBuilder {
         let server = server.unwrap_or(id_server);
 
         let mut raw = Vec::new();
-        for n in [
-            "Identity",
-            "Enabled",
-            "Bindings",
-            "RemoteIPRanges",
-            "PermissionGroups",
-            "AuthMechanism",
-            "RequireTLS",
-            "TransportRole",
-            "ProtocolLoggingLevel",
-            "Fqdn",
-            "Comment",
-            "Banner",
-            "TlsCertificateName",
-            "DomainSecureEnabled",
-            "MaxMessageSize",
-            "AdvertiseClientSettings",
-        ] {
+        for n in CONNECTOR_RAW {
             if let Some(r) = self.shared_raw(rec, n) {
                 raw.push(r);
             }

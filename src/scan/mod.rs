@@ -374,6 +374,42 @@ mod tests {
         }
     }
 
+    /// Building only the properties the model reads gives the report of building them all,
+    /// on every fixture (and on all fixtures at once).
+    #[test]
+    fn properties_no_reader_wants_change_nothing() {
+        let rules = RuleSet::builtin().unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        dirs.push(root.clone());
+        let opts = ScanOptions::default();
+        let mut clixml = 0;
+        for d in dirs {
+            let mut json = |every: bool| {
+                read::EVERY_PROPERTY.with(|c| c.set(every));
+                let loaded = load_in(std::slice::from_ref(&d), &opts, true, 1);
+                read::EVERY_PROPERTY.with(|c| c.set(false));
+                let findings = audit(&loaded.model, &rules);
+                let rep = report(loaded, findings, &rules);
+                clixml += rep
+                    .inputs
+                    .iter()
+                    .filter(|i| i.format == Some("clixml"))
+                    .count();
+                serde_json::to_string(&rep).unwrap()
+            };
+            let (all, wanted) = (json(true), json(false));
+            assert_eq!(all, wanted, "{}", d.display());
+        }
+        assert!(clixml > 20, "{clixml} CliXML inputs");
+    }
+
     /// The collection script's folder (one permissions file per connector), read on two
     /// threads: equal grants of different files are held once in the model.
     #[test]

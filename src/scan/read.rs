@@ -284,7 +284,7 @@ pub(super) fn scan_file(
             Format::Ldif => outcome::ldif(reader, &name, sink),
             Format::Metabase => outcome::metabase(reader, &name, sink),
             Format::MetabaseFragment => outcome::metabase_fragment(reader, &name, sink),
-            Format::CliXml => outcome::clixml(reader, &name, sink),
+            Format::CliXml => outcome::clixml(reader, &name, wanted(), sink),
             Format::Text => crate::input::text::read_input(reader, &name, sink),
             Format::Log(_) => unreachable!("logs are deferred above"),
         }
@@ -292,6 +292,22 @@ pub(super) fn scan_file(
     let result =
         outcome.and_then(|o| apply(o, explicit, &name, &mut run, &mut summary, diagnostics));
     finish_summary(summary, run, result, errors, fail)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: build every property of a CliXML record (to show that the skipped ones change
+    /// nothing).
+    pub(super) static EVERY_PROPERTY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The properties of a CliXML record worth building: those the model reads.
+fn wanted() -> Option<crate::input::clixml::Wanted> {
+    #[cfg(test)]
+    if EVERY_PROPERTY.with(|c| c.get()) {
+        return None;
+    }
+    Some(crate::model::reads)
 }
 
 /// Reads a CliXML export with the XML parsed on a thread of its own: the records go to this
@@ -307,6 +323,7 @@ fn parse_beside<R: std::io::BufRead + Send>(
     // 10 KB): a few batches keep both threads busy.
     const BATCH: usize = 32;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(4);
+    let wanted = wanted();
     std::thread::scope(|s| {
         let parser = s.spawn(move || {
             let mut batch = Vec::with_capacity(BATCH);
@@ -319,7 +336,7 @@ fn parse_beside<R: std::io::BufRead + Send>(
                 }
                 open
             };
-            let outcome = outcome::clixml(reader, name, &mut sink);
+            let outcome = outcome::clixml(reader, name, wanted, &mut sink);
             if !batch.is_empty() {
                 let _ = tx.send(batch);
             }
