@@ -146,7 +146,8 @@ struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
     /// Audit everything given as one organisation, even a folder of client folders (which is
-    /// otherwise split: one audit per client folder).
+    /// otherwise split: one audit per client folder) or exports whose DistinguishedNames name
+    /// different organisations (otherwise exit 2).
     #[arg(long)]
     one_organisation: bool,
     /// No progress bar (it is drawn on standard error only when that is a terminal).

@@ -29,7 +29,8 @@ fn sample(name: &str) -> String {
 
 #[test]
 fn real_samples_load_completely_and_flag_the_relay_domains() {
-    let (code, v) = scan_json(&[Path::new(SAMPLES)], &[]);
+    // (three lab organisations, judged as one on purpose)
+    let (code, v) = scan_json(&[Path::new(SAMPLES)], &["--one-organisation"]);
     assert_eq!(
         code, 1,
         "critical/high relay domains fail the default --fail-on high"
@@ -106,11 +107,17 @@ fn real_samples_load_completely_and_flag_the_relay_domains() {
 #[test]
 fn fail_on_never_and_critical_set_the_exit_code() {
     relay_audit()
-        .args(["scan", SAMPLES, "--fail-on", "never"])
+        .args(["scan", SAMPLES, "--one-organisation", "--fail-on", "never"])
         .assert()
         .code(0);
     relay_audit()
-        .args(["scan", SAMPLES, "--fail-on", "critical"])
+        .args([
+            "scan",
+            SAMPLES,
+            "--one-organisation",
+            "--fail-on",
+            "critical",
+        ])
         .assert()
         .code(1);
     let dir = tempfile::tempdir().unwrap();
@@ -122,7 +129,7 @@ fn fail_on_never_and_critical_set_the_exit_code() {
         .assert()
         .code(0);
     relay_audit()
-        .args(["scan", SAMPLES, "--fail-on", "severe"])
+        .args(["scan", SAMPLES, "--one-organisation", "--fail-on", "severe"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("expected critical, high"));
@@ -131,7 +138,7 @@ fn fail_on_never_and_critical_set_the_exit_code() {
 #[test]
 fn table_output_groups_by_server_and_ends_with_a_summary() {
     let out = relay_audit()
-        .args(["scan", SAMPLES, "--fail-on", "never"])
+        .args(["scan", SAMPLES, "--one-organisation", "--fail-on", "never"])
         .output()
         .unwrap();
     let s = String::from_utf8(out.stdout).unwrap();
@@ -149,7 +156,14 @@ fn output_file_gets_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.json");
     relay_audit()
-        .args(["scan", SAMPLES, "--format", "json", "--output"])
+        .args([
+            "scan",
+            SAMPLES,
+            "--one-organisation",
+            "--format",
+            "json",
+            "--output",
+        ])
         .arg(&out)
         .assert()
         .code(1)
@@ -352,7 +366,13 @@ fn a_user_rule_with_a_builtin_id_replaces_it() {
     std::fs::write(&r, USER_RULE).unwrap();
     let (_, v) = scan_json(
         &[Path::new(SAMPLES)],
-        &["--rules", r.to_str().unwrap(), "--fail-on", "never"],
+        &[
+            "--rules",
+            r.to_str().unwrap(),
+            "--fail-on",
+            "never",
+            "--one-organisation",
+        ],
     );
     let stars: Vec<_> = v["findings"]
         .as_array()
@@ -378,7 +398,7 @@ fn a_rule_file_with_a_typo_fails_with_file_line_col() {
     let r = dir.path().join("typo.toml");
     std::fs::write(&r, USER_RULE.replace("domain_scope", "domain_scop")).unwrap();
     let out = relay_audit()
-        .args(["scan", SAMPLES, "--rules"])
+        .args(["scan", SAMPLES, "--one-organisation", "--rules"])
         .arg(&r)
         .output()
         .unwrap();
@@ -536,10 +556,13 @@ fn every_man_page_a_page_names_can_be_generated() {
 #[test]
 fn colour_only_when_asked_or_on_a_terminal() {
     // Not a terminal (a pipe): no escape codes by default, and NO_COLOR is honoured.
-    let plain = relay_audit().args(["scan", SAMPLES]).output().unwrap();
+    let plain = relay_audit()
+        .args(["scan", SAMPLES, "--one-organisation"])
+        .output()
+        .unwrap();
     assert!(!String::from_utf8_lossy(&plain.stdout).contains('\u{1b}'));
     let forced = relay_audit()
-        .args(["scan", SAMPLES, "--color", "always"])
+        .args(["scan", SAMPLES, "--one-organisation", "--color", "always"])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&forced.stdout).contains("\u{1b}["));
@@ -765,4 +788,40 @@ fn bash_completes_subcommand_options() {
         "{tls}"
     );
     assert!(ask("relay-audit sc", "sc", "relay-audit").contains("scan"));
+}
+
+/// Exports of several organisations in one folder are not judged as one (connectors of one
+/// name would merge): exit 2 naming each; in folders of their own they are one audit each.
+#[test]
+fn organisations_are_never_judged_as_one_unasked() {
+    let (code, v) = scan_json(&[Path::new(SAMPLES)], &[]);
+    assert_eq!(code, 2);
+    let errors: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["level"] == "error")
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    for org in [
+        "First Organization (exlab.dom)",
+        "SoloORG (solo.com)",
+        "SoloORG (solo.local)",
+        "--one-organisation",
+    ] {
+        assert!(errors[0].contains(org), "{org}: {}", errors[0]);
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    for (client, name) in [
+        ("exlab", "01-e2019-get-receiveconnector"),
+        ("solo", "02-e2019-get-accepteddomain"),
+    ] {
+        std::fs::create_dir(dir.path().join(client)).unwrap();
+        std::fs::write(dir.path().join(client).join("export.xml"), sample(name)).unwrap();
+    }
+    let (code, v) = scan_json(&[dir.path()], &["--fail-on", "never"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["audits"].as_array().unwrap().len(), 2, "{v}");
 }

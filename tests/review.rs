@@ -51,7 +51,14 @@ expires = "2027-03-31"
     );
     let mut cmd = relay_audit();
     cmd.env("RELAY_AUDIT_TODAY", "2026-11-23")
-        .args(["scan", SAMPLES, "--format", "json", "--waivers"])
+        .args([
+            "scan",
+            SAMPLES,
+            "--one-organisation",
+            "--format",
+            "json",
+            "--waivers",
+        ])
         .arg(&w);
     let out = cmd.output().unwrap();
     // the expired waiver no longer covers "Problem Accepted Domain": critical counts again
@@ -98,7 +105,7 @@ expires = "2027-03-31"
     let w2 = write(dir.path(), "renewed.toml", &renewed);
     relay_audit()
         .env("RELAY_AUDIT_TODAY", "2026-11-23")
-        .args(["scan", SAMPLES, "--waivers"])
+        .args(["scan", SAMPLES, "--one-organisation", "--waivers"])
         .arg(&w2)
         .assert()
         .code(0)
@@ -144,7 +151,7 @@ fn a_bad_waiver_file_names_file_and_line() {
         "[[waiver]]\nrule = \"DOM-RELAY-ALL\"\nobject = \"x\"\njustification = \"x\"\nowner = \"y\"\nexpires = \"31.12.2026\"\n",
     );
     relay_audit()
-        .args(["scan", SAMPLES, "--waivers"])
+        .args(["scan", SAMPLES, "--one-organisation", "--waivers"])
         .arg(&w)
         .assert()
         .code(2)

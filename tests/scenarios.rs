@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 struct Expect {
     #[serde(default)]
     finding: Vec<Expected>,
+    /// The fixture's exports come from more than one organisation and are judged as one
+    /// (`--one-organisation`).
+    #[serde(default)]
+    one_organisation: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -42,7 +46,12 @@ fn every_scenario_yields_its_expected_findings_in_every_form() {
                 .map(|f| (f.rule.clone(), f.object.clone()))
                 .collect();
             want.sort();
-            let (code, v) = scan_json(&[&form], &["--fail-on", "never"]);
+            let args: &[&str] = if expect.one_organisation {
+                &["--fail-on", "never", "--one-organisation"]
+            } else {
+                &["--fail-on", "never"]
+            };
+            let (code, v) = scan_json(&[&form], args);
             assert_eq!(
                 code,
                 0,

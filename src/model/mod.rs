@@ -249,6 +249,10 @@ pub struct Model {
     pub usage: usage::Usage,
     /// Transport services: the protocol-log retention per server.
     pub transport: Vec<transport::TransportService>,
+    /// The Exchange organisations the objects' DistinguishedNames name
+    /// (`Contoso (contoso.com)`), each with the first file that named it: more than one is
+    /// more than one organisation in one audit.
+    pub organisations: Vec<(String, Arc<str>)>,
 }
 
 /// The `User` of a permission entry whose export does not show it.
@@ -592,11 +596,38 @@ pub fn reads(kind: ObjectKind, property: &str) -> bool {
     let known = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(property));
     match kind {
         ObjectKind::ReceiveConnector => {
-            known(&CONNECTOR_RAW) || known(&["Name", "Server", "ToString"])
+            known(&CONNECTOR_RAW) || known(&["Name", "Server", "ToString", "DistinguishedName"])
         }
         ObjectKind::AdPermission => known(&ace::PROPS),
         _ => true,
     }
+}
+
+/// The Exchange organisation a configuration object's DistinguishedName places it in:
+/// `CN=Contoso,CN=Microsoft Exchange,CN=Services,CN=Configuration,DC=contoso,DC=com` gives
+/// `Contoso (contoso.com)`; `None` without one (or without a forest).
+pub fn organisation_of(dn: &str) -> Option<String> {
+    let rdns: Vec<&str> = dn.split(',').map(str::trim).collect();
+    let forest: Vec<&str> = rdns
+        .iter()
+        .filter_map(|r| {
+            r.get(..3)
+                .filter(|p| p.eq_ignore_ascii_case("DC="))
+                .map(|_| &r[3..])
+        })
+        .collect();
+    let exchange = rdns
+        .iter()
+        .position(|r| r.eq_ignore_ascii_case("CN=Microsoft Exchange"))?;
+    let org = rdns.get(exchange.checked_sub(1)?)?;
+    let org = org.get(..3).filter(|p| p.eq_ignore_ascii_case("CN="))?;
+    let name = &rdns[exchange - 1][org.len()..];
+    // An Edge Transport server's configuration (AD LDS) names no forest: it belongs to
+    // whichever organisation subscribed it, so it names none.
+    if forest.is_empty() {
+        return None;
+    }
+    Some(format!("{name} ({})", forest.join(".").to_lowercase()))
 }
 
 /// `into` followed by `from`; taken whole when `into` is empty (a file's hundreds of
@@ -622,6 +653,21 @@ pub enum Use {
 impl ModelBuilder {
     pub fn new() -> ModelBuilder {
         ModelBuilder::default()
+    }
+
+    /// Notes the organisation `rec`'s DistinguishedName names, if any.
+    fn note_organisation_of(&mut self, file: &Arc<str>, rec: &Record) {
+        if let Some(org) = Self::text(rec, "DistinguishedName").and_then(|dn| organisation_of(&dn))
+        {
+            self.note_organisation(org, file);
+        }
+    }
+
+    fn note_organisation(&mut self, org: String, file: &Arc<str>) {
+        let known = &mut self.model.organisations;
+        if known.len() < 64 && !known.iter().any(|(o, _)| o.eq_ignore_ascii_case(&org)) {
+            known.push((org, file.clone()));
+        }
     }
 
     /// Records a file's unread relay evidence.
@@ -691,7 +737,11 @@ impl ModelBuilder {
             gaps,
             usage: _,
             transport,
+            organisations,
         } = model;
+        for (org, file) in organisations {
+            self.note_organisation(org, &file);
+        }
         append(&mut self.model.servers, servers);
         append(&mut self.model.connectors, connectors);
         // The collection script writes each connector's ACL to a file of its own: its grants
@@ -839,6 +889,7 @@ impl ModelBuilder {
     }
 
     fn add_connector(&mut self, file: &Arc<str>, rec: &Record) -> Use {
+        self.note_organisation_of(file, rec);
         let src = Source {
             file: file.clone(),
             line: rec.line,
@@ -1020,6 +1071,7 @@ impl ModelBuilder {
     }
 
     fn add_domain(&mut self, file: &Arc<str>, rec: &Record) -> Use {
+        self.note_organisation_of(file, rec);
         let src = Source {
             file: file.clone(),
             line: rec.line,
@@ -1068,6 +1120,7 @@ impl ModelBuilder {
     }
 
     fn add_server(&mut self, file: &Arc<str>, rec: &Record) -> Use {
+        self.note_organisation_of(file, rec);
         let src = Source {
             file: file.clone(),
             line: rec.line,

@@ -71,6 +71,44 @@ fn read_part(path: &Path, by_name: bool, opts: &ScanOptions) -> Part {
     }
 }
 
+/// Inputs of two Exchange organisations are never judged as one without being asked to
+/// (`--one-organisation`): connectors of the same name would merge, one client's grants
+/// would land on the other's connectors. The folder of client folders is the way to audit
+/// several at once.
+fn organisations_apart(
+    model: &crate::model::Model,
+    opts: &ScanOptions,
+    diagnostics: &mut Vec<Diagnostic>,
+    errors: &mut Vec<InputError>,
+) {
+    let orgs = &model.organisations;
+    if orgs.len() < 2 {
+        return;
+    }
+    let list = orgs
+        .iter()
+        .map(|(o, f)| format!("{o} (first in {f})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let message = format!(
+        "the inputs hold {} Exchange organisations: {list}. One audit would judge them as one organisation (connectors of the same name merged)",
+        orgs.len()
+    );
+    if opts.one_organisation {
+        diagnostics.push(Diagnostic::warning(
+            &orgs[1].1,
+            None,
+            format!("{message}: judged as one, as asked"),
+        ));
+    } else {
+        errors.push(InputError::new(
+            &orgs[1].1,
+            None,
+            format!("{message}; so this is no verdict. Put each organisation's export in a folder of its own and scan the folder that holds them (one audit each), or give --one-organisation to judge them as one"),
+        ));
+    }
+}
+
 /// [`load_with`] on `workers` threads: the files are read at once, each into a builder of
 /// its own, and taken into the model in input order, so the model, the inputs and the
 /// diagnostics are those of reading them one by one. (An export is often two large files,
@@ -263,6 +301,7 @@ pub(crate) fn load_in(
         &mut errors,
     );
     drop(staged);
+    organisations_apart(&model, opts, &mut diagnostics, &mut errors);
     for e in &errors {
         diagnostics.push(Diagnostic {
             level: crate::diag::Level::Error,
