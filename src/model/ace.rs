@@ -8,8 +8,9 @@
 //! grant, and where each of its properties was read. The texts an entry shows (its
 //! identity, the exported values) are shared strings from the input's [`Interner`].
 
+use super::builder::items;
 use super::principal::Principal;
-use super::{items, parse_bool, ModelBuilder, Raw, Source, Use, UNKNOWN_USER};
+use super::{parse_bool, ModelBuilder, Raw, Source, Use, UNKNOWN_USER};
 use crate::diag::Diagnostic;
 use crate::input::record::{Record, Value};
 use std::collections::{HashMap, HashSet};
