@@ -6,8 +6,8 @@ use super::ip_range::{IpRange, IpSet};
 use super::raw_set::{self, RawSet};
 use super::transport;
 use super::{
-    parse_admin_display_version, same_identity, AcceptedDomain, Binding, ExchangeServer, Flags,
-    InputGap, Model, Product, Raw, ReceiveConnector, Source,
+    parse_admin_display_version, AcceptedDomain, Binding, ExchangeServer, Flags, InputGap, Model,
+    Product, Raw, ReceiveConnector, Source,
 };
 use crate::diag::Diagnostic;
 use crate::input::record::{ObjectKind, Record, Value};
@@ -508,6 +508,23 @@ impl ModelBuilder {
     /// (`Get-ADPermission "Anonymous Relay"`) are attributed to the one exported connector of
     /// that name (`EX01\Anonymous Relay`); with none or several, the name stays as typed.
     fn resolve_bare_identities(&mut self) {
+        let bare_aces = self
+            .model
+            .aces
+            .iter()
+            .any(|a| a.identity.as_deref().is_some_and(|id| !id.contains('\\')));
+        if self.pending_bare.is_empty() && !bare_aces {
+            return;
+        }
+        // Looked up once per bare name, never by a walk over every connector (thousands of
+        // bare names against thousands of connectors would be quadratic).
+        let by_name = self.connectors_by_name();
+        let unique = |name: &str| -> Option<usize> {
+            by_name
+                .get(&name.trim().to_ascii_lowercase())
+                .copied()
+                .flatten()
+        };
         // Connectors first: a bare name that matches exactly one exported `SERVER\name` is
         // that connector (its properties join the full export's; a conflict is judged as the
         // more open value); otherwise it stays as typed.
@@ -516,11 +533,8 @@ impl ModelBuilder {
             let bare = Self::text(&rec, "Identity")
                 .or_else(|| Self::text(&rec, "Name"))
                 .unwrap_or_default();
-            let mut matching = self.model.connectors.iter().filter(|c| {
-                c.identity.contains('\\') && c.name.trim().eq_ignore_ascii_case(bare.trim())
-            });
-            if let (Some(c), None) = (matching.next(), matching.next()) {
-                let full = c.identity.clone();
+            if let Some(i) = unique(&bare) {
+                let full = self.model.connectors[i].identity.clone();
                 let line = rec.line;
                 rec.props
                     .retain(|p| !p.name.eq_ignore_ascii_case("Identity"));
@@ -529,21 +543,42 @@ impl ModelBuilder {
             self.add_connector(&file, &rec);
         }
         self.resolving_bare = false;
+        if !bare_aces {
+            return;
+        }
+        let identities: std::collections::HashSet<String> = self
+            .model
+            .connectors
+            .iter()
+            .map(|c| c.identity.trim().to_lowercase())
+            .collect();
         let connectors = &self.model.connectors;
         for ace in &mut self.model.aces {
             let Some(id) = ace.identity.as_deref() else {
                 continue;
             };
-            if id.contains('\\') || connectors.iter().any(|c| same_identity(&c.identity, id)) {
+            if id.contains('\\') || identities.contains(&id.trim().to_lowercase()) {
                 continue;
             }
-            let mut matching = connectors.iter().filter(|c| {
-                c.identity.contains('\\') && c.name.trim().eq_ignore_ascii_case(id.trim())
-            });
-            if let (Some(c), None) = (matching.next(), matching.next()) {
-                ace.set_identity(self.interner.text(&c.identity));
+            if let Some(i) = unique(id) {
+                ace.set_identity(self.interner.text(&connectors[i].identity));
             }
         }
+    }
+
+    /// Connectors exported as `SERVER\name`, by their name (trimmed, any case): the one
+    /// connector of that name, or `None` when several servers have one.
+    fn connectors_by_name(&self) -> HashMap<String, Option<usize>> {
+        let mut by_name: HashMap<String, Option<usize>> = HashMap::new();
+        for (i, c) in self.model.connectors.iter().enumerate() {
+            if c.identity.contains('\\') {
+                by_name
+                    .entry(c.name.trim().to_ascii_lowercase())
+                    .and_modify(|e| *e = None)
+                    .or_insert(Some(i));
+            }
+        }
+        by_name
     }
 
     pub(crate) fn raw(rec: &Record, name: &'static str) -> Option<Raw> {
@@ -1035,5 +1070,40 @@ mod damaged_evidence {
             d.message.contains("a.xml:3") && d.message.contains("b.txt:9"),
             "{d}"
         );
+    }
+
+    /// A bare name (`Get-ADPermission "Relay"`) goes to the one `SERVER\name` of that name,
+    /// stays as typed when several servers have one, and a bare connector is its own.
+    #[test]
+    fn bare_names_go_to_the_one_connector_of_that_name() {
+        let file: Arc<str> = "perms.txt".into();
+        let ace = |identity: &str, line: u32| {
+            let mut r = Record::new(ObjectKind::AdPermission, line);
+            r.push("Identity", Value::Text(identity.into()), line);
+            r.push(
+                "User",
+                Value::Text("NT AUTHORITY\\ANONYMOUS LOGON".into()),
+                line,
+            );
+            r
+        };
+        let mut b = ModelBuilder::new();
+        for (i, id) in ["EX01\\Relay", "EX01\\Shared", "EX02\\Shared"]
+            .iter()
+            .enumerate()
+        {
+            b.add(&file, &rc(id, 10 * i as u32 + 1, &[]));
+        }
+        b.add(&file, &rc("Lonely", 40, &[]));
+        for (i, id) in ["relay ", "Shared", "Lonely", "Nowhere"].iter().enumerate() {
+            b.add(&file, &ace(id, 100 + i as u32));
+        }
+        let (m, _) = b.finish();
+        let ids: Vec<&str> = m
+            .aces
+            .iter()
+            .map(|a| a.identity.as_deref().unwrap())
+            .collect();
+        assert_eq!(ids, ["EX01\\Relay", "Shared", "Lonely", "Nowhere"]);
     }
 }
