@@ -391,24 +391,32 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Defines `id` at `line`; `false` (and the problem named) when it was defined before.
+    fn define_once(&mut self, id: u32, line: u32) -> bool {
+        let Some(first) = self.define(id) else {
+            return true;
+        };
+        // Never re-point a <Ref>: which of the two objects a later reference means is
+        // unknown (it may move a permission entry to another connector).
+        let first_line = first.or_else(|| self.twice.get(&id).and_then(|t| t.0));
+        self.problem(
+            line,
+            format!(
+                "RefId {id} is defined twice ({}line {line}): <Ref RefId=\"{id}\"> after it may mean either object, so those values are unreadable",
+                first_line
+                    .map(|l| format!("line {l} and "))
+                    .unwrap_or_else(|| "earlier in the file and ".into())
+            ),
+        );
+        self.twice.entry(id).or_insert((first_line, line));
+        if let Some(e) = self.refs.remove(&id) {
+            self.ref_bytes -= value_bytes(&e.value);
+        }
+        false
+    }
+
     fn remember_ref(&mut self, id: u32, value: &Value, line: u32) {
-        if let Some(first) = self.define(id) {
-            // Never re-point a <Ref>: which of the two objects a later reference means is
-            // unknown (it may move a permission entry to another connector).
-            let first_line = first.or_else(|| self.twice.get(&id).and_then(|t| t.0));
-            self.problem(
-                line,
-                format!(
-                    "RefId {id} is defined twice ({}line {line}): <Ref RefId=\"{id}\"> after it may mean either object, so those values are unreadable",
-                    first_line
-                        .map(|l| format!("line {l} and "))
-                        .unwrap_or_else(|| "earlier in the file and ".into())
-                ),
-            );
-            self.twice.entry(id).or_insert((first_line, line));
-            if let Some(e) = self.refs.remove(&id) {
-                self.ref_bytes -= value_bytes(&e.value);
-            }
+        if !self.define_once(id, line) {
             return;
         }
         let size = value_bytes(value);
@@ -751,20 +759,7 @@ impl<'a> Parser<'a> {
     fn unread(&mut self, e: &quick_xml::events::BytesStart<'_>, tag: &str, empty: bool) {
         if tag == "Obj" {
             if let Some(id) = ref_id(e) {
-                if let Some(first) = self.define(id) {
-                    let line = self.line;
-                    self.problem(
-                        line,
-                        format!(
-                            "RefId {id} is defined twice ({}line {line}): <Ref RefId=\"{id}\"> after it may mean either object, so those values are unreadable",
-                            first.map(|l| format!("line {l} and ")).unwrap_or_else(|| "earlier in the file and ".into())
-                        ),
-                    );
-                    self.twice.entry(id).or_insert((first, line));
-                    if let Some(e) = self.refs.remove(&id) {
-                        self.ref_bytes -= value_bytes(&e.value);
-                    }
-                }
+                self.define_once(id, self.line);
             }
         }
         if !empty {

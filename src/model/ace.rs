@@ -6,14 +6,14 @@
 //! Secured Servers` holds ...) on a different connector. So what an entry grants is a
 //! [`Grant`], built once per input and shared; an [`Ace`] is the connector it is on, that
 //! grant, and where each of its properties was read. The texts an entry shows (its
-//! identity, the exported values) are shared strings from the input's [`Interner`].
+//! identity, the exported values) are shared strings from the input's
+//! [`super::interner::Interner`].
 
 use super::builder::items;
 use super::principal::Principal;
 use super::{parse_bool, ModelBuilder, Raw, Source, Use, UNKNOWN_USER};
 use crate::diag::Diagnostic;
 use crate::input::record::{Record, Value};
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The properties of a permission entry kept as evidence, in this order.
@@ -151,7 +151,7 @@ impl Ace {
 
     /// Shares the entry's grant with the equal grants `interner` holds (the entries of a
     /// file read by a builder of its own joining the model).
-    pub(crate) fn share_grant(&mut self, interner: &mut Interner) {
+    pub(crate) fn share_grant(&mut self, interner: &mut super::interner::Interner) {
         self.grant = interner.share(&self.grant);
     }
 
@@ -254,74 +254,9 @@ impl ModelBuilder {
     }
 }
 
-/// The texts and grants one input's builder has made, each held once.
-#[derive(Debug, Default)]
-pub(crate) struct Interner {
-    strings: HashSet<Arc<str>>,
-    grants: HashSet<Arc<Grant>>,
-    flags: HashSet<super::Flags>,
-    /// Principals classified so far, by the name exported.
-    principals: HashMap<String, Principal>,
-}
-
-impl Interner {
-    /// Texts longer than this rarely repeat (a connector's range list): kept as they are.
-    const LONGEST: usize = 256;
-
-    pub fn text(&mut self, s: &str) -> Arc<str> {
-        if s.len() > Self::LONGEST {
-            return Arc::from(s);
-        }
-        if let Some(t) = self.strings.get(s) {
-            return t.clone();
-        }
-        let t: Arc<str> = Arc::from(s);
-        self.strings.insert(t.clone());
-        t
-    }
-
-    /// [`Principal::classify`], once per name.
-    pub fn principal(&mut self, user: &str) -> Principal {
-        if let Some(p) = self.principals.get(user) {
-            return p.clone();
-        }
-        let p = Principal::classify(user);
-        if self.principals.len() < 65_536 {
-            self.principals.insert(user.to_string(), p.clone());
-        }
-        p
-    }
-
-    pub fn flags(&mut self, f: Vec<String>) -> super::Flags {
-        if let Some(x) = self.flags.get(f.as_slice()) {
-            return x.clone();
-        }
-        let x: super::Flags = f.into();
-        self.flags.insert(x.clone());
-        x
-    }
-
-    /// The grant equal to `g` held here, or `g`, held from now on.
-    pub fn share(&mut self, g: &Arc<Grant>) -> Arc<Grant> {
-        if let Some(x) = self.grants.get(&**g) {
-            return x.clone();
-        }
-        self.grants.insert(g.clone());
-        g.clone()
-    }
-
-    pub fn grant(&mut self, g: Grant) -> Arc<Grant> {
-        if let Some(x) = self.grants.get(&g) {
-            return x.clone();
-        }
-        let x = Arc::new(g);
-        self.grants.insert(x.clone());
-        x
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::interner::Interner;
     use super::*;
 
     #[test]

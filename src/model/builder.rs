@@ -276,7 +276,7 @@ pub struct ModelBuilder {
     pub(super) resolving_bare: bool,
     pub(super) missing_rights: usize,
     /// Texts and grants read so far, each held once.
-    pub(super) interner: ace::Interner,
+    pub(super) interner: super::interner::Interner,
     /// The shapes of the objects' exported properties, each held once.
     pub(super) shapes: raw_set::Shapes,
 }
@@ -582,9 +582,18 @@ impl ModelBuilder {
     }
 
     pub(crate) fn raw(rec: &Record, name: &'static str) -> Option<Raw> {
+        Self::raw_as(rec, name, |text| text.into())
+    }
+
+    /// A property as exported, its text made a shared string by `share`.
+    fn raw_as(
+        rec: &Record,
+        name: &'static str,
+        share: impl FnOnce(&str) -> Arc<str>,
+    ) -> Option<Raw> {
         rec.get(name).map(|p| Raw {
             name,
-            value: p.value.display().into(),
+            value: share(&p.value.display()),
             line: p.line,
             truncated: p.value.is_incomplete(),
         })
@@ -593,12 +602,7 @@ impl ModelBuilder {
     /// [`Self::raw`], its text shared with every equal text this builder read (connectors
     /// repeat `True`, `Tls, Integrated`, `0.0.0.0:25` thousands of times).
     fn shared_raw(&mut self, rec: &Record, name: &'static str) -> Option<Raw> {
-        rec.get(name).map(|p| Raw {
-            name,
-            value: self.interner.text(&p.value.display()),
-            line: p.line,
-            truncated: p.value.is_incomplete(),
-        })
+        Self::raw_as(rec, name, |text| self.interner.text(text))
     }
 
     /// A property's text; `None` when absent, empty or unreadable (an unreadable Identity

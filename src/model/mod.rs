@@ -13,6 +13,7 @@
 pub mod ace;
 mod builder;
 pub mod domain;
+mod interner;
 pub mod ip_range;
 pub mod ipseclist;
 pub mod legacy;

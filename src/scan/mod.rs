@@ -349,11 +349,8 @@ mod tests {
     use super::walk::open_regular;
     use super::*;
 
-    /// Reading files at once gives the report of reading them one by one, on every fixture
-    /// (and on all fixtures at once, where the same objects come from several files).
-    #[test]
-    fn files_read_at_once_give_the_same_report() {
-        let rules = RuleSet::builtin().unwrap();
+    /// Every fixture folder, then the fixtures folder itself (all of them at once).
+    fn fixture_folders() -> Vec<PathBuf> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
             .unwrap()
@@ -362,7 +359,16 @@ mod tests {
             .filter(|p| p.is_dir())
             .collect();
         dirs.sort();
-        dirs.push(root.clone());
+        dirs.push(root);
+        dirs
+    }
+
+    /// Reading files at once gives the report of reading them one by one, on every fixture
+    /// (and on all fixtures at once, where the same objects come from several files).
+    #[test]
+    fn files_read_at_once_give_the_same_report() {
+        let rules = RuleSet::builtin().unwrap();
+        let dirs = fixture_folders();
         let opts = ScanOptions::default();
         for d in dirs {
             let json = |workers| {
@@ -379,15 +385,7 @@ mod tests {
     #[test]
     fn properties_no_reader_wants_change_nothing() {
         let rules = RuleSet::builtin().unwrap();
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect();
-        dirs.sort();
-        dirs.push(root.clone());
+        let dirs = fixture_folders();
         let opts = ScanOptions::default();
         let mut clixml = 0;
         for d in dirs {
