@@ -8,6 +8,7 @@
 //! parsers accept CRLF and LF.
 
 use crate::input::blob_filter::BlobFilter;
+use crate::input::utf16;
 use encoding_rs::{CoderResult, Decoder, Encoding, UTF_16BE, UTF_16LE, UTF_8, WINDOWS_1252};
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -114,7 +115,7 @@ pub fn sniff(head: &[u8]) -> TextEncoding {
 /// with one bad byte is still worth auditing, and the replacement shows in the evidence.
 pub struct DecodeReader<R: Read> {
     inner: R,
-    decoder: Option<Decoder>,
+    decoder: Coder,
     in_buf: Vec<u8>,
     in_start: usize,
     in_end: usize,
@@ -129,6 +130,16 @@ pub struct DecodeReader<R: Read> {
 
 const CHUNK: usize = 64 * 1024;
 
+/// How a [`DecodeReader`] turns its input into UTF-8.
+enum Coder {
+    /// UTF-8 is handed over untouched (validated by the parsers that need it).
+    Pass,
+    /// UTF-16, by [`utf16::decode`] (big-endian or not).
+    Utf16(bool),
+    /// Windows-1252, by `encoding_rs`.
+    Other(Decoder),
+}
+
 impl<R: Read> DecodeReader<R> {
     /// Wraps `inner`, whose first bytes have already been sniffed as `encoding`. `head` is
     /// the prefix already read from `inner` (it is decoded first).
@@ -142,13 +153,12 @@ impl<R: Read> DecodeReader<R> {
         }
         DecodeReader {
             inner,
-            // UTF-8 input is passed through untouched (validated by the parsers that need
-            // it); everything else goes through encoding_rs without BOM handling (we
-            // already skipped it).
-            decoder: if passthrough {
-                None
-            } else {
-                Some(encoding.encoding().new_decoder_without_bom_handling())
+            // The BOM is already skipped: no decoder handles it again.
+            decoder: match encoding.encoding() {
+                _ if passthrough => Coder::Pass,
+                e if e == UTF_16LE => Coder::Utf16(false),
+                e if e == UTF_16BE => Coder::Utf16(true),
+                e => Coder::Other(e.new_decoder_without_bom_handling()),
             },
             in_buf,
             in_start: skip,
@@ -214,7 +224,7 @@ impl<R: Read> DecodeReader<R> {
             }
             let last = self.eof && self.in_start == self.in_end;
             match &mut self.decoder {
-                None => {
+                Coder::Pass => {
                     // Pass-through: hand the input bytes over directly.
                     if last {
                         self.finished = true;
@@ -225,7 +235,34 @@ impl<R: Read> DecodeReader<R> {
                     self.in_start += n;
                     return Ok(n);
                 }
-                Some(dec) => {
+                Coder::Utf16(big) => {
+                    let input = &self.in_buf[self.in_start..self.in_end];
+                    // Straight into the caller's buffer when it has room (the large reads
+                    // of the pipelined reader): one copy of every byte fewer.
+                    let direct = buf.len() >= 1024;
+                    let out = if direct {
+                        &mut buf[..]
+                    } else {
+                        &mut self.out_buf[..]
+                    };
+                    // All the input is in the buffer once the reader is at its end (a split
+                    // unit left there is decoded as U+FFFD).
+                    let (read, written) = utf16::decode(*big, input, out, self.eof);
+                    self.in_start += read;
+                    if self.eof && self.in_start == self.in_end {
+                        self.finished = true;
+                    }
+                    if direct && written > 0 {
+                        return Ok(written);
+                    }
+                    self.out_start = 0;
+                    self.out_end = if direct { 0 } else { written };
+                    if written == 0 && !last && read == 0 {
+                        // Need more input (a split code unit): read more.
+                        self.fill_input()?;
+                    }
+                }
+                Coder::Other(dec) => {
                     let input = &self.in_buf[self.in_start..self.in_end];
                     let (result, read, written, _) =
                         dec.decode_to_utf8(input, &mut self.out_buf, last);

@@ -23,4 +23,5 @@ pub mod rows;
 pub mod settings;
 pub mod text;
 pub mod transcript;
+pub mod utf16;
 pub mod vocabulary;
