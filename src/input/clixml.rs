@@ -1,5 +1,5 @@
-//! CliXML (`Export-Clixml`) parser: a streaming quick-xml event loop that yields one
-//! [`Record`] per top-level `<Obj>`.
+//! CliXML (`Export-Clixml`) parser: a streaming loop over the document's tokens
+//! ([`xml_tokens`](crate::input::xml_tokens)) that yields one [`Record`] per top-level `<Obj>`.
 //!
 //! What it handles, from the real Exchange 2016/2019 exports (`../shared/samples`):
 //! - type names in `<TN RefId>` and later `<TNRef RefId>`, with an optional `Deserialized.`
@@ -18,9 +18,7 @@
 
 use crate::diag::{Diagnostic, InputError};
 use crate::input::record::{ObjectKind, Record, Value};
-use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::events::Event;
-use quick_xml::reader::Reader;
+use crate::input::xml_tokens::{attr_value, entity, EntityError, Tag, Token, Tokens};
 use std::collections::HashMap;
 use std::io::BufRead;
 
@@ -224,8 +222,8 @@ struct Parser<'a> {
     budget_hit: Option<u32>,
     /// Bytes of the document read so far (for the expansion budget).
     consumed: u64,
-    /// Tag names of the open elements, for end-tag checks (quick-xml's check is off so that
-    /// a malformed object can be closed and the next one read).
+    /// Tag names of the open elements, for end-tag checks (made here, not by the tokens, so
+    /// that a malformed object can be closed and the next one read).
     names: Vec<u8>,
     name_starts: Vec<usize>,
     /// Why the current top-level object cannot be read, with the line where it went wrong.
@@ -248,40 +246,36 @@ fn value_bytes(v: &Value) -> usize {
     }
 }
 
-fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
-    e.try_get_attribute(name).ok().flatten().map(|a| {
-        match a.normalized_value(quick_xml::XmlVersion::Implicit1_0) {
-            Ok(v) => decode_escapes(v.into_owned()),
-            Err(_) => decode_escapes(a.value.into_owned()),
-        }
-    })
+fn attr(e: &Tag<'_>, name: &str) -> Option<String> {
+    e.attr(name)
+        .map(|v| decode_escapes(attr_value(v).into_owned()))
 }
 
 /// Does the `N` attribute satisfy `test`? (Decoded only when it holds an escape: most names
 /// are plain, and most are tested to be skipped.)
-fn property_name_is(e: &quick_xml::events::BytesStart<'_>, test: impl Fn(&str) -> bool) -> bool {
-    let Ok(Some(a)) = e.try_get_attribute("N") else {
+fn property_name_is(e: &Tag<'_>, test: impl Fn(&str) -> bool) -> bool {
+    let Some(n) = e.attr("N") else {
         return false;
     };
-    let n: &str = &a.value;
-    if n.contains(['&', '_']) {
-        attr(e, "N").is_some_and(|n| test(&n))
-    } else {
-        test(n)
+    match std::str::from_utf8(n) {
+        Ok(n) if !n.contains(['&', '_', '\t', '\n', '\r']) => test(n),
+        _ => attr(e, "N").is_some_and(|n| test(&n)),
     }
 }
 
 /// Line breaks in a text run (SIMD search: most text is long base64 with none).
 fn newlines(b: &[u8]) -> u32 {
+    if b.len() < 64 {
+        // (most runs are an indentation or a tag: a plain loop beats setting up a search)
+        return b.iter().filter(|&&c| c == b'\n').count() as u32;
+    }
     memchr::memchr_iter(b'\n', b).count() as u32
 }
 
 /// `RefId="n"` without allocating.
-fn ref_id(e: &quick_xml::events::BytesStart<'_>) -> Option<u32> {
-    e.try_get_attribute("RefId")
-        .ok()
-        .flatten()
-        .and_then(|a| a.value.trim().parse().ok())
+fn ref_id(e: &Tag<'_>) -> Option<u32> {
+    let v = std::str::from_utf8(e.attr("RefId")?).ok()?;
+    v.trim().parse().ok()
 }
 
 /// What a scalar element is for: a type name, an object's display text, or a value.
@@ -569,13 +563,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn start(
-        &mut self,
-        e: &quick_xml::events::BytesStart<'_>,
-        empty: bool,
-    ) -> Result<(), InputError> {
-        let qname = e.name();
-        let tag: &str = qname.as_ref();
+    fn start(&mut self, e: &Tag<'_>, empty: bool) -> Result<(), InputError> {
+        // (a name that is not UTF-8 is no CliXML element: skipped as an unknown one)
+        let tag = std::str::from_utf8(e.name()).unwrap_or("\u{FFFD}");
         if self.stack.len() >= MAX_DEPTH {
             return Err(self.err(format!("objects nested deeper than {MAX_DEPTH} levels")));
         }
@@ -606,7 +596,7 @@ impl<'a> Parser<'a> {
         let line = self.line;
         // Property names matter only on the record's own members: don't allocate elsewhere.
         let record_member = self.at_record_members();
-        let name = |e: &quick_xml::events::BytesStart<'_>| {
+        let name = |e: &Tag<'_>| {
             if record_member {
                 attr(e, "N")
             } else {
@@ -756,7 +746,7 @@ impl<'a> Parser<'a> {
 
     /// An element of a property no reader wants: skipped, but an object's RefId is still
     /// defined, so that one defined twice is still found.
-    fn unread(&mut self, e: &quick_xml::events::BytesStart<'_>, tag: &str, empty: bool) {
+    fn unread(&mut self, e: &Tag<'_>, tag: &str, empty: bool) {
         if tag == "Obj" {
             if let Some(id) = ref_id(e) {
                 self.define_once(id, self.line);
@@ -836,6 +826,59 @@ impl<'a> Parser<'a> {
                 };
                 self.deliver(name, v, line)
             }
+        }
+    }
+
+    /// Character data: entities resolved (one CliXML cannot have is a malformed object),
+    /// then appended to the scalar being read.
+    fn text(&mut self, mut rest: &[u8]) {
+        // Most text is the indentation between elements: kept nowhere, only its entities
+        // are checked.
+        let kept = matches!(
+            self.stack.last(),
+            Some(Node::Scalar {
+                collect: true,
+                over: false,
+                ..
+            })
+        );
+        if !kept && !rest.contains(&b'&') {
+            return;
+        }
+        while let Some(a) = memchr::memchr(b'&', rest) {
+            if kept {
+                self.push_text(&String::from_utf8_lossy(&rest[..a]));
+            }
+            let name = rest[a + 1..]
+                .iter()
+                .take(33)
+                .position(|&b| b == b';')
+                .map(|n| &rest[a + 1..a + 1 + n])
+                .filter(|n| {
+                    !n.is_empty() && !n.iter().any(|b| b.is_ascii_whitespace() || *b == b'&')
+                });
+            let Some(name) = name else {
+                self.malformed(
+                    "a `&` that starts no entity reference (write it as `&amp;`)".into(),
+                );
+                rest = &rest[a + 1..];
+                continue;
+            };
+            let name_text = String::from_utf8_lossy(name);
+            match entity(&name_text) {
+                Ok(c) if kept => self.push_text(&c),
+                Ok(_) => {}
+                Err(EntityError::NotAllowed) => self.malformed(format!(
+                    "entity &{name_text}; is not allowed in CliXML (only the five XML entities are)"
+                )),
+                Err(EntityError::BadCharRef(why)) => {
+                    self.malformed(format!("bad character reference: {why}"))
+                }
+            }
+            rest = &rest[a + 1 + name.len() + 1..];
+        }
+        if kept && !rest.is_empty() {
+            self.push_text(&String::from_utf8_lossy(rest));
         }
     }
 
@@ -1024,13 +1067,6 @@ pub fn parse_selecting<R: BufRead>(
     wanted: Option<Wanted>,
     sink: &mut dyn FnMut(Record),
 ) -> Result<(Outcome, Option<InputError>), InputError> {
-    let mut rdr = Reader::from_reader(reader);
-    // Whitespace is significant inside <S>; never trim (see CRATES.md §1).
-    rdr.config_mut().trim_text(false);
-    // End tags are checked here, against our own stack, so that a malformed object can be
-    // closed and the next one read (quick-xml's own check cannot recover).
-    rdr.config_mut().check_end_names = false;
-    rdr.config_mut().allow_unmatched_ends = true;
     let mut p = Parser {
         file,
         line: 1,
@@ -1063,98 +1099,66 @@ pub fn parse_selecting<R: BufRead>(
         outcome: Outcome::default(),
         saw_root: false,
     };
-    let mut buf = Vec::with_capacity(16 << 10);
-    let mut errors_in_a_row = 0u32;
+    let mut tokens = Tokens::new(reader);
     loop {
-        buf.clear();
-        let before = rdr.buffer_position();
-        let ev = match rdr.read_event_into(&mut buf) {
-            Ok(ev) => {
-                errors_in_a_row = 0;
-                ev
+        let token = match tokens.next_token() {
+            Ok((at, Ok(t))) => {
+                p.consumed = at;
+                t
             }
-            Err(e) => {
-                p.line += newlines(&buf);
-                p.malformed(format!("malformed XML: {e}"));
-                errors_in_a_row += 1;
-                if errors_in_a_row > 1000 || rdr.buffer_position() == before {
-                    p.problem(
-                        p.line,
-                        "reading stopped: the XML cannot be resynchronised".into(),
-                    );
-                    break;
-                }
+            Ok((_, Err(e))) => {
+                p.line += e.newlines;
+                p.malformed(format!("malformed XML: {}", e.message));
                 continue;
             }
+            Err(e) => {
+                p.problem(p.line, format!("reading stopped: {e}"));
+                break;
+            }
         };
-        p.consumed = rdr.buffer_position();
-        match ev {
-            Event::Start(e) => {
-                p.start(&e, false)?;
+        match token {
+            Token::Start { tag, empty } => {
+                p.start(&tag, empty)?;
                 let depth = p.stack.len();
-                if depth > p.name_starts.len() {
+                if !empty && depth > p.name_starts.len() {
                     p.name_starts.push(p.names.len());
-                    p.names.extend_from_slice(e.name().as_ref().as_bytes());
+                    p.names.extend_from_slice(tag.name());
                 }
-                p.line += newlines(e.as_ref().as_bytes());
+                p.line += newlines(tag.raw);
             }
-            Event::Empty(e) => {
-                p.start(&e, true)?;
-                p.line += newlines(e.as_ref().as_bytes());
+            Token::End(name) => {
+                p.close(name)?;
+                p.line += newlines(name);
             }
-            Event::End(e) => p.close(e.name().as_ref().as_bytes())?,
-            Event::Text(t) => {
-                let s: &str = &t;
-                p.line += newlines(s.as_bytes());
-                p.push_text(s);
+            Token::Text(t) => {
+                p.line += newlines(t);
+                p.text(t);
             }
-            Event::CData(t) => {
-                let s = t.into_inner();
-                let text: &str = &s;
+            Token::CData(t) => {
+                let text = String::from_utf8_lossy(t);
                 if text.contains("<Obj") || text.contains("<Props") {
                     // Markup inside CDATA is text, never an object: what it shows is unread.
-                    p.outcome.hidden.push((p.line, clip_one_line(text)));
+                    p.outcome.hidden.push((p.line, clip_one_line(&text)));
                 }
-                p.line += newlines(s.as_bytes());
-                p.push_text(&s);
+                p.line += newlines(t);
+                p.push_text(&text);
             }
-            Event::GeneralRef(r) => {
-                let resolved: String = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    Ok(None) => match resolve_predefined_entity(&r) {
-                        Some(s) => s.to_string(),
-                        None => {
-                            p.malformed(format!(
-                                "entity &{}; is not allowed in CliXML (only the five XML entities are)",
-                                &*r
-                            ));
-                            continue;
-                        }
-                    },
-                    Err(e) => {
-                        p.malformed(format!("bad character reference: {e}"));
-                        continue;
-                    }
-                };
-                p.push_text(&resolved);
-            }
-            Event::DocType(_) => {
+            Token::DocType(_) => {
                 return Err(p.err(
                     "DTD found: CliXML never contains one, and relay-audit refuses DTDs (entity expansion, external entities)",
                 ));
             }
-            Event::Comment(t) => {
-                let text: &str = t.as_ref();
-                if hides_evidence(text) {
-                    p.outcome.hidden.push((p.line, clip_one_line(text)));
+            Token::Comment(t) => {
+                let text = String::from_utf8_lossy(t);
+                if hides_evidence(&text) {
+                    p.outcome.hidden.push((p.line, clip_one_line(&text)));
                 }
-                p.line += newlines(t.as_ref().as_bytes());
+                p.line += newlines(t);
             }
-            Event::PI(t) => {
-                p.line += newlines(t.as_ref().as_bytes());
+            Token::Pi(t) => {
+                p.line += newlines(t);
             }
-            Event::Eof => break,
-            _ => {}
+            Token::Eof => break,
         }
         if let Some(rec) = p.ready.take() {
             sink(rec);
@@ -1393,6 +1397,32 @@ mod tests {
         let ent = "<Objs><Obj RefId=\"0\"><TN RefId=\"0\"><T>X.ReceiveConnector</T></TN><Props><S N=\"a\">&xxe;</S></Props></Obj></Objs>";
         let e = parse_str(ent).unwrap_err();
         assert!(e.message.contains("&xxe;"), "{e}");
+    }
+
+    #[test]
+    fn a_stray_ampersand_or_a_reference_to_no_character_is_named_even_in_indentation() {
+        let object = |text: &str| {
+            format!("<Objs><Obj RefId=\"0\"><TN RefId=\"0\"><T>X.ReceiveConnector</T></TN><Props>{text}<S N=\"a\">x</S></Props></Obj></Objs>")
+        };
+        for (text, said) in [
+            (
+                "<S N=\"b\">Relay & Anon</S>",
+                "a `&` that starts no entity reference",
+            ),
+            (
+                "<S N=\"b\">&#0;</S>",
+                "bad character reference: &#0; is not a character",
+            ),
+            ("<S N=\"b\">&#xD800;</S>", "bad character reference"),
+            // (text kept nowhere is still read for its entities)
+            ("\r\n  & \r\n", "a `&` that starts no entity reference"),
+            ("&bogus;", "entity &bogus; is not allowed"),
+        ] {
+            let e = parse_str(&object(text)).unwrap_err();
+            assert!(e.message.contains(said), "{text}: {e}");
+        }
+        let (recs, _) = parse_str(&object("<S N=\"b\">&#65;&#x42;&lt;&amp;</S>")).unwrap();
+        assert_eq!(recs[0].value("b").and_then(Value::as_text), Some("AB<&"));
     }
 
     #[test]

@@ -25,3 +25,4 @@ pub mod text;
 pub mod transcript;
 pub mod utf16;
 pub mod vocabulary;
+pub mod xml_tokens;
