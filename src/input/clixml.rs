@@ -17,9 +17,10 @@
 //! the line where that object began. Memory is bounded by the largest object, not the file.
 
 use crate::diag::{Diagnostic, InputError};
+use crate::input::id_map::IdMap;
 use crate::input::record::{ObjectKind, Record, Value};
+use crate::input::ref_table::{RefEntry, RefTable};
 use crate::input::xml_tokens::{attr_value, entity, EntityError, Tag, Token, Tokens};
-use std::collections::HashMap;
 use std::io::BufRead;
 
 /// Objects whose type name is not one of ours, counted per type name.
@@ -180,14 +181,6 @@ enum Node {
     Unread,
 }
 
-/// A reusable object: its value, last use (tick) and the line that defined it.
-#[derive(Debug)]
-struct RefEntry {
-    value: Value,
-    tick: u64,
-    line: u32,
-}
-
 struct Parser<'a> {
     file: &'a str,
     line: u32,
@@ -200,20 +193,16 @@ struct Parser<'a> {
     wanted: Option<Wanted>,
     ready: Option<Record>,
     /// TN RefId -> (first type name, line that defined it).
-    tn_cache: HashMap<u32, (String, u32)>,
+    tn_cache: IdMap<(String, u32)>,
     /// TN RefIds defined twice: a `<TNRef>` to them names no type.
-    tn_twice: HashMap<u32, (u32, u32)>,
-    /// RefId -> reusable value, bounded by MAX_REFS entries and MAX_REF_TABLE_BYTES
-    /// (least recently used dropped first).
-    refs: HashMap<u32, RefEntry>,
-    ref_bytes: usize,
+    tn_twice: IdMap<(u32, u32)>,
+    /// RefId -> reusable value, bounded by MAX_REFS entries and MAX_REF_TABLE_BYTES.
+    refs: RefTable,
     /// Every Obj RefId defined so far (bit set, plus a map for numbers past REFID_BITS).
     defined: Vec<u64>,
-    defined_far: HashMap<u32, u32>,
+    defined_far: IdMap<u32>,
     /// RefIds defined twice, with both lines: a `<Ref>` to them is unreadable.
-    twice: HashMap<u32, (Option<u32>, u32)>,
-    tick: u64,
-    evicted: usize,
+    twice: IdMap<(Option<u32>, u32)>,
     /// Lines of `<Ref>`s to objects not (or no longer) known, the first few, and how many.
     missing_refs: Vec<u32>,
     missing_count: usize,
@@ -379,7 +368,7 @@ impl<'a> Parser<'a> {
             }
             let seen = self.defined[w] & (1 << b) != 0;
             self.defined[w] |= 1 << b;
-            seen.then(|| self.refs.get(&id).map(|e| e.line))
+            seen.then(|| self.refs.line(id))
         } else {
             self.defined_far.insert(id, self.line).map(Some)
         }
@@ -403,9 +392,7 @@ impl<'a> Parser<'a> {
             ),
         );
         self.twice.entry(id).or_insert((first_line, line));
-        if let Some(e) = self.refs.remove(&id) {
-            self.ref_bytes -= value_bytes(&e.value);
-        }
+        self.refs.remove(id);
         false
     }
 
@@ -423,33 +410,17 @@ impl<'a> Parser<'a> {
             let n = value_bytes(&v);
             (v, n)
         };
-        self.tick += 1;
-        self.ref_bytes += kept;
         self.refs.insert(
             id,
             RefEntry {
                 value,
-                tick: self.tick,
+                bytes: kept,
                 line,
             },
         );
-        if self.refs.len() > MAX_REFS || self.ref_bytes > MAX_REF_TABLE_BYTES {
-            // Bounded memory: drop the least recently used half. Objects referred to again
-            // and again (the organisation's OrganizationId, a server's ADObjectId) stay.
-            let mut ticks: Vec<u64> = self.refs.values().map(|e| e.tick).collect();
-            let mid = ticks.len() / 2;
-            let (_, median, _) = ticks.select_nth_unstable(mid);
-            let median = *median;
-            let before = self.refs.len();
-            self.refs.retain(|_, e| e.tick >= median);
-            self.evicted += before - self.refs.len();
-            self.ref_bytes = self.refs.values().map(|e| value_bytes(&e.value)).sum();
-        }
     }
 
     fn lookup_ref(&mut self, id: Option<u32>, line: u32) -> Value {
-        self.tick += 1;
-        let tick = self.tick;
         if let Some((a, b)) = id.and_then(|i| self.twice.get(&i)) {
             return Value::Unreadable(format!(
                 "<Ref> to RefId {} which is defined twice ({}line {b})",
@@ -463,10 +434,9 @@ impl<'a> Parser<'a> {
             );
         }
         let budget = REF_BUDGET_BASE + REF_BUDGET_PER_BYTE * self.consumed;
-        let found = match id.and_then(|i| self.refs.get_mut(&i)) {
+        let found = match id.and_then(|i| self.refs.get(i)) {
             Some(e) => {
-                e.tick = tick;
-                let cost = value_bytes(&e.value) as u64 + 16;
+                let cost = e.bytes as u64 + 16;
                 if self.expanded + cost > budget {
                     None
                 } else {
@@ -1076,15 +1046,12 @@ pub fn parse_selecting<R: BufRead>(
         record_kind: None,
         wanted,
         ready: None,
-        tn_cache: HashMap::new(),
-        tn_twice: HashMap::new(),
-        refs: HashMap::new(),
-        ref_bytes: 0,
+        tn_cache: IdMap::default(),
+        tn_twice: IdMap::default(),
+        refs: RefTable::new(MAX_REFS, MAX_REF_TABLE_BYTES),
         defined: Vec::new(),
-        defined_far: HashMap::new(),
-        twice: HashMap::new(),
-        tick: 0,
-        evicted: 0,
+        defined_far: IdMap::default(),
+        twice: IdMap::default(),
         missing_refs: Vec::new(),
         missing_count: 0,
         expanded: 0,
@@ -1197,10 +1164,10 @@ pub fn parse_selecting<R: BufRead>(
         } else {
             String::new()
         };
-        let far = if p.evicted > 0 {
+        let far = if p.refs.evicted > 0 {
             format!(
                 " or too far back to keep ({} of the oldest objects were let go to bound memory)",
-                p.evicted
+                p.refs.evicted
             )
         } else {
             String::new()
