@@ -50,8 +50,18 @@ impl BlobFilter {
 
     /// Filters `input` into `out`. With `eof`, everything held back is flushed.
     pub fn process(&mut self, input: &[u8], out: &mut Vec<u8>, eof: bool) {
-        let mut data = std::mem::take(&mut self.carry);
-        data.extend_from_slice(input);
+        if self.carry.is_empty() {
+            // (the usual case: no marker was cut at the end of the last chunk, and this one
+            // is filtered where it is, not copied first)
+            self.filter(input, out, eof);
+        } else {
+            let mut data = std::mem::take(&mut self.carry);
+            data.extend_from_slice(input);
+            self.filter(&data, out, eof);
+        }
+    }
+
+    fn filter(&mut self, data: &[u8], out: &mut Vec<u8>, eof: bool) {
         let mut i = 0;
         let n = data.len();
         let open = memmem::Finder::new(OPEN);

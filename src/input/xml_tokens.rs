@@ -279,33 +279,82 @@ impl<R: Read> Tokens<R> {
                 Ok(None) => {
                     let scanned = self.end - self.start;
                     if !self.more()? {
-                        return Ok(Err(self.unended()));
+                        return if self.eof {
+                            Ok(Err(self.unended()))
+                        } else {
+                            self.overlong().map(Err)
+                        };
                     }
                     // (the search resumes a little before where it stopped: a `-->` or
                     // `]]>` may straddle the old end)
                     from = self.start + scanned.saturating_sub(2).max(1);
                 }
-                Err(()) => return Ok(Err(self.unended())),
+                Err(()) => return self.overlong().map(Err),
             }
         }
     }
 
-    /// Markup that does not end before the input (or the token budget) does: everything
-    /// left is skipped.
+    /// Markup that the end of the file cuts: everything left is skipped.
     fn unended(&mut self) -> TokenError {
         let rest = &self.buf[self.start..self.end];
         let newlines = memchr::memchr_iter(b'\n', rest).count() as u32;
-        let what = if rest.len() >= MAX_TOKEN {
-            format!("markup longer than {} MiB", MAX_TOKEN >> 20)
-        } else {
-            "the file ends inside a tag, comment or CDATA section".to_string()
-        };
         let head = String::from_utf8_lossy(&rest[..rest.len().min(40)]).into_owned();
         self.start = self.end;
         TokenError {
-            message: format!("{what} (starting `{head}`)"),
+            message: format!(
+                "the file ends inside a tag, comment or CDATA section (starting `{head}`)"
+            ),
             newlines,
         }
+    }
+
+    /// Markup longer than [`MAX_TOKEN`]: skipped up to its end (`-->` for a comment, `]]>`
+    /// for CDATA, `?>` for a processing instruction, `>` for anything else), never read
+    /// from its middle, so that what a long comment holds never becomes objects.
+    fn overlong(&mut self) -> io::Result<TokenError> {
+        let rest = &self.buf[self.start..self.end];
+        let head = String::from_utf8_lossy(&rest[..rest.len().min(40)]).into_owned();
+        let end: &[u8] = if rest.starts_with(b"<!--") {
+            b"-->"
+        } else if rest.starts_with(b"<![CDATA[") {
+            b"]]>"
+        } else if rest.starts_with(b"<?") {
+            b"?>"
+        } else {
+            b">"
+        };
+        // (the search starts past the opening, so that `<!-->` is not its own end)
+        let mut from = 2;
+        let mut newlines = 0u32;
+        let count = |b: &[u8]| memchr::memchr_iter(b'\n', b).count() as u32;
+        loop {
+            let avail = &self.buf[self.start..self.end];
+            let from_here = from.min(avail.len());
+            if let Some(i) = memchr::memmem::find(&avail[from_here..], end) {
+                let len = from_here + i + end.len();
+                newlines += count(&avail[..len]);
+                self.start += len;
+                break;
+            }
+            // Keep what may be the start of the end marker; let go of the rest.
+            let keep = (end.len() - 1).min(avail.len() - from_here);
+            let drop = avail.len() - keep;
+            newlines += count(&avail[..drop]);
+            self.start += drop;
+            from = 0;
+            if !self.more()? {
+                newlines += count(&self.buf[self.start..self.end]);
+                self.start = self.end;
+                break;
+            }
+        }
+        Ok(TokenError {
+            message: format!(
+                "markup longer than {} MiB (starting `{head}`) is skipped to its end",
+                MAX_TOKEN >> 20
+            ),
+            newlines,
+        })
     }
 
     fn text(&mut self) -> io::Result<Result<Span, TokenError>> {
@@ -499,6 +548,34 @@ mod tests {
                 "{t:?}"
             );
         }
+    }
+
+    #[test]
+    fn overlong_markup_is_skipped_to_its_end_never_read_from_its_middle() {
+        // A comment past the token budget, hiding an object: the object never appears, the
+        // line breaks in it are still counted, and what follows the comment is read.
+        let filler = "x\n".repeat(MAX_TOKEN / 2 + 10);
+        let doc = format!(
+            "<Objs><!--{filler}<Obj RefId=\"9\">hidden</Obj>{filler}--><Obj RefId=\"1\"/></Objs>"
+        );
+        let mut t = Tokens::new(Trickle(doc.as_bytes(), 1 << 20));
+        let mut seen = Vec::new();
+        let mut lines = 0;
+        loop {
+            match t.next_token().unwrap().1 {
+                Ok(Token::Eof) => break,
+                Ok(Token::Start { tag, .. }) => {
+                    seen.push(String::from_utf8_lossy(tag.raw).into_owned())
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    assert!(e.message.contains("is skipped to its end"), "{}", e.message);
+                    lines += e.newlines;
+                }
+            }
+        }
+        assert_eq!(seen, ["Objs", "Obj RefId=\"1\""]);
+        assert_eq!(lines as usize, 2 * (MAX_TOKEN / 2 + 10));
     }
 
     #[test]
