@@ -915,7 +915,8 @@ fn pipeline(bytes: &[u8], split: usize, writer: u8) {
     let name = "fuzz.xml";
     let file: Arc<str> = Arc::from(name);
     let mut builder = ModelBuilder::new();
-    let result = outcome::clixml(&filtered[..], name, &mut |rec| {
+    // (as the scan reads: only the properties the model reads are built)
+    let result = outcome::clixml(&filtered[..], name, Some(relay_audit::model::reads), &mut |rec| {
         builder.add(&file, &rec) != Use::Dropped
     });
     let errors = match result {
