@@ -20,7 +20,7 @@ use crate::diag::{Diagnostic, InputError};
 use crate::input::id_map::IdMap;
 use crate::input::record::{ObjectKind, Record, Value};
 use crate::input::ref_table::{RefEntry, RefTable};
-use crate::input::xml_tokens::{attr_value, entity, EntityError, Tag, Token, Tokens};
+use crate::input::xml_tokens::{attr_value, entity, newlines, EntityError, Tag, Token, Tokens};
 use std::io::BufRead;
 
 /// Objects whose type name is not one of ours, counted per type name.
@@ -250,15 +250,6 @@ fn property_name_is(e: &Tag<'_>, test: impl Fn(&str) -> bool) -> bool {
         Ok(n) if !n.contains(['&', '_', '\t', '\n', '\r']) => test(n),
         _ => attr(e, "N").is_some_and(|n| test(&n)),
     }
-}
-
-/// Line breaks in a text run (SIMD search: most text is long base64 with none).
-fn newlines(b: &[u8]) -> u32 {
-    if b.len() < 64 {
-        // (most runs are an indentation or a tag: a plain loop beats setting up a search)
-        return b.iter().filter(|&&c| c == b'\n').count() as u32;
-    }
-    memchr::memchr_iter(b'\n', b).count() as u32
 }
 
 /// `RefId="n"` without allocating.

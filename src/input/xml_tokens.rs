@@ -112,6 +112,15 @@ fn trim_end(b: &[u8]) -> &[u8] {
     &b[..b.len() - n]
 }
 
+/// Line breaks in a run of the document (tokens and skipped markup keep line numbers exact).
+pub fn newlines(b: &[u8]) -> u32 {
+    if b.len() < 64 {
+        // (most runs are an indentation or a tag: a plain loop beats setting up a search)
+        return b.iter().filter(|&&c| c == b'\n').count() as u32;
+    }
+    memchr::memchr_iter(b'\n', b).count() as u32
+}
+
 /// An attribute value as XML reads it: entities and character references resolved and
 /// each tab, line break or carriage return made a space. A value with a reference that
 /// cannot be resolved is returned as written.
@@ -271,13 +280,14 @@ impl<R: Read> Tokens<R> {
         loop {
             let avail = &self.buf[self.start..self.end];
             match markup_end(avail, from - self.start) {
-                Ok(Some((len, found))) => {
+                Some((len, found)) => {
                     let at = self.start;
                     self.start += len;
                     return Ok(Ok((Some(found), at, len)));
                 }
-                Ok(None) => {
+                None => {
                     let scanned = self.end - self.start;
+                    // (`more` reads nothing once the buffer holds MAX_TOKEN bytes of it)
                     if !self.more()? {
                         return if self.eof {
                             Ok(Err(self.unended()))
@@ -289,7 +299,6 @@ impl<R: Read> Tokens<R> {
                     // `]]>` may straddle the old end)
                     from = self.start + scanned.saturating_sub(2).max(1);
                 }
-                Err(()) => return self.overlong().map(Err),
             }
         }
     }
@@ -297,14 +306,14 @@ impl<R: Read> Tokens<R> {
     /// Markup that the end of the file cuts: everything left is skipped.
     fn unended(&mut self) -> TokenError {
         let rest = &self.buf[self.start..self.end];
-        let newlines = memchr::memchr_iter(b'\n', rest).count() as u32;
+        let lines = newlines(rest);
         let head = String::from_utf8_lossy(&rest[..rest.len().min(40)]).into_owned();
         self.start = self.end;
         TokenError {
             message: format!(
                 "the file ends inside a tag, comment or CDATA section (starting `{head}`)"
             ),
-            newlines,
+            newlines: lines,
         }
     }
 
@@ -325,25 +334,24 @@ impl<R: Read> Tokens<R> {
         };
         // (the search starts past the opening, so that `<!-->` is not its own end)
         let mut from = 2;
-        let mut newlines = 0u32;
-        let count = |b: &[u8]| memchr::memchr_iter(b'\n', b).count() as u32;
+        let mut lines = 0u32;
         loop {
             let avail = &self.buf[self.start..self.end];
             let from_here = from.min(avail.len());
             if let Some(i) = memchr::memmem::find(&avail[from_here..], end) {
                 let len = from_here + i + end.len();
-                newlines += count(&avail[..len]);
+                lines += newlines(&avail[..len]);
                 self.start += len;
                 break;
             }
             // Keep what may be the start of the end marker; let go of the rest.
             let keep = (end.len() - 1).min(avail.len() - from_here);
             let drop = avail.len() - keep;
-            newlines += count(&avail[..drop]);
+            lines += newlines(&avail[..drop]);
             self.start += drop;
             from = 0;
             if !self.more()? {
-                newlines += count(&self.buf[self.start..self.end]);
+                lines += newlines(&self.buf[self.start..self.end]);
                 self.start = self.end;
                 break;
             }
@@ -353,7 +361,7 @@ impl<R: Read> Tokens<R> {
                 "markup longer than {} MiB (starting `{head}`) is skipped to its end",
                 MAX_TOKEN >> 20
             ),
-            newlines,
+            newlines: lines,
         })
     }
 
@@ -429,11 +437,8 @@ impl Found {
 }
 
 /// The length of the markup at the start of `b` (which starts with `<`) and its kind;
-/// `Ok(None)` when `b` ends first (the search may start at `from`); `Err` past the budget.
-fn markup_end(b: &[u8], from: usize) -> Result<Option<(usize, Found)>, ()> {
-    if b.len() >= MAX_TOKEN {
-        return Err(());
-    }
+/// `None` when `b` ends first (the search may start at `from`).
+fn markup_end(b: &[u8], from: usize) -> Option<(usize, Found)> {
     let find = |pat: &[u8], min: usize| -> Option<usize> {
         let from = from.max(min);
         if from > b.len() {
@@ -441,7 +446,7 @@ fn markup_end(b: &[u8], from: usize) -> Result<Option<(usize, Found)>, ()> {
         }
         memchr::memmem::find(&b[from..], pat).map(|i| from + i + pat.len())
     };
-    let found = if b.starts_with(b"<!--") {
+    if b.starts_with(b"<!--") {
         find(b"-->", 4).map(|n| (n, Found::Comment))
     } else if b.starts_with(b"<![CDATA[") {
         find(b"]]>", 9).map(|n| (n, Found::CData))
@@ -471,8 +476,7 @@ fn markup_end(b: &[u8], from: usize) -> Result<Option<(usize, Found)>, ()> {
                 None => break None,
             }
         }
-    };
-    Ok(found)
+    }
 }
 
 #[cfg(test)]
